@@ -1,0 +1,214 @@
+#include "convert.h"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+
+namespace las {
+
+namespace {
+
+Napi::Object object_field(Napi::Env env, const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsObject()) throw Napi::TypeError::New(env, where + "." + key + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+std::string string_field(Napi::Env env, const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) throw Napi::TypeError::New(env, where + "." + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+uint32_t uint_field(Napi::Env env, const Napi::Object& o, const char* key, const std::string& where, uint32_t max) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, where + "." + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > max || d != static_cast<double>(static_cast<uint64_t>(d)))
+    throw Napi::RangeError::New(env, where + "." + key + " must be an integer from 0 to " + std::to_string(max));
+  return static_cast<uint32_t>(d);
+}
+
+}  // namespace
+
+uint32_t parse_ipv4(Napi::Env env, const std::string& text, const std::string& field) {
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+    throw Napi::TypeError::New(env, field + ": \"" + text + "\" is not an IPv4 address");
+  return ntohl(a.s_addr);
+}
+
+std::string format_ipv4(uint32_t addr) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255, addr & 255);
+  return buf;
+}
+
+Mac parse_mac(Napi::Env env, const std::string& text, const std::string& field) {
+  Mac m{};
+  unsigned b[6];
+  char extra;
+  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6)
+    throw Napi::TypeError::New(env, field + ": \"" + text + "\" is not a MAC address");
+  for (int i = 0; i < 6; ++i) m.bytes[i] = static_cast<uint8_t>(b[i]);
+  return m;
+}
+
+std::string format_mac(const Mac& m) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3],
+                m.bytes[4], m.bytes[5]);
+  return buf;
+}
+
+std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "snapshot must be an object");
+  Napi::Value list = value.As<Napi::Object>().Get("services");
+  if (!list.IsArray()) throw Napi::TypeError::New(env, "snapshot.services must be an array");
+  Napi::Array services = list.As<Napi::Array>();
+  if (services.Length() > 0xfffe) throw Napi::RangeError::New(env, "too many services");
+  std::vector<ServiceSpec> out;
+  for (uint32_t i = 0; i < services.Length(); ++i) {
+    std::string where = "services[" + std::to_string(i) + "]";
+    Napi::Value sv = services.Get(i);
+    if (!sv.IsObject()) throw Napi::TypeError::New(env, where + " must be an object");
+    Napi::Object s = sv.As<Napi::Object>();
+    ServiceSpec spec{};
+    spec.vip = parse_ipv4(env, string_field(env, s, "vip", where), where + ".vip");
+    spec.port = static_cast<uint16_t>(uint_field(env, s, "port", where, 65535));
+    std::string proto = string_field(env, s, "protocol", where);
+    if (proto == "tcp") spec.proto = kProtoTcp;
+    else if (proto == "udp") spec.proto = kProtoUdp;
+    else throw Napi::TypeError::New(env, where + ".protocol must be \"tcp\" or \"udp\"");
+    std::string key = string_field(env, s, "flowKey", where);
+    if (key == "addresses") spec.flow_key = FlowKeyMode::Addresses;
+    else if (key == "5tuple") spec.flow_key = FlowKeyMode::FiveTuple;
+    else throw Napi::TypeError::New(env, where + ".flowKey must be \"addresses\" or \"5tuple\"");
+    std::string sched = string_field(env, s, "scheduler", where);
+    if (sched == "maglev") spec.scheduler = SchedulerKind::Maglev;
+    else if (sched == "wrr") spec.scheduler = SchedulerKind::Wrr;
+    else throw Napi::TypeError::New(env, where + ".scheduler must be \"maglev\" or \"wrr\"");
+    spec.maglev_size = uint_field(env, s, "maglevTableSize", where, 1u << 24);
+    if (spec.scheduler == SchedulerKind::Maglev && !is_prime(spec.maglev_size))
+      throw Napi::RangeError::New(env, where + ".maglevTableSize must be prime");
+    Napi::Value srv_list = s.Get("servers");
+    if (!srv_list.IsArray()) throw Napi::TypeError::New(env, where + ".servers must be an array");
+    Napi::Array servers = srv_list.As<Napi::Array>();
+    if (servers.Length() >= kNoServer) throw Napi::RangeError::New(env, where + ".servers: too many servers");
+    for (uint32_t j = 0; j < servers.Length(); ++j) {
+      std::string w = where + ".servers[" + std::to_string(j) + "]";
+      Napi::Value rv = servers.Get(j);
+      if (!rv.IsObject()) throw Napi::TypeError::New(env, w + " must be an object");
+      Napi::Object r = rv.As<Napi::Object>();
+      ServerSpec server{};
+      server.addr = parse_ipv4(env, string_field(env, r, "address", w), w + ".address");
+      server.mac = parse_mac(env, string_field(env, r, "mac", w), w + ".mac");
+      server.weight = uint_field(env, r, "weight", w, 65535);
+      spec.servers.push_back(server);
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "options must be an object");
+  Napi::Object o = value.As<Napi::Object>();
+  const std::string w = "options";
+  DataplaneConfig c;
+  c.ingress_if = string_field(env, o, "interface", w);
+  c.egress_if = string_field(env, o, "egressInterface", w);
+  c.workers = uint_field(env, o, "workers", w, 64);
+  if (c.workers == 0) throw Napi::RangeError::New(env, "options.workers must be at least 1");
+  Napi::Value cpus = o.Get("cpus");
+  if (!cpus.IsArray()) throw Napi::TypeError::New(env, "options.cpus must be an array");
+  Napi::Array ca = cpus.As<Napi::Array>();
+  for (uint32_t i = 0; i < ca.Length(); ++i) c.cpus.push_back(ca.Get(i).As<Napi::Number>().Int32Value());
+  std::string mode = string_field(env, o, "txMode", w);
+  if (mode == "ring") c.tx_mode = TxMode::Ring;
+  else if (mode == "send") c.tx_mode = TxMode::Send;
+  else if (mode == "sendmmsg") c.tx_mode = TxMode::Sendmmsg;
+  else throw Napi::TypeError::New(env, "options.txMode must be \"ring\", \"send\" or \"sendmmsg\"");
+  c.flow_capacity = uint_field(env, o, "flowCapacity", w, 1u << 27);
+  c.idle_ms = uint_field(env, o, "flowIdleTimeoutMs", w, 0x7fffffff);
+  Napi::Object ring = object_field(env, o, "ring", w);
+  c.ring.block_size = uint_field(env, ring, "blockSize", w + ".ring", 1u << 30);
+  c.ring.block_count = uint_field(env, ring, "blockCount", w + ".ring", 1u << 16);
+  c.ring.frame_size = uint_field(env, ring, "frameSize", w + ".ring", 1u << 20);
+  c.ring.retire_timeout_ms = uint_field(env, ring, "retireTimeoutMs", w + ".ring", 60000);
+  c.fanout_id = static_cast<int>(uint_field(env, o, "fanoutId", w, 65535));
+  c.gratuitous_arp = o.Get("gratuitousArp").ToBoolean().Value();
+  Napi::Value filter = o.Get("filter");
+  if (filter.IsArray()) {
+    Napi::Array fa = filter.As<Napi::Array>();
+    for (uint32_t i = 0; i < fa.Length(); ++i) {
+      Napi::Value iv = fa.Get(i);
+      if (!iv.IsArray() || iv.As<Napi::Array>().Length() != 4)
+        throw Napi::TypeError::New(env, "options.filter[" + std::to_string(i) + "] must be [code, jt, jf, k]");
+      Napi::Array ins = iv.As<Napi::Array>();
+      sock_filter f{};
+      f.code = static_cast<uint16_t>(ins.Get(0u).As<Napi::Number>().Uint32Value());
+      f.jt = static_cast<uint8_t>(ins.Get(1u).As<Napi::Number>().Uint32Value());
+      f.jf = static_cast<uint8_t>(ins.Get(2u).As<Napi::Number>().Uint32Value());
+      f.k = ins.Get(3u).As<Napi::Number>().Uint32Value();
+      c.filter.push_back(f);
+    }
+  }
+  return c;
+}
+
+Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w) {
+  Napi::Object o = Napi::Object::New(env);
+  auto big = [&](const char* k, uint64_t v) { o.Set(k, Napi::BigInt::New(env, v)); };
+  big("rxPackets", w.rx_packets);
+  big("rxBytes", w.rx_bytes);
+  big("txPackets", w.tx_packets);
+  big("txBytes", w.tx_bytes);
+  big("arpReplies", w.arp_replies);
+  big("batches", w.batches);
+  big("checksumsCompleted", w.checksums_completed);
+  big("flowsActive", w.flows_active);
+  big("flowsExpired", w.flows_expired);
+  big("flowTableFull", w.flow_table_full);
+  big("ringPackets", w.ring_packets);
+  big("ringDrops", w.ring_drops);
+  Napi::Object drops = Napi::Object::New(env);
+  for (int r = 0; r < kDropReasonCount; ++r)
+    drops.Set(drop_reason_name(static_cast<DropReason>(r)), Napi::BigInt::New(env, w.drops[r]));
+  o.Set("drops", drops);
+  return o;
+}
+
+Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats) {
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array workers = Napi::Array::New(env, stats.workers.size());
+  for (size_t i = 0; i < stats.workers.size(); ++i) workers.Set(i, worker_counters_to_js(env, stats.workers[i]));
+  out.Set("workers", workers);
+  Napi::Array services = Napi::Array::New(env, stats.services.size());
+  for (size_t i = 0; i < stats.services.size(); ++i) {
+    const ServiceStats& s = stats.services[i];
+    Napi::Object so = Napi::Object::New(env);
+    so.Set("vip", format_ipv4(s.vip));
+    so.Set("port", s.port);
+    so.Set("protocol", s.proto == kProtoTcp ? "tcp" : "udp");
+    so.Set("packets", Napi::BigInt::New(env, s.totals.packets));
+    so.Set("bytes", Napi::BigInt::New(env, s.totals.bytes));
+    so.Set("newFlows", Napi::BigInt::New(env, s.totals.new_flows));
+    so.Set("noServer", Napi::BigInt::New(env, s.totals.no_server));
+    Napi::Array servers = Napi::Array::New(env, s.servers.size());
+    for (size_t j = 0; j < s.servers.size(); ++j) {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("address", format_ipv4(s.servers[j].first));
+      r.Set("packets", Napi::BigInt::New(env, s.servers[j].second.packets));
+      r.Set("bytes", Napi::BigInt::New(env, s.servers[j].second.bytes));
+      r.Set("newFlows", Napi::BigInt::New(env, s.servers[j].second.new_flows));
+      servers.Set(j, r);
+    }
+    so.Set("servers", servers);
+    services.Set(i, so);
+  }
+  out.Set("services", services);
+  return out;
+}
+
+}  // namespace las

@@ -1,0 +1,24 @@
+// JS <-> C++ conversion of the plain structs that cross the boundary. Throws Napi::Error naming the
+// field on bad input, so a mistake in the TypeScript layer is caught with a readable message.
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "../io/dataplane.h"
+#include "../lb/snapshot.h"
+
+namespace las {
+
+uint32_t parse_ipv4(Napi::Env env, const std::string& text, const std::string& field);
+std::string format_ipv4(uint32_t addr);
+Mac parse_mac(Napi::Env env, const std::string& text, const std::string& field);
+std::string format_mac(const Mac& mac);
+
+std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& value);
+DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value);
+Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats);
+Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w);
+
+}  // namespace las

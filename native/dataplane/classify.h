@@ -1,0 +1,49 @@
+// The per-frame decision, shared by the I/O threads and the socket-free Classifier used in tests:
+// parse, find the service, find or create the flow, choose the server, rewrite the MACs in place.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../lb/flow_table.h"
+#include "../lb/snapshot.h"
+#include "../packet/bytes.h"
+#include "worker_counters.h"
+
+namespace las {
+
+enum class Action : uint8_t { Forward, ArpReply, Drop, Pass };
+
+struct Decision {
+  Action action;
+  DropReason reason;
+  int service;
+  int server;
+};
+
+// Everything one worker owns. Nothing in here is shared with another thread except the counters,
+// which others only read.
+struct WorkerState {
+  WorkerState(uint32_t flow_capacity, uint32_t idle_ms, uint32_t index)
+      : flows(flow_capacity), idle_ms(idle_ms), index(index) {}
+
+  FlowTable flows;
+  uint32_t idle_ms;
+  uint32_t index;                   // which counter block of a snapshot is ours
+  Mac ingress_mac{};                // answers ARP for the VIPs
+  Mac egress_mac{};                 // source of forwarded frames
+  std::vector<uint32_t> wrr_cursor; // per service of the current snapshot
+  uint64_t snapshot_generation = 0;
+  WorkerCounters counters;
+
+  void adopt(const Snapshot& snap) {
+    wrr_cursor.assign(snap.services.size(), index * 7919u);  // workers start at different points
+    snapshot_generation = snap.generation;
+  }
+};
+
+// frame is rewritten in place when the decision is Forward or ArpReply.
+// csum_not_ready: the ring said the L4 checksum was left to offload; it is completed before forwarding.
+Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapshot& snap, WorkerState& w,
+                  uint32_t now_ms);
+
+}  // namespace las

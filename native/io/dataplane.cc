@@ -1,0 +1,171 @@
+#include "dataplane.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "../packet/arp.h"
+#include "worker.h"
+
+namespace las {
+
+Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services) : cfg_(std::move(cfg)) {
+  owned_current_.reset(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
+  current_.store(owned_current_.get(), std::memory_order_release);
+}
+
+Dataplane::~Dataplane() { stop(); }
+
+void Dataplane::start() {
+  std::lock_guard<std::mutex> lock(control_);
+  if (running_.load()) return;
+  if (!cfg_.cpus.empty() && cfg_.cpus.size() != cfg_.workers)
+    throw std::runtime_error("cpus must list one CPU per worker");
+  // Every socket and ring exists before any thread runs: failures surface here, as exceptions.
+  try {
+    for (uint32_t i = 0; i < cfg_.workers; ++i) workers_.emplace_back(new Worker(*this, i));
+    ingress_mac_ = interface_mac(cfg_.ingress_if);
+    announce_fd_ = open_tx_socket(interface_index(cfg_.ingress_if), true);
+  } catch (...) {
+    workers_.clear();
+    throw;
+  }
+  running_.store(true);
+  for (uint32_t i = 0; i < cfg_.workers; ++i) {
+    threads_.emplace_back([w = workers_[i].get()] { w->run(); });
+    std::string name = "las-io-" + std::to_string(i);
+    pthread_setname_np(threads_.back().native_handle(), name.c_str());
+    if (!cfg_.cpus.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cfg_.cpus[i], &set);
+      int rc = pthread_setaffinity_np(threads_.back().native_handle(), sizeof set, &set);
+      if (rc != 0) {
+        running_.store(false);
+        for (auto& t : threads_) t.join();
+        threads_.clear();
+        workers_.clear();
+        throw std::runtime_error("cannot pin worker " + std::to_string(i) + " to CPU " +
+                                 std::to_string(cfg_.cpus[i]) + ": " + std::strerror(rc));
+      }
+    }
+  }
+  if (cfg_.gratuitous_arp) announce(current_.load()->vips);
+}
+
+void Dataplane::stop() {
+  std::lock_guard<std::mutex> lock(control_);
+  if (!running_.exchange(false)) return;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  // Keep the workers' counters readable after stop: fold nothing, just close their sockets.
+  workers_.clear();
+  if (announce_fd_ >= 0) close(announce_fd_);
+  announce_fd_ = -1;
+}
+
+void Dataplane::announce(const std::vector<uint32_t>& vips) {
+  if (announce_fd_ < 0) return;
+  uint8_t frame[kGratuitousArpLen];
+  for (uint32_t vip : vips) {
+    build_gratuitous_arp(frame, ingress_mac_, vip);
+    (void)send(announce_fd_, frame, sizeof frame, MSG_DONTWAIT);
+  }
+}
+
+void Dataplane::publish(std::vector<ServiceSpec> services) {
+  std::lock_guard<std::mutex> lock(control_);
+  // The expensive part (Maglev tables) is built here, off the fast path.
+  std::unique_ptr<Snapshot> next(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
+  std::vector<uint32_t> fresh;
+  const std::vector<uint32_t>& old_vips = owned_current_->vips;
+  for (uint32_t v : next->vips)
+    if (!std::binary_search(old_vips.begin(), old_vips.end(), v)) fresh.push_back(v);
+  current_.store(next.get(), std::memory_order_release);
+  retired_.push_back(std::move(owned_current_));
+  owned_current_ = std::move(next);
+  if (running_.load() && cfg_.gratuitous_arp) announce(fresh);
+  reclaim();
+}
+
+void Dataplane::reclaim() {
+  uint64_t oldest_in_use = std::numeric_limits<uint64_t>::max();
+  if (running_.load()) {
+    for (auto& w : workers_) oldest_in_use = std::min(oldest_in_use, w->seen_generation.load(std::memory_order_acquire));
+  }
+  auto it = retired_.begin();
+  while (it != retired_.end()) {
+    Snapshot& s = **it;
+    if (s.generation >= oldest_in_use) {
+      ++it;
+      continue;
+    }
+    for (size_t si = 0; si < s.services.size(); ++si) {
+      const ServiceSpec& sp = s.services[si].spec;
+      ServiceKey key{sp.vip, sp.port, sp.proto};
+      CounterTotals& t = retired_services_[key];
+      for (auto& block : s.counters) {
+        t.packets += block.services[si].packets.get();
+        t.bytes += block.services[si].bytes.get();
+        t.new_flows += block.services[si].new_flows.get();
+        t.no_server += block.services[si].no_server.get();
+        for (size_t r = 0; r < sp.servers.size(); ++r) {
+          CounterTotals& rt = retired_servers_[{key, sp.servers[r].addr}];
+          const ServerCounters& rc = block.servers[s.services[si].first_server + r];
+          rt.packets += rc.packets.get();
+          rt.bytes += rc.bytes.get();
+          rt.new_flows += rc.new_flows.get();
+        }
+      }
+    }
+    it = retired_.erase(it);
+  }
+}
+
+DataplaneStats Dataplane::stats() {
+  std::lock_guard<std::mutex> lock(control_);
+  reclaim();
+  DataplaneStats out;
+  for (auto& w : workers_) {
+    out.workers.push_back(w->state().counters.read());
+  }
+  // Live counters sit in the current snapshot and in retired ones not yet freed.
+  std::vector<Snapshot*> live{owned_current_.get()};
+  for (auto& r : retired_) live.push_back(r.get());
+  const Snapshot& cur = *owned_current_;
+  for (size_t si = 0; si < cur.services.size(); ++si) {
+    const ServiceSpec& sp = cur.services[si].spec;
+    ServiceKey key{sp.vip, sp.port, sp.proto};
+    ServiceStats ss{sp.vip, sp.port, sp.proto, retired_services_[key], {}};
+    for (const auto& srv : sp.servers) ss.servers.push_back({srv.addr, retired_servers_[{key, srv.addr}]});
+    for (Snapshot* snap : live) {
+      int idx = snap->find_service(sp.vip, sp.port, sp.proto);
+      if (idx < 0 || snap->services[idx].spec.port != sp.port) continue;
+      const Service& svc = snap->services[idx];
+      for (auto& block : snap->counters) {
+        ss.totals.packets += block.services[idx].packets.get();
+        ss.totals.bytes += block.services[idx].bytes.get();
+        ss.totals.new_flows += block.services[idx].new_flows.get();
+        ss.totals.no_server += block.services[idx].no_server.get();
+        for (auto& [addr, totals] : ss.servers) {
+          int r = svc.server_index(addr);
+          if (r < 0) continue;
+          const ServerCounters& rc = block.servers[svc.first_server + r];
+          totals.packets += rc.packets.get();
+          totals.bytes += rc.bytes.get();
+          totals.new_flows += rc.new_flows.get();
+        }
+      }
+    }
+    out.services.push_back(std::move(ss));
+  }
+  return out;
+}
+
+}  // namespace las

@@ -1,0 +1,94 @@
+// The running fast path: one I/O thread per worker, each with its own RX ring, TX path and flow-table
+// shard. The control plane (the N-API thread) only publishes snapshots and reads counters.
+#pragma once
+#include <linux/filter.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "../dataplane/classify.h"
+#include "../lb/snapshot.h"
+#include "packet_socket.h"
+
+namespace las {
+
+enum class TxMode : uint8_t { Ring, Send, Sendmmsg };
+
+struct DataplaneConfig {
+  std::string ingress_if;
+  std::string egress_if;
+  uint32_t workers = 1;
+  std::vector<int> cpus;
+  TxMode tx_mode = TxMode::Ring;
+  uint32_t flow_capacity = 1u << 20;
+  uint32_t idle_ms = 300000;
+  RingConfig ring{1u << 20, 32, 2048, 10};
+  int fanout_id = 0;
+  std::vector<sock_filter> filter;
+  bool gratuitous_arp = true;
+};
+
+struct CounterTotals {
+  uint64_t packets = 0, bytes = 0, new_flows = 0, no_server = 0;
+};
+
+struct ServiceStats {
+  uint32_t vip;
+  uint16_t port;
+  uint8_t proto;
+  CounterTotals totals;
+  std::vector<std::pair<uint32_t, CounterTotals>> servers;  // by address
+};
+
+
+struct DataplaneStats {
+  std::vector<WorkerStats> workers;
+  std::vector<ServiceStats> services;
+};
+
+class Worker;
+
+class Dataplane {
+ public:
+  Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services);
+  ~Dataplane();
+
+  void start();  // opens every socket first, so a bad interface or missing privilege throws here
+  void stop();
+  void publish(std::vector<ServiceSpec> services);
+  DataplaneStats stats();
+
+  // For the workers.
+  const DataplaneConfig& config() const { return cfg_; }
+  std::atomic<Snapshot*>& current() { return current_; }
+  bool running() const { return running_.load(std::memory_order_relaxed); }
+
+ private:
+  void reclaim();  // frees retired snapshots that no worker uses any more
+  void announce(const std::vector<uint32_t>& vips);
+
+  DataplaneConfig cfg_;
+  std::mutex control_;  // serialises control calls; never taken by a worker
+  std::atomic<Snapshot*> current_{nullptr};
+  std::unique_ptr<Snapshot> owned_current_;
+  std::vector<std::unique_ptr<Snapshot>> retired_;
+  uint64_t next_generation_ = 1;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> running_{false};
+  Mac ingress_mac_{};
+  int announce_fd_ = -1;
+  // Totals of snapshots already freed, so counters survive reloads.
+  using ServiceKey = std::tuple<uint32_t, uint16_t, uint8_t>;
+  std::map<ServiceKey, CounterTotals> retired_services_;
+  std::map<std::pair<ServiceKey, uint32_t>, CounterTotals> retired_servers_;
+};
+
+}  // namespace las

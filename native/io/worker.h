@@ -1,0 +1,54 @@
+// One I/O thread: drains its RX ring block by block, decides every frame, transmits the batch.
+#pragma once
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "../dataplane/classify.h"
+#include "packet_socket.h"
+
+namespace las {
+
+class Dataplane;
+enum class TxMode : uint8_t;
+
+class Worker {
+ public:
+  Worker(Dataplane& dp, uint32_t index);
+  ~Worker();
+
+  void run();
+  WorkerState& state() { return state_; }
+  // The snapshot generation this worker is using; older snapshots may be freed once all moved on.
+  std::atomic<uint64_t> seen_generation{0};
+
+ private:
+  void process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
+  void transmit(uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
+  void flush();
+  const Snapshot* refresh_snapshot();
+  void housekeeping(uint32_t now_ms, uint32_t sweep_budget);
+
+  Dataplane& dp_;
+  WorkerState state_;
+  std::unique_ptr<RxRing> rx_;
+  std::unique_ptr<TxRing> tx_ring_;
+  int tx_fd_ = -1;   // send/sendmmsg modes
+  int arp_fd_ = -1;  // ARP replies leave by the ingress interface
+  TxMode mode_;
+  std::vector<mmsghdr> mmsg_;
+  std::vector<iovec> iov_;
+  std::vector<uint32_t> mmsg_len_;
+  std::vector<std::array<uint8_t, 4>> tags_;
+  uint32_t mmsg_count_ = 0;
+  std::vector<uint8_t> scratch_;  // VLAN re-insertion for send modes
+  uint32_t last_stats_ms_ = 0;
+  const Snapshot* snap_ = nullptr;
+};
+
+uint32_t monotonic_ms();
+
+}  // namespace las

@@ -1,0 +1,77 @@
+#include "flow_table.h"
+
+#include <cstring>
+
+namespace las {
+
+FlowTable::FlowTable(uint32_t capacity) : capacity_(capacity) {
+  uint64_t want = static_cast<uint64_t>(capacity) * 4 / 3 + 1;
+  uint64_t slots = 16;
+  while (slots < want) slots <<= 1;
+  mask_ = static_cast<uint32_t>(slots - 1);
+  entries_.reset(new FlowEntry[slots]);
+  std::memset(entries_.get(), 0, slots * sizeof(FlowEntry));
+}
+
+uint32_t FlowTable::home(const FlowEntry& e) const {
+  FlowKeyFields k{e.src, e.dst, e.sport, e.dport, e.proto};
+  return static_cast<uint32_t>(hash_flow(k, kFlowTableSeed)) & mask_;
+}
+
+FlowEntry* FlowTable::find(const FlowKeyFields& key, uint64_t hash) {
+  for (uint32_t i = static_cast<uint32_t>(hash) & mask_;; i = (i + 1) & mask_) {
+    FlowEntry& e = entries_[i];
+    if (!e.used) return nullptr;
+    if (same_key(e, key)) return &e;
+  }
+}
+
+FlowEntry* FlowTable::insert(const FlowKeyFields& key, uint64_t hash) {
+  if (size_ >= capacity_) return nullptr;
+  for (uint32_t i = static_cast<uint32_t>(hash) & mask_;; i = (i + 1) & mask_) {
+    FlowEntry& e = entries_[i];
+    if (e.used) continue;
+    std::memset(&e, 0, sizeof e);
+    e.used = 1;
+    e.src = key.src;
+    e.dst = key.dst;
+    e.sport = key.sport;
+    e.dport = key.dport;
+    e.proto = key.proto;
+    ++size_;
+    return &e;
+  }
+}
+
+// Backward-shift deletion keeps every probe chain unbroken without tombstones.
+void FlowTable::erase(FlowEntry* entry) {
+  uint32_t hole = static_cast<uint32_t>(entry - entries_.get());
+  for (uint32_t j = (hole + 1) & mask_;; j = (j + 1) & mask_) {
+    FlowEntry& e = entries_[j];
+    if (!e.used) break;
+    uint32_t h = home(e);
+    // e may move into the hole only if its home is not cyclically inside (hole, j].
+    bool home_between = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
+    if (home_between) continue;
+    entries_[hole] = e;
+    hole = j;
+  }
+  entries_[hole].used = 0;
+  --size_;
+}
+
+uint32_t FlowTable::sweep(uint32_t now_ms, uint32_t idle_ms, uint32_t budget) {
+  uint32_t removed = 0;
+  for (uint32_t n = 0; n < budget && size_ > 0; ++n) {
+    FlowEntry& e = entries_[cursor_];
+    if (e.used && now_ms - e.last_seen_ms > idle_ms) {
+      erase(&e);  // a later entry may have shifted into this slot: look at it again
+      ++removed;
+      continue;
+    }
+    cursor_ = (cursor_ + 1) & mask_;
+  }
+  return removed;
+}
+
+}  // namespace las

@@ -1,0 +1,59 @@
+// One worker's flow-table shard: open addressing with linear probing and backward-shift deletion.
+// Single writer (its I/O thread), fixed capacity chosen at start, no allocation after that.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "hash.h"
+
+namespace las {
+
+// 32 bytes: two entries per cache line.
+struct FlowEntry {
+  uint32_t src;
+  uint32_t dst;
+  uint16_t sport;
+  uint16_t dport;
+  uint8_t proto;
+  uint8_t used;
+  uint8_t tcp_flags_seen;  // SYN/FIN/RST seen, for aging policy
+  uint8_t reserved;
+  uint32_t server_addr;    // the server's identity survives snapshot swaps
+  uint32_t last_seen_ms;   // wraps after 49 days; compared by difference
+  uint32_t created_ms;
+  uint32_t pad;
+};
+static_assert(sizeof(FlowEntry) == 32, "flow entry must stay 32 bytes");
+
+class FlowTable {
+ public:
+  // capacity: the most entries it will hold; slots are the next power of two >= capacity * 4/3.
+  explicit FlowTable(uint32_t capacity);
+
+  FlowEntry* find(const FlowKeyFields& key, uint64_t hash);
+  // Returns nullptr when the table already holds `capacity` entries (the caller forwards statelessly).
+  FlowEntry* insert(const FlowKeyFields& key, uint64_t hash);
+  void erase(FlowEntry* entry);
+  // Examines up to `budget` slots from a rotating cursor and removes entries idle for longer than
+  // idle_ms. Returns how many it removed.
+  uint32_t sweep(uint32_t now_ms, uint32_t idle_ms, uint32_t budget);
+
+  uint32_t size() const { return size_; }
+  uint32_t capacity() const { return capacity_; }
+  uint32_t slots() const { return mask_ + 1; }
+  const FlowEntry* slot(uint32_t i) const { return &entries_[i]; }
+
+ private:
+  static bool same_key(const FlowEntry& e, const FlowKeyFields& k) {
+    return e.src == k.src && e.dst == k.dst && e.sport == k.sport && e.dport == k.dport && e.proto == k.proto;
+  }
+  uint32_t home(const FlowEntry& e) const;
+
+  std::unique_ptr<FlowEntry[]> entries_;
+  uint32_t mask_;
+  uint32_t capacity_;
+  uint32_t size_ = 0;
+  uint32_t cursor_ = 0;
+};
+
+}  // namespace las

@@ -1,0 +1,110 @@
+#include "snapshot.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "hash.h"
+
+namespace las {
+
+static uint32_t pow2_at_least(uint32_t n) {
+  uint32_t p = 8;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+int Service::server_index(uint32_t addr) const {
+  for (uint32_t i = static_cast<uint32_t>(mix64(addr)) & addr_mask;; i = (i + 1) & addr_mask) {
+    if (addr_index[i] == kNoServer) return -1;
+    if (addr_keys[i] == addr) return addr_index[i];
+  }
+}
+
+std::vector<uint16_t> build_wrr_sequence(const std::vector<ServerSpec>& servers) {
+  uint32_t g = 0;
+  for (const auto& s : servers) g = std::gcd(g, s.weight);
+  std::vector<uint16_t> seq;
+  if (g == 0) return seq;
+  uint64_t total = 0;
+  std::vector<int64_t> current(servers.size(), 0);
+  for (const auto& s : servers) total += s.weight / g;
+  // Bounded: a sequence longer than 64 Ki entries is scaled down (ratios kept approximately).
+  double scale = total > 65536 ? 65536.0 / static_cast<double>(total) : 1.0;
+  std::vector<int64_t> w(servers.size());
+  int64_t sum = 0;
+  for (size_t i = 0; i < servers.size(); ++i) {
+    w[i] = servers[i].weight == 0 ? 0 : std::max<int64_t>(1, static_cast<int64_t>(servers[i].weight / g * scale));
+    sum += w[i];
+  }
+  for (int64_t n = 0; n < sum; ++n) {
+    size_t best = 0;
+    for (size_t i = 0; i < servers.size(); ++i) {
+      current[i] += w[i];
+      if (current[i] > current[best]) best = i;
+    }
+    current[best] -= sum;
+    seq.push_back(static_cast<uint16_t>(best));
+  }
+  return seq;
+}
+
+Snapshot::Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t gen) : generation(gen) {
+  services.resize(specs.size());
+  for (size_t s = 0; s < specs.size(); ++s) {
+    Service& svc = services[s];
+    svc.spec = std::move(specs[s]);
+    svc.first_server = total_servers;
+    total_servers += static_cast<uint32_t>(svc.spec.servers.size());
+    std::vector<MaglevServer> ms;
+    for (const auto& srv : svc.spec.servers) ms.push_back({srv.addr, srv.weight});
+    if (svc.spec.scheduler == SchedulerKind::Maglev) svc.maglev = build_maglev_table(ms, svc.spec.maglev_size);
+    else svc.wrr = build_wrr_sequence(svc.spec.servers);
+    uint32_t slots = pow2_at_least(static_cast<uint32_t>(svc.spec.servers.size()) * 2);
+    svc.addr_mask = slots - 1;
+    svc.addr_keys.assign(slots, 0);
+    svc.addr_index.assign(slots, kNoServer);
+    for (size_t i = 0; i < svc.spec.servers.size(); ++i) {
+      uint32_t a = svc.spec.servers[i].addr;
+      uint32_t j = static_cast<uint32_t>(mix64(a)) & svc.addr_mask;
+      while (svc.addr_index[j] != kNoServer) j = (j + 1) & svc.addr_mask;
+      svc.addr_keys[j] = a;
+      svc.addr_index[j] = static_cast<uint16_t>(i);
+    }
+    vips.push_back(svc.spec.vip);
+  }
+  std::sort(vips.begin(), vips.end());
+  vips.erase(std::unique(vips.begin(), vips.end()), vips.end());
+
+  index_mask_ = pow2_at_least(static_cast<uint32_t>(services.size()) * 2) - 1;
+  index_.assign(index_mask_ + 1, Slot{0, 0, 0, 0, 0});
+  for (size_t s = 0; s < services.size(); ++s) {
+    const ServiceSpec& sp = services[s].spec;
+    uint32_t j = static_cast<uint32_t>(mix64((static_cast<uint64_t>(sp.vip) << 24) ^ (sp.port << 8) ^ sp.proto)) & index_mask_;
+    while (index_[j].used) j = (j + 1) & index_mask_;
+    index_[j] = Slot{sp.vip, sp.port, sp.proto, 1, static_cast<uint16_t>(s)};
+  }
+
+  counters.resize(workers);
+  for (auto& block : counters) {
+    block.services.reset(new ServiceCounters[services.size() ? services.size() : 1]);
+    block.servers.reset(new ServerCounters[total_servers ? total_servers : 1]);
+  }
+}
+
+int Snapshot::lookup(uint32_t vip, uint16_t port, uint8_t proto) const {
+  for (uint32_t j = static_cast<uint32_t>(mix64((static_cast<uint64_t>(vip) << 24) ^ (port << 8) ^ proto)) & index_mask_;;
+       j = (j + 1) & index_mask_) {
+    const Slot& s = index_[j];
+    if (!s.used) return -1;
+    if (s.vip == vip && s.port == port && s.proto == proto) return s.service;
+  }
+}
+
+int Snapshot::find_service(uint32_t vip, uint16_t port, uint8_t proto) const {
+  int s = lookup(vip, port, proto);
+  return s >= 0 ? s : lookup(vip, 0, proto);
+}
+
+bool Snapshot::is_vip(uint32_t vip) const { return std::binary_search(vips.begin(), vips.end(), vip); }
+
+}  // namespace las

@@ -1,0 +1,97 @@
+// The service table the fast path decides with: immutable once published, replaced as a whole by
+// swapping one pointer. Counters for its services and servers live beside it, one block per worker.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../packet/bytes.h"
+#include "maglev.h"
+
+namespace las {
+
+enum class FlowKeyMode : uint8_t { Addresses, FiveTuple };
+enum class SchedulerKind : uint8_t { Maglev, Wrr };
+
+struct ServerSpec {
+  uint32_t addr;  // host order
+  Mac mac;
+  uint32_t weight;
+};
+
+struct ServiceSpec {
+  uint32_t vip;
+  uint16_t port;  // 0 = all ports
+  uint8_t proto;
+  FlowKeyMode flow_key;
+  SchedulerKind scheduler;
+  uint32_t maglev_size;
+  std::vector<ServerSpec> servers;
+};
+
+// Relaxed atomics: one writer (the worker), readers that tolerate a slightly old value.
+struct Counter {
+  std::atomic<uint64_t> v{0};
+  void add(uint64_t n) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void set(uint64_t n) { v.store(n, std::memory_order_relaxed); }
+  uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct ServiceCounters {
+  Counter packets, bytes, new_flows, no_server;
+};
+struct ServerCounters {
+  Counter packets, bytes, new_flows;
+};
+
+struct alignas(64) WorkerServiceBlock {
+  std::unique_ptr<ServiceCounters[]> services;
+  std::unique_ptr<ServerCounters[]> servers;  // indexed by Service::first_server + index
+};
+
+struct Service {
+  ServiceSpec spec;
+  std::vector<uint16_t> maglev;   // slot -> server index
+  std::vector<uint16_t> wrr;      // smooth weighted round-robin sequence
+  uint32_t first_server;          // offset of this service's servers in the counter arrays
+  // Server lookup by address for flows that outlive a snapshot: small open-addressed table.
+  std::vector<uint32_t> addr_keys;
+  std::vector<uint16_t> addr_index;
+  uint32_t addr_mask = 0;
+
+  int server_index(uint32_t addr) const;
+};
+
+class Snapshot {
+ public:
+  Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t generation);
+
+  // Service for (vip, port, proto): an exact port first, then a port-0 (all ports) service. -1: none.
+  int find_service(uint32_t vip, uint16_t port, uint8_t proto) const;
+  bool is_vip(uint32_t vip) const;
+
+  std::vector<Service> services;
+  std::vector<uint32_t> vips;       // distinct, sorted
+  uint64_t generation;
+  uint32_t total_servers = 0;
+  std::vector<WorkerServiceBlock> counters;  // one per worker
+
+ private:
+  struct Slot {
+    uint32_t vip;
+    uint16_t port;
+    uint8_t proto;
+    uint8_t used;
+    uint16_t service;
+  };
+  int lookup(uint32_t vip, uint16_t port, uint8_t proto) const;
+  std::vector<Slot> index_;
+  uint32_t index_mask_ = 0;
+};
+
+// Builds the smooth weighted round-robin order (each server appears weight/gcd times, interleaved).
+std::vector<uint16_t> build_wrr_sequence(const std::vector<ServerSpec>& servers);
+
+}  // namespace las

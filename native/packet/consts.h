@@ -1,0 +1,66 @@
+// Wire constants and the reasons a frame is dropped. Shared by the parser, the classifier and the counters.
+#pragma once
+#include <cstdint>
+
+namespace las {
+
+constexpr uint16_t kEthIpv4 = 0x0800;
+constexpr uint16_t kEthArp = 0x0806;
+constexpr uint16_t kEthVlan = 0x8100;
+constexpr uint16_t kEthQinQ = 0x88a8;
+
+constexpr uint8_t kProtoIcmp = 1;
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoUdp = 17;
+
+constexpr uint32_t kEthHeaderLen = 14;
+constexpr uint32_t kVlanTagLen = 4;
+constexpr uint32_t kIpv4MinHeaderLen = 20;
+constexpr uint32_t kTcpMinHeaderLen = 20;
+constexpr uint32_t kUdpHeaderLen = 8;
+constexpr uint32_t kArpIpv4Len = 28;
+
+constexpr uint8_t kTcpFin = 0x01;
+constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint8_t kTcpRst = 0x04;
+
+// X-macro so that the enum, its names (counters, JS) and its count never drift apart.
+#define LAS_DROP_REASONS(X)          \
+  X(TruncatedEthernet, "truncated_ethernet") \
+  X(TruncatedVlan, "truncated_vlan")         \
+  X(TruncatedIp, "truncated_ip")             \
+  X(BadIpVersion, "bad_ip_version")          \
+  X(BadIhl, "bad_ihl")                       \
+  X(BadIpLength, "bad_ip_length")            \
+  X(Fragment, "fragment")                    \
+  X(TruncatedL4, "truncated_l4")             \
+  X(BadTcpOffset, "bad_tcp_offset")          \
+  X(NotIpv4, "not_ipv4")                     \
+  X(NotVip, "not_vip")                       \
+  X(NoService, "no_service")                 \
+  X(NoServer, "no_server")                   \
+  X(BadArp, "bad_arp")                       \
+  X(ArpIgnored, "arp_ignored")               \
+  X(TruncatedCapture, "truncated_capture")   \
+  X(TxRingFull, "tx_ring_full")              \
+  X(TxError, "tx_error")
+
+enum class DropReason : uint8_t {
+#define LAS_ENUM(name, text) name,
+  LAS_DROP_REASONS(LAS_ENUM)
+#undef LAS_ENUM
+  Count
+};
+
+constexpr int kDropReasonCount = static_cast<int>(DropReason::Count);
+
+inline const char* drop_reason_name(DropReason r) {
+  static const char* const names[] = {
+#define LAS_NAME(name, text) text,
+      LAS_DROP_REASONS(LAS_NAME)
+#undef LAS_NAME
+  };
+  return names[static_cast<int>(r)];
+}
+
+}  // namespace las

@@ -40,6 +40,7 @@ export interface DataplaneOptions {
   ring: { blockSize: number; blockCount: number; frameSize: number; retireTimeoutMs: number };
   fanoutId: number;            // PACKET_FANOUT group id (unique per daemon)
   gratuitousArp: boolean;
+  filter: [code: number, jt: number, jf: number, k: number][]; // classic BPF socket filter
 }
 
 export interface ServerCounters { address: string; packets: bigint; bytes: bigint; newFlows: bigint }

@@ -12,6 +12,7 @@
         "native/io/dataplane.cc",
         "native/io/frame_sender.cc",
         "native/addon/convert.cc",
+        "native/addon/bench_bindings.cc",
         "native/addon/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -9,6 +9,7 @@
 #include "../io/frame_sender.h"
 #include "../io/packet_socket.h"
 #include "../lb/maglev.h"
+#include "bench_bindings.h"
 #include "convert.h"
 
 namespace las {
@@ -150,6 +151,7 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::SendFrames>("sendFrames", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMac>("interfaceMac", napi_enumerable),
                           InstanceValue("DROP_REASONS", reasons, napi_enumerable)});
+    register_bench_bindings(env, exports);
   }
 
  private:

@@ -33,6 +33,8 @@ struct DataplaneConfig {
   int fanout_id = 0;
   std::vector<sock_filter> filter;
   bool gratuitous_arp = true;
+  // Benchmark ceiling: every received frame goes to the first server with no parsing or flow logic.
+  bool pass_through = false;
 };
 
 struct CounterTotals {

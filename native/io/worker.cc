@@ -27,7 +27,10 @@ uint32_t monotonic_ms() {
 }
 
 Worker::Worker(Dataplane& dp, uint32_t index)
-    : dp_(dp), state_(dp.config().flow_capacity, dp.config().idle_ms, index), mode_(dp.config().tx_mode) {
+    : dp_(dp),
+      state_(dp.config().flow_capacity, dp.config().idle_ms, index),
+      mode_(dp.config().tx_mode),
+      pass_through_(dp.config().pass_through) {
   const DataplaneConfig& cfg = dp.config();
   int in_idx = interface_index(cfg.ingress_if);
   int out_idx = interface_index(cfg.egress_if);
@@ -120,7 +123,7 @@ void Worker::process_block(tpacket_block_desc* block, const Snapshot& snap, uint
         vlan = tag;
       }
       bool csum = (pkt->tp_status & TP_STATUS_CSUMNOTREADY) != 0;
-      Decision d = classify(frame, len, csum, snap, state_, now_ms);
+      Decision d = pass_through_ ? pass_through(frame, len, snap) : classify(frame, len, csum, snap, state_, now_ms);
       if (d.action == Action::Forward) {
         transmit(frame, len, vlan);
       } else if (d.action == Action::ArpReply) {
@@ -140,6 +143,14 @@ void Worker::process_block(tpacket_block_desc* block, const Snapshot& snap, uint
   }
   flush();
   c.batches.add(1);
+}
+
+Decision Worker::pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap) {
+  if (len < kEthHeaderLen || snap.services.empty() || snap.services[0].spec.servers.empty())
+    return Decision{Action::Drop, DropReason::NoServer, -1, -1};
+  std::memcpy(frame, snap.services[0].spec.servers[0].mac.bytes, 6);
+  std::memcpy(frame + 6, state_.egress_mac.bytes, 6);
+  return Decision{Action::Forward, DropReason::Count, 0, 0};
 }
 
 void Worker::transmit(uint8_t* frame, uint32_t len, const uint8_t* vlan) {

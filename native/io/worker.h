@@ -27,6 +27,7 @@ class Worker {
 
  private:
   void process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
+  Decision pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap);
   void transmit(uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
   void flush();
   const Snapshot* refresh_snapshot();
@@ -39,6 +40,7 @@ class Worker {
   int tx_fd_ = -1;   // send/sendmmsg modes
   int arp_fd_ = -1;  // ARP replies leave by the ingress interface
   TxMode mode_;
+  bool pass_through_;
   std::vector<mmsghdr> mmsg_;
   std::vector<iovec> iov_;
   std::vector<uint32_t> mmsg_len_;

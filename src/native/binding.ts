@@ -41,6 +41,7 @@ export interface DataplaneOptions {
   fanoutId: number;            // PACKET_FANOUT group id (unique per daemon)
   gratuitousArp: boolean;
   filter: [code: number, jt: number, jf: number, k: number][]; // classic BPF socket filter
+  passThrough?: boolean;       // benchmark ceiling: no parsing or flow logic, all to the first server
 }
 
 export interface ServerCounters { address: string; packets: bigint; bytes: bigint; newFlows: bigint }

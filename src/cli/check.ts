@@ -1,0 +1,47 @@
+// `las check FILE`: validate a config without touching the network.
+import type { Command } from 'commander';
+import { formatConfigErrors, loadConfigFile } from '../config/load.js';
+import type { LasConfig, ServiceConfig } from '../config/types.js';
+import { ExitError, examples } from './common.js';
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('validate a config file: print a summary of its services, or every error with its fix')
+    .argument('<file>', 'JSON config file')
+    .option('--json', 'print the resolved config (every default filled in) as JSON')
+    .addHelpText(
+      'after',
+      examples([
+        'las check /etc/las/las.json           # "FILE: ok" + one line per service',
+        'las check --json las.json | jq .ring  # the config as the daemon uses it',
+        '',
+        'Invalid: exit code 1 and one line per problem, "FILE: path: problem; fix".',
+      ]),
+    )
+    .action(async (file: string, options: { json?: boolean }) => {
+      const result = await loadConfigFile(file);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(result.ok ? result.config : { errors: result.errors }, null, 2)}\n`);
+        if (!result.ok) throw new ExitError(1);
+        return;
+      }
+      if (!result.ok) {
+        process.stderr.write(`${formatConfigErrors(file, result.errors)}\n`);
+        throw new ExitError(1);
+      }
+      process.stdout.write(`${file}: ok\n${summarize(result.config)}\n`);
+    });
+}
+
+export function summarize(config: LasConfig): string {
+  const width = Math.max(...config.services.map((s) => s.name.length));
+  return config.services.map((s) => `  ${s.name.padEnd(width)}  ${describeService(s)}`).join('\n');
+}
+
+function describeService(s: ServiceConfig): string {
+  const endpoint = `${s.vip}:${s.port === 0 ? '*' : s.port}/${s.protocol}`;
+  const scheduler = s.scheduler === 'maglev' ? `maglev(${s.maglevTableSize})` : s.scheduler;
+  const servers = s.servers.map((v) => `${v.address} w${v.weight}${v.mac ? ` ${v.mac}` : ''}`).join(', ');
+  return `${endpoint}  ${scheduler}  flowKey=${s.flowKey}  servers: ${servers}`;
+}

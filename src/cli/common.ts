@@ -1,0 +1,34 @@
+// Helpers shared by the command modules.
+import { resolve } from 'node:path';
+import { formatConfigErrors, loadConfigFile } from '../config/load.js';
+import { DEFAULTS } from '../config/schema.js';
+import type { LasConfig } from '../config/types.js';
+
+/** Ends the command with an exit code after it has printed its own explanation. */
+export class ExitError extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+/** Loads a config or prints every error and ends with exit code 1. */
+export async function loadConfigOrExit(file: string): Promise<LasConfig> {
+  const result = await loadConfigFile(file);
+  if (!result.ok) {
+    process.stderr.write(`${formatConfigErrors(file, result.errors)}\n`);
+    throw new ExitError(1);
+  }
+  return result.config;
+}
+
+/** The admin socket a client verb talks to: --socket, else the config's adminSocket, else the default. */
+export async function adminSocketFrom(options: { socket?: string; config?: string }): Promise<string> {
+  if (options.socket !== undefined && options.config !== undefined) throw new Error('pass --socket or --config, not both');
+  if (options.socket !== undefined) return resolve(options.socket);
+  if (options.config !== undefined) return (await loadConfigOrExit(options.config)).adminSocket;
+  return DEFAULTS.adminSocket;
+}
+
+export function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => (l === '' ? '' : `  ${l}`)).join('\n')}\n`;
+}

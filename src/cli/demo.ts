@@ -1,0 +1,31 @@
+// `las demo`: an LVS-DR segment in network namespaces, end to end.
+import { InvalidArgumentError, type Command } from 'commander';
+import { examples } from './common.js';
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('build a client, a dispatcher and real HTTP servers in network namespaces and balance requests through LAS (root)')
+    .option('--requests <n>', 'HTTP requests to send through the VIP', positiveInteger, 300)
+    .option('--keep-going', 'do not stop at the first failed request; report all failures at the end')
+    .addHelpText(
+      'after',
+      examples([
+        'sudo las demo                            # 300 requests through the VIP',
+        'sudo las demo --requests 5000 --keep-going',
+        '',
+        'The exit code is 0 when every request was answered by a real server.',
+      ]),
+    )
+    .action(async (options: { requests: number; keepGoing?: boolean }) => {
+      // Imported on use: the demo pulls in the daemon side, which the other verbs do not need.
+      const { runDemo } = await import('../demo/demo.js');
+      process.exitCode = await runDemo({ requests: options.requests, keepGoing: options.keepGoing === true });
+    });
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// The `las` command: one module per verb, registered here.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerCheck } from './check.js';
+import { ExitError, examples } from './common.js';
+import { registerDemo } from './demo.js';
+import { registerRun } from './run.js';
+import { registerStats } from './stats.js';
+
+// Lines stay under 80 columns: commander wraps longer ones at the terminal width.
+const DESCRIPTION = `LAS (Link Address Selector): a layer-2 direct-routing load balancer,
+like LVS-DR (ipvsadm -g).
+
+Clients send to a virtual IP (VIP) that LAS answers ARP for. For each flow
+LAS picks a real server (Maglev or weighted round-robin) and forwards the
+unchanged IP packet to that server's MAC address on the same segment. Each
+real server carries the VIP on loopback and answers the client directly, so
+replies never pass the dispatcher. On every real server:
+
+  ip addr add 10.0.0.100/32 dev lo
+  sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2`;
+
+function version(): string {
+  // dist/src/cli/main.js and src/cli/main.ts sit at different depths below package.json.
+  for (const up of ['../../../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next depth
+    }
+  }
+  return 'unknown';
+}
+
+export function buildProgram(): Command {
+  const program = new Command('las')
+    .description(DESCRIPTION)
+    .version(version(), '-V, --version')
+    .showHelpAfterError('(run "las --help" or "las <command> --help" for usage)')
+    .addHelpText(
+      'after',
+      examples([
+        'las check /etc/las/las.json          # validate, list the services',
+        'sudo las run -c /etc/las/las.json    # start the dispatcher',
+        'sudo las stats -c /etc/las/las.json  # counters of the running daemon',
+        'sudo las demo                        # LVS-DR in network namespaces',
+        '',
+        'Config reference: docs/configuration.md. "las <command> --help" for more.',
+      ]),
+    );
+  registerCheck(program);
+  registerRun(program);
+  registerStats(program);
+  registerDemo(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ExitError) {
+    process.exitCode = error.exitCode;
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`las: ${process.env.LAS_DEBUG === '1' && error instanceof Error ? error.stack : message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,499 @@
+// JSON config -> resolved LasConfig. zod gives the structure (objects, arrays, defaults, unknown
+// keys); each leaf is checked by a small function that words its own error, because an operator
+// needs "what is wrong and how to fix it", not "Expected number, received string".
+// Rules that relate fields to each other (duplicates, conflicts, sizes) run in crossCheck() on the
+// raw input so that they are reported even when some other field is broken: every error at once.
+import { z } from 'zod';
+import type { LasConfig, ServerConfig, ServiceConfig } from './types.js';
+
+export interface ConfigError {
+  path: string;    // "services[0].servers[1].mac"; "" for the whole file
+  message: string; // what is wrong; how to fix it
+}
+
+export type ConfigResult = { ok: true; config: LasConfig } | { ok: false; errors: ConfigError[] };
+
+export const DEFAULTS = {
+  workers: 1,
+  txMode: 'auto',
+  ingressDrop: 'tc',
+  gratuitousArp: true,
+  flowTable: { capacity: 1_048_576, idleTimeout: 300 },
+  ring: { blockSize: 1_048_576, blockCount: 32, frameSize: 2048, retireTimeoutMs: 10 },
+  neighbourRefresh: 5,
+  adminSocket: '/run/las/admin.sock',
+  logLevel: 'info',
+  port: 0,
+  protocol: 'tcp',
+  flowKey: '5tuple',
+  scheduler: 'maglev',
+  maglevTableSize: 65_537,
+  weight: 1,
+} as const;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+const MAX_WORKERS = 64;
+
+// ---------- leaf checks ----------
+
+class Invalid {
+  constructor(readonly message: string) {}
+}
+type Check<T> = (value: unknown) => T | Invalid;
+
+/** A zod leaf from a check; `missing` makes the field required and says what to write. */
+function leaf<T>(check: Check<T>, missing?: string) {
+  return z.unknown().transform((value, ctx): T => {
+    const result = value === undefined && missing !== undefined ? new Invalid(`missing; ${missing}`) : check(value);
+    if (result instanceof Invalid) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: result.message });
+      return z.NEVER;
+    }
+    return result;
+  });
+}
+
+/** How a bad value is quoted back: strings in quotes, containers by kind. */
+export function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  return String(value);
+}
+
+// A quoted number is the most common JSON slip; say so instead of a bare "not an integer".
+function quotedNumberHint(value: unknown): string {
+  return typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? ' (write numbers without quotes)' : '';
+}
+
+function integer(min: number, max: number, fix: string): Check<number> {
+  return (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+      ? value
+      : new Invalid(`${describe(value)} is not an integer from ${min} to ${max}${quotedNumberHint(value)}; ${fix}`);
+}
+
+function positive(max: number, fix: string): Check<number> {
+  return (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= max
+      ? value
+      : new Invalid(`${describe(value)} is not a number above 0 and at most ${max}${quotedNumberHint(value)}; ${fix}`);
+}
+
+function oneOf<T extends string>(values: readonly T[], fix: string): Check<T> {
+  return (value) => {
+    if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as T;
+    const near = typeof value === 'string' ? nearest(value, values) : undefined;
+    const list = values.map((v) => `"${v}"`).join(', ');
+    return new Invalid(`${describe(value)} is not one of ${list}; ${near ? `did you mean "${near}"? ` : ''}${fix}`);
+  };
+}
+
+const boolean: Check<boolean> = (value) =>
+  typeof value === 'boolean' ? value : new Invalid(`${describe(value)} is not true or false; write true or false without quotes`);
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function isIPv4(value: unknown): value is string {
+  return typeof value === 'string' && IPV4.test(value);
+}
+
+/** A unicast IPv4 host address: what a VIP or a real server can be. */
+function unicastIPv4(example: string): Check<string> {
+  return (value) => {
+    if (!isIPv4(value)) {
+      let hint = '';
+      if (typeof value === 'string' && value.includes(':')) hint = ' (LAS balances IPv4 only)';
+      else if (typeof value === 'string' && value.includes('/')) hint = ' (leave out the prefix length)';
+      else if (typeof value === 'string' && /(^|\.)0\d/.test(value)) hint = ' (no leading zeros)';
+      return new Invalid(`${describe(value)} is not a dotted IPv4 address${hint}; write four numbers 0-255 like "${example}"`);
+    }
+    const first = Number(value.split('.')[0]);
+    if (first === 0 || first === 127 || first >= 224) {
+      return new Invalid(`${describe(value)} is not a unicast host address (0.x, 127.x, multicast and 240.x+ cannot be balanced); use an address of the segment like "${example}"`);
+    }
+    return value;
+  };
+}
+
+// 0 means "every port" internally, but written out it looks like a mistake: omitting says it plainly.
+const port: Check<number> = (value) =>
+  value === 0
+    ? new Invalid('0 is not a port; leave "port" out to balance every port of the VIP')
+    : integer(1, 65535, 'leave "port" out to balance every port of the VIP')(value);
+
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+const mac: Check<string> = (value) => {
+  const fix = 'write six hex byte pairs like "02:00:00:00:00:12" or leave "mac" out to resolve it from the neighbour table';
+  if (typeof value !== 'string' || !MAC.test(value)) return new Invalid(`${describe(value)} is not a MAC address; ${fix}`);
+  // Bit 0 of the first byte marks group addresses: a frame to one would reach every server.
+  if (parseInt(value.slice(0, 2), 16) & 1) return new Invalid(`${describe(value)} is a multicast/broadcast MAC; a real server has a unicast MAC: ${fix}`);
+  if (/^(00:){5}00$/.test(value)) return new Invalid(`"00:00:00:00:00:00" is not a usable MAC; ${fix}`);
+  return value.toLowerCase();
+};
+
+/** Kernel rule (dev_valid_name): 1..15 bytes, not "." or "..", no "/", ":" or whitespace. */
+function interfaceName(value: unknown): string | Invalid {
+  if (typeof value === 'string' && value.length >= 1 && Buffer.byteLength(value) <= 15 && value !== '.' && value !== '..' && !/[/:\s]/.test(value)) {
+    return value;
+  }
+  return new Invalid(`${describe(value)} is not an interface name; use the kernel name shown by "ip link" (1 to 15 characters, no "/", ":" or spaces), e.g. "eth1"`);
+}
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const serviceName: Check<string> = (value) =>
+  typeof value === 'string' && SERVICE_NAME.test(value)
+    ? value
+    : new Invalid(`${describe(value)} is not a service name; use 1 to 64 letters, digits, ".", "_" or "-" starting with a letter or digit (it labels logs and counters)`);
+
+const socketPath: Check<string> = (value) => {
+  // sun_path is 108 bytes including the terminating NUL.
+  if (typeof value === 'string' && value.startsWith('/') && Buffer.byteLength(value) <= 107 && !value.includes('\0')) return value;
+  return new Invalid(`${describe(value)} is not an absolute socket path of at most 107 bytes; use e.g. "/run/las/admin.sock" (the default)`);
+};
+
+export function isPrime(n: number): boolean {
+  if (!Number.isInteger(n) || n < 2) return false;
+  if (n % 2 === 0) return n === 2;
+  for (let d = 3; d * d <= n; d += 2) if (n % d === 0) return false;
+  return true;
+}
+
+const MAX_MAGLEV = 1 << 24; // 64 MiB of lookup table per service is already generous
+
+const maglevTableSize: Check<number> = (value) => {
+  const fix = 'Maglev needs a prime table size of at least 7, ideally over 100 x the number of servers: use 65537 (the default) or a larger prime such as 655373';
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 7 || value > MAX_MAGLEV) {
+    return new Invalid(`${describe(value)} is not an integer from 7 to ${MAX_MAGLEV}${quotedNumberHint(value)}; ${fix}`);
+  }
+  if (!isPrime(value)) return new Invalid(`${value} is not prime; ${fix}`);
+  return value;
+};
+
+const blockSize: Check<number> = (value) => {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 4096 && value <= 1 << 28 && (value & (value - 1)) === 0) return value;
+  return new Invalid(`${describe(value)} is not a power of two from 4096 to ${1 << 28}${quotedNumberHint(value)}; the TPACKET_V3 block must be whole pages: use 1048576 (the default) or e.g. 262144, 4194304`);
+};
+
+const frameSize: Check<number> = (value) => {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 128 && value <= 1 << 28 && value % 16 === 0) return value;
+  return new Invalid(`${describe(value)} is not a multiple of 16 of at least 128${quotedNumberHint(value)}; it must hold one frame plus its tpacket header: use 2048 (the default) for MTU 1500`);
+};
+
+// ---------- unknown keys ----------
+
+// Known keys per object, also used to sort errors into document order and to spot a key that
+// is valid one level up or down ("weight" on a service).
+const KEYS = {
+  top: ['interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'ring', 'neighbourRefresh', 'adminSocket', 'logLevel', 'services'],
+  flowTable: ['capacity', 'idleTimeout'],
+  ring: ['blockSize', 'blockCount', 'frameSize', 'retireTimeoutMs'],
+  service: ['name', 'vip', 'port', 'protocol', 'flowKey', 'scheduler', 'maglevTableSize', 'servers'],
+  server: ['address', 'mac', 'weight'],
+} as const;
+type ObjectKind = keyof typeof KEYS;
+
+const WHERE: Record<ObjectKind, string> = {
+  top: 'at the top level',
+  flowTable: 'inside "flowTable"',
+  ring: 'inside "ring"',
+  service: 'in a service',
+  server: 'in a server entry',
+};
+
+/** Edit distance counting a swap of two neighbours as one edit ("tpc" -> "tcp"), the usual typo. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The closest candidate if it is close enough to be a typo. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = candidate.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function unknownKeyMessage(key: string, kind: ObjectKind): string {
+  const near = nearest(key, KEYS[kind]);
+  if (near) return `unknown key "${key}": did you mean "${near}"?`;
+  const home = (Object.keys(KEYS) as ObjectKind[]).find((k) => k !== kind && (KEYS[k] as readonly string[]).includes(key));
+  if (home) return `unknown key "${key}" ${WHERE[kind]}: "${key}" belongs ${WHERE[home]}; move it there`;
+  return `unknown key "${key}" ${WHERE[kind]}; remove it (known keys: ${KEYS[kind].join(', ')})`;
+}
+
+/** Error map for a container (object or list) that is missing or of the wrong type. */
+function containerErrors(expect: string, fix: string): z.ZodErrorMap {
+  return (issue, ctx) =>
+    issue.code === z.ZodIssueCode.invalid_type
+      ? { message: ctx.data === undefined ? `missing; ${fix}` : `${describe(ctx.data)} is not ${expect}; ${fix}` }
+      : { message: ctx.defaultError };
+}
+
+/** A strict object: every key outside `shape` is an error of its own, at its own path. */
+function strictObject<S extends z.ZodRawShape>(kind: ObjectKind, shape: S, expect: string, fix: string) {
+  return z.object(shape, { errorMap: containerErrors(expect, fix) }).catchall(
+    z.unknown().superRefine((_value, ctx) => {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: unknownKeyMessage(String(ctx.path[ctx.path.length - 1]), kind) });
+    }),
+  );
+}
+
+// ---------- structure ----------
+
+const serverSchema = strictObject(
+  'server',
+  {
+    address: leaf(unicastIPv4('10.0.0.11'), 'give the real server\'s own IPv4 address, e.g. "address": "10.0.0.11"'),
+    mac: leaf(mac).optional(),
+    weight: leaf(integer(0, 65535, 'weight is relative to the other servers; 0 drains the server (no new flows)')).optional(),
+  },
+  'a server entry',
+  'write each server as an object like { "address": "10.0.0.11", "weight": 1 }',
+);
+
+const serviceSchema = strictObject(
+  'service',
+  {
+    name: leaf(serviceName, 'give the service a unique name, e.g. "name": "web"'),
+    vip: leaf(unicastIPv4('10.0.0.100'), 'give the virtual IP clients connect to, e.g. "vip": "10.0.0.100"'),
+    port: leaf(port).optional(),
+    protocol: leaf(oneOf(['tcp', 'udp'] as const, 'leave it out for "tcp"')).optional(),
+    flowKey: leaf(oneOf(['addresses', '5tuple'] as const, '"5tuple" keeps each connection on one server; "addresses" keeps each client address on one server (persistence)')).optional(),
+    scheduler: leaf(oneOf(['maglev', 'wrr'] as const, '"maglev" (consistent hashing, the default) or "wrr" (weighted round-robin)')).optional(),
+    maglevTableSize: leaf(maglevTableSize).optional(),
+    servers: z
+      .array(serverSchema, { errorMap: containerErrors('a list of servers', 'list the real servers, e.g. "servers": [{ "address": "10.0.0.11" }]') })
+      .min(1, { message: 'is empty; list at least one real server, e.g. [{ "address": "10.0.0.11" }] (use "weight": 0 to drain one)' }),
+  },
+  'a service',
+  'write each service as an object like { "name": "web", "vip": "10.0.0.100", "servers": [...] }',
+);
+
+const configSchema = strictObject(
+  'top',
+  {
+    interface: leaf(interfaceName, 'name the NIC that receives VIP traffic, e.g. "interface": "eth1"'),
+    egressInterface: leaf(interfaceName).optional(),
+    workers: leaf(integer(1, MAX_WORKERS, 'one AF_PACKET I/O thread per worker; start with 1 and add one per core you give to packets')).optional(),
+    cpus: z
+      .array(leaf(integer(0, 65535, 'give the CPU number (as in /proc/cpuinfo) each worker is pinned to')), {
+        errorMap: containerErrors('a list of CPU numbers', 'write e.g. "cpus": [2, 3] (one per worker) or leave it out'),
+      })
+      .optional(),
+    txMode: leaf(oneOf(['auto', 'ring', 'send', 'sendmmsg'] as const, '"auto" picks "send" on veth and "ring" elsewhere')).optional(),
+    ingressDrop: leaf(oneOf(['tc', 'none'] as const, '"tc" keeps the dispatcher\'s own kernel off VIP traffic; "none" only if you drop it yourself')).optional(),
+    gratuitousArp: leaf(boolean).optional(),
+    flowTable: strictObject(
+      'flowTable',
+      {
+        capacity: leaf(integer(1024, 1 << 27, 'flow entries per worker shard (rounded up to a power of two); 1048576 is the default')).optional(),
+        idleTimeout: leaf(positive(86_400, 'idleTimeout is in seconds (not milliseconds): 300 is the default')).optional(),
+      },
+      'an object',
+      'write e.g. "flowTable": { "capacity": 1048576, "idleTimeout": 300 } or leave it out',
+    ).optional(),
+    ring: strictObject(
+      'ring',
+      {
+        blockSize: leaf(blockSize).optional(),
+        blockCount: leaf(integer(1, 65536, 'blocks per RX ring; 32 (the default) x 1 MiB absorbs bursts')).optional(),
+        frameSize: leaf(frameSize).optional(),
+        retireTimeoutMs: leaf(integer(1, 60_000, 'milliseconds before a partly filled block is handed over; 10 is the default')).optional(),
+      },
+      'an object',
+      'write e.g. "ring": { "blockSize": 1048576, "blockCount": 32 } or leave it out',
+    ).optional(),
+    neighbourRefresh: leaf(positive(3600, 'seconds between MAC re-resolution of servers without "mac"; 5 is the default')).optional(),
+    adminSocket: leaf(socketPath).optional(),
+    logLevel: leaf(oneOf(LOG_LEVELS, '"info" is the default')).optional(),
+    services: z
+      .array(serviceSchema, { errorMap: containerErrors('a list of services', 'list the virtual services, e.g. "services": [{ "name": "web", "vip": "10.0.0.100", "port": 80, "servers": [...] }]') })
+      .min(1, { message: 'is empty; list at least one service: { "name": "web", "vip": "10.0.0.100", "servers": [{ "address": "10.0.0.11" }] }' }),
+  },
+  'a JSON object',
+  'the config is one object like { "interface": "eth1", "services": [...] }',
+);
+
+type ParsedConfig = z.output<typeof configSchema>;
+
+// ---------- relations between fields ----------
+
+type Raw = Record<string, unknown>;
+const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
+/** Rules between fields, on the raw input; each looks only at values that are valid on their own. */
+function crossCheck(raw: unknown): ConfigError[] {
+  const errors: ConfigError[] = [];
+  if (!isRecord(raw)) return errors;
+  const add = (path: string, message: string) => errors.push({ path, message });
+
+  const workers = raw.workers ?? DEFAULTS.workers;
+  if (Array.isArray(raw.cpus) && raw.cpus.length > 0 && isInt(workers, 1, MAX_WORKERS) && raw.cpus.length !== workers) {
+    add('cpus', `lists ${raw.cpus.length} CPU${raw.cpus.length === 1 ? '' : 's'} for ${workers} worker${workers === 1 ? '' : 's'}; give exactly one CPU per worker, or leave "cpus" out to not pin`);
+  }
+
+  if (isRecord(raw.ring)) {
+    const block = raw.ring.blockSize ?? DEFAULTS.ring.blockSize;
+    const frame = raw.ring.frameSize;
+    if (typeof block === 'number' && typeof frame === 'number' && !(blockSize(block) instanceof Invalid) && !(frameSize(frame) instanceof Invalid) && frame > block) {
+      add('ring.frameSize', `${frame} is larger than ring.blockSize (${block}); a frame must fit in a block: lower frameSize or raise blockSize`);
+    }
+  }
+
+  if (!Array.isArray(raw.services)) return errors;
+  const names = new Map<string, number>();
+  const endpoints: { index: number; name: string; vip: string; port: number; protocol: string }[] = [];
+  raw.services.forEach((service, i) => {
+    if (!isRecord(service)) return;
+    const at = `services[${i}]`;
+    const label = (index: number) => {
+      const other = raw.services as unknown[];
+      const name = isRecord(other[index]) ? other[index].name : undefined;
+      return typeof name === 'string' ? `services[${index}] ("${name}")` : `services[${index}]`;
+    };
+
+    if (typeof service.name === 'string') {
+      const first = names.get(service.name);
+      if (first !== undefined) add(`${at}.name`, `"${service.name}" is already the name of services[${first}]; give each service a unique name`);
+      else names.set(service.name, i);
+    }
+
+    const port = service.port ?? DEFAULTS.port;
+    const protocol = service.protocol ?? DEFAULTS.protocol;
+    if (isIPv4(service.vip) && isInt(port, 0, 65535) && (protocol === 'tcp' || protocol === 'udp')) {
+      for (const other of endpoints) {
+        if (other.vip !== service.vip || other.protocol !== protocol) continue;
+        const where = `${service.vip}:${port === 0 ? '*' : port}/${protocol}`;
+        if (other.port === port) {
+          add(`${at}.port`, `${where} is already balanced by ${label(other.index)}; a VIP, port and protocol can belong to one service only: merge the server lists or change the port`);
+        } else if (port === 0 || other.port === 0) {
+          add(`${at}.port`, `${where} overlaps ${label(other.index)} on ${other.vip}:${other.port === 0 ? '*' : other.port}/${protocol}; a service without "port" takes every ${protocol} port of its VIP, so it cannot share the VIP with another ${protocol} service: merge them or use another VIP`);
+        } else continue;
+        break; // one conflict per service is enough to act on
+      }
+      endpoints.push({ index: i, name: String(service.name), vip: service.vip, port, protocol });
+    }
+
+    if (!Array.isArray(service.servers)) return;
+    const seen = new Map<string, number>();
+    service.servers.forEach((server, j) => {
+      if (!isRecord(server) || !isIPv4(server.address)) return;
+      const first = seen.get(server.address);
+      if (first !== undefined) {
+        add(`${at}.servers[${j}].address`, `${server.address} is already listed as servers[${first}]; list each real server once and use "weight" to give it a larger share`);
+      } else seen.set(server.address, j);
+      if (server.address === service.vip) {
+        add(`${at}.servers[${j}].address`, `${server.address} is the service's own VIP; list the real servers' own addresses (they carry the VIP on lo)`);
+      }
+    });
+    const size = service.maglevTableSize;
+    if (typeof size === 'number' && !(maglevTableSize(size) instanceof Invalid) && size < service.servers.length) {
+      add(`${at}.maglevTableSize`, `${size} is smaller than the number of servers (${service.servers.length}); Maglev needs more slots than servers, ideally 100 x: use 65537 (the default) or a larger prime`);
+    }
+  });
+  return errors;
+}
+
+// ---------- result ----------
+
+/** "services[0].servers[1].mac" from ["services", 0, "servers", 1, "mac"]. */
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(part)) out += out === '' ? part : `.${part}`;
+    else out += `[${JSON.stringify(part)}]`;
+  }
+  return out;
+}
+
+// Document order: top-level keys as in the schema, list items by index, nested keys by schema order.
+const KEY_RANK = new Map<string, number>();
+for (const list of Object.values(KEYS)) list.forEach((key, i) => KEY_RANK.has(key) || KEY_RANK.set(key, i));
+const ALL_KEYS = [...KEY_RANK.keys()];
+// An unknown key sorts next to the key it is probably a typo of.
+const rank = (key: string) => KEY_RANK.get(key) ?? KEY_RANK.get(nearest(key, ALL_KEYS) ?? '') ?? 1000;
+
+function pathParts(path: string): (string | number)[] {
+  return [...path.matchAll(/\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.?([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : (m[2] ?? m[3] ?? '')));
+}
+
+function comparePaths(a: string, b: string): number {
+  const pa = pathParts(a);
+  const pb = pathParts(b);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i]!;
+    const y = pb[i]!;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    const rx = typeof x === 'string' ? rank(x) : -1;
+    const ry = typeof y === 'string' ? rank(y) : -1;
+    return rx !== ry ? rx - ry : String(x).localeCompare(String(y));
+  }
+  return pa.length - pb.length;
+}
+
+function resolve(d: ParsedConfig): LasConfig {
+  const services: ServiceConfig[] = d.services.map((s) => ({
+    name: s.name,
+    vip: s.vip,
+    port: s.port ?? DEFAULTS.port,
+    protocol: s.protocol ?? DEFAULTS.protocol,
+    flowKey: s.flowKey ?? DEFAULTS.flowKey,
+    scheduler: s.scheduler ?? DEFAULTS.scheduler,
+    maglevTableSize: s.maglevTableSize ?? DEFAULTS.maglevTableSize,
+    servers: s.servers.map((v): ServerConfig => ({ address: v.address, ...(v.mac !== undefined ? { mac: v.mac } : {}), weight: v.weight ?? DEFAULTS.weight })),
+  }));
+  return {
+    interface: d.interface,
+    egressInterface: d.egressInterface ?? d.interface,
+    workers: d.workers ?? DEFAULTS.workers,
+    cpus: d.cpus ?? [],
+    txMode: d.txMode ?? DEFAULTS.txMode,
+    ingressDrop: d.ingressDrop ?? DEFAULTS.ingressDrop,
+    gratuitousArp: d.gratuitousArp ?? DEFAULTS.gratuitousArp,
+    flowTable: {
+      capacity: d.flowTable?.capacity ?? DEFAULTS.flowTable.capacity,
+      idleTimeout: d.flowTable?.idleTimeout ?? DEFAULTS.flowTable.idleTimeout,
+    },
+    ring: {
+      blockSize: d.ring?.blockSize ?? DEFAULTS.ring.blockSize,
+      blockCount: d.ring?.blockCount ?? DEFAULTS.ring.blockCount,
+      frameSize: d.ring?.frameSize ?? DEFAULTS.ring.frameSize,
+      retireTimeoutMs: d.ring?.retireTimeoutMs ?? DEFAULTS.ring.retireTimeoutMs,
+    },
+    neighbourRefresh: d.neighbourRefresh ?? DEFAULTS.neighbourRefresh,
+    adminSocket: d.adminSocket ?? DEFAULTS.adminSocket,
+    logLevel: d.logLevel ?? DEFAULTS.logLevel,
+    services,
+  };
+}
+
+/** Validates parsed JSON and fills every default; on failure returns all errors, in document order. */
+export function parseConfig(input: unknown): ConfigResult {
+  const parsed = configSchema.safeParse(input);
+  const errors: ConfigError[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  errors.push(...crossCheck(input));
+  if (errors.length === 0 && parsed.success) return { ok: true, config: resolve(parsed.data) };
+
+  const unique = new Map(errors.map((e) => [`${e.path}\n${e.message}`, e]));
+  return { ok: false, errors: [...unique.values()].sort((a, b) => comparePaths(a.path, b.path)) };
+}

@@ -1,0 +1,195 @@
+// A broken config is refused with an error that names the field, both by the schema and by
+// `las check`; a valid one is accepted with every default filled in.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfigFile } from '../src/config/load.js';
+import { parseConfig } from '../src/config/schema.js';
+import type { LasConfig } from '../src/config/types.js';
+
+// Compiled to dist/test/: the fixtures stay in the source tree.
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/configs/', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+/** Fixture -> what the output must contain: the field path, and words of the fix. */
+const BROKEN: Record<string, { path: string; says: string }[]> = {
+  'invalid-vip.json': [{ path: 'services[0].vip', says: 'is not a dotted IPv4 address' }],
+  'invalid-mac.json': [{ path: 'services[0].servers[1].mac', says: 'leave "mac" out' }],
+  'invalid-key-typo.json': [{ path: 'egresInterface', says: 'did you mean "egressInterface"?' }],
+  'invalid-server-key-typo.json': [{ path: 'services[0].servers[0].wieght', says: 'did you mean "weight"?' }],
+  'invalid-duplicate-name.json': [{ path: 'services[1].name', says: 'unique name' }],
+  'invalid-vip-port-conflict.json': [{ path: 'services[1].port', says: 'already balanced by services[0]' }],
+  'invalid-port0-conflict.json': [{ path: 'services[1].port', says: 'overlaps services[0]' }],
+  'invalid-port-explicit-zero.json': [{ path: 'services[0].port', says: 'leave "port" out' }],
+  'invalid-maglev-not-prime.json': [{ path: 'services[0].maglevTableSize', says: '65537' }],
+  'invalid-maglev-too-small.json': [{ path: 'services[0].maglevTableSize', says: 'smaller than the number of servers' }],
+  'invalid-weight.json': [{ path: 'services[0].servers[0].weight', says: 'from 0 to 65535' }],
+  'invalid-cpus-length.json': [{ path: 'cpus', says: 'one CPU per worker' }],
+  'invalid-empty-servers.json': [{ path: 'services[0].servers', says: 'at least one real server' }],
+  'invalid-no-services.json': [{ path: 'services', says: 'at least one service' }],
+  'invalid-json-syntax.json': [{ path: '', says: 'invalid JSON at line 4, column 94' }],
+  'invalid-missing-interface.json': [{ path: 'interface', says: 'missing' }],
+  'invalid-interface-name.json': [{ path: 'interface', says: 'not an interface name' }],
+  'invalid-duplicate-server.json': [{ path: 'services[0].servers[1].address', says: 'already listed as servers[0]' }],
+  'invalid-protocol.json': [{ path: 'services[0].protocol', says: 'did you mean "tcp"?' }],
+  'invalid-ring.json': [{ path: 'ring.frameSize', says: 'larger than ring.blockSize' }],
+  // Every error is reported, not just the first.
+  'invalid-many.json': [
+    { path: 'workers', says: 'from 1 to 64' },
+    { path: 'txMode', says: '"sendmmsg"' },
+    { path: 'flowTable.capacity', says: 'from 1024' },
+    { path: 'flowTable.idleTimeout', says: 'seconds' },
+    { path: 'ring.blockSize', says: 'power of two' },
+    { path: 'services[0].port', says: 'without quotes' },
+    { path: 'services[0].flowKey', says: 'did you mean "5tuple"?' },
+    { path: 'services[0].servers[0].address', says: 'no leading zeros' },
+    { path: 'services[1].servers[0].address', says: 'missing' },
+  ],
+};
+
+function las(...args: string[]) {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: run.stdout + run.stderr };
+}
+
+describe('broken configs', () => {
+  it('every fixture is listed in the table', () => {
+    const files = readdirSync(FIXTURES).filter((f) => f.startsWith('invalid-')).sort();
+    assert.deepEqual(files, Object.keys(BROKEN).sort());
+    assert.ok(files.length >= 12);
+  });
+
+  for (const [file, expected] of Object.entries(BROKEN)) {
+    describe(file, () => {
+      it('is refused by the schema with the field path', async () => {
+        const text = readFileSync(FIXTURES + file, 'utf8');
+        let input: unknown;
+        try {
+          input = JSON.parse(text);
+        } catch {
+          input = undefined; // the syntax fixture: only loadConfigFile can judge it
+        }
+        const results = [await loadConfigFile(FIXTURES + file), ...(input === undefined ? [] : [parseConfig(input)])];
+        for (const result of results) {
+          assert.equal(result.ok, false);
+          if (result.ok) return;
+          for (const { path, says } of expected) {
+            const hit = result.errors.find((e) => e.path === path && e.message.includes(says));
+            assert.ok(hit, `expected an error at "${path}" saying "${says}", got ${JSON.stringify(result.errors, null, 1)}`);
+          }
+          if (expected.length === 1) assert.equal(result.errors.length, 1, JSON.stringify(result.errors));
+        }
+      });
+
+      it('makes `las check` exit 1 naming the field', () => {
+        const run = las('check', FIXTURES + file);
+        assert.equal(run.status, 1, run.output);
+        for (const { path, says } of expected) {
+          const prefix = path === '' ? `${FIXTURES + file}: ` : `${FIXTURES + file}: ${path}: `;
+          assert.ok(run.output.split('\n').some((line) => line.startsWith(prefix) && line.includes(says)), `no "${prefix}...${says}" in:\n${run.output}`);
+        }
+        assert.doesNotMatch(run.output, /\bat .*\.js:\d+/); // no stack trace
+      });
+    });
+  }
+
+  it('a missing file is an error, not a crash', () => {
+    const run = las('check', FIXTURES + 'no-such-file.json');
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /no such file/);
+  });
+
+  it('a config that is not an object is refused at the top', () => {
+    const result = parseConfig([1, 2]);
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok && result.errors[0]?.path === '' && /JSON object/.test(result.errors[0].message));
+  });
+});
+
+describe('valid configs', () => {
+  it('the example from the issue: exit 0, summary per service', () => {
+    const file = FIXTURES + 'valid-example.json';
+    const run = las('check', file);
+    assert.equal(run.status, 0, run.output);
+    assert.ok(run.stdout.startsWith(`${file}: ok\n`));
+    assert.match(run.stdout, /web\s+10\.0\.0\.100:80\/tcp\s+maglev\(65537\)\s+flowKey=addresses\s+servers: 10\.0\.0\.11 w1, 10\.0\.0\.12 w2 02:00:00:00:00:12/);
+  });
+
+  it('--json prints the config with every default filled in', () => {
+    const run = las('check', '--json', FIXTURES + 'valid-example.json');
+    assert.equal(run.status, 0, run.output);
+    const config = JSON.parse(run.stdout) as LasConfig;
+    assert.equal(config.workers, 1);
+    assert.deepEqual(config.cpus, []);
+    assert.equal(config.txMode, 'auto');
+    assert.equal(config.ingressDrop, 'tc');
+    assert.equal(config.gratuitousArp, true);
+    assert.deepEqual(config.flowTable, { capacity: 1048576, idleTimeout: 300 });
+    assert.deepEqual(config.ring, { blockSize: 1048576, blockCount: 32, frameSize: 2048, retireTimeoutMs: 10 });
+    assert.equal(config.neighbourRefresh, 5);
+    assert.equal(config.adminSocket, '/run/las/admin.sock');
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.services[0]?.maglevTableSize, 65537);
+    assert.deepEqual(config.services[0]?.servers, [
+      { address: '10.0.0.11', weight: 1 },
+      { address: '10.0.0.12', mac: '02:00:00:00:00:12', weight: 2 },
+    ]);
+  });
+
+  it('defaults of a minimal config: egressInterface, port, protocol, flowKey, scheduler', () => {
+    const result = parseConfig({ interface: 'eth3', services: [{ name: 'any', vip: '10.1.0.1', servers: [{ address: '10.1.0.2' }] }] });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.config.egressInterface, 'eth3');
+    assert.deepEqual(result.config.services[0], {
+      name: 'any', vip: '10.1.0.1', port: 0, protocol: 'tcp', flowKey: '5tuple', scheduler: 'maglev', maglevTableSize: 65537,
+      servers: [{ address: '10.1.0.2', weight: 1 }],
+    });
+  });
+
+  it('every key set: values kept, MAC lower-cased, same VIP and port on tcp and udp allowed', async () => {
+    const result = await loadConfigFile(FIXTURES + 'valid-full.json');
+    assert.ok(result.ok, JSON.stringify(result));
+    const c = result.config;
+    assert.equal(c.egressInterface, 'eth2');
+    assert.deepEqual(c.cpus, [2, 3]);
+    assert.deepEqual(c.ring, { blockSize: 262144, blockCount: 64, frameSize: 4096, retireTimeoutMs: 5 });
+    assert.equal(c.services[0]?.scheduler, 'wrr');
+    assert.equal(c.services[0]?.servers[1]?.weight, 0);
+    assert.equal(c.services[2]?.port, 0);
+    assert.equal(c.services[2]?.servers[0]?.mac, '02:ab:cd:00:00:31');
+    assert.equal(las('check', FIXTURES + 'valid-full.json').status, 0);
+  });
+});
+
+describe('las --help', () => {
+  it('explains LAS and lists every subcommand with examples', () => {
+    const run = las('--help');
+    assert.equal(run.status, 0);
+    for (const command of ['check', 'run', 'stats', 'demo']) assert.match(run.stdout, new RegExp(`^  ${command} `, 'm'));
+    assert.match(run.stdout, /arp_ignore=1/);
+    assert.match(run.stdout, /arp_announce=2/);
+    assert.match(run.stdout, /Examples:/);
+  });
+
+  it('each subcommand has examples', () => {
+    for (const command of ['check', 'run', 'stats', 'demo']) {
+      const run = las(command, '--help');
+      assert.equal(run.status, 0, run.output);
+      assert.match(run.stdout, /Examples:\n {2}.*las /, command);
+    }
+  });
+
+  it('an error from a verb is one line "las: ...", exit 1', () => {
+    const run = las('stats', '--socket', '/nonexistent/las.sock');
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, 'las: no las daemon is listening on /nonexistent/las.sock: is `las run` running? pass --socket or --config\n');
+  });
+
+  it('`las run` refuses an invalid config before starting anything', () => {
+    const run = las('run', '-c', FIXTURES + 'invalid-vip.json');
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /services\[0\]\.vip: "10\.0\.0\.256" is not a dotted IPv4 address/);
+  });
+});

@@ -1,0 +1,47 @@
+// The daemon config for a DR segment, shared by the demo and the integration tests.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FlowKey, Protocol, Scheduler } from '../native/binding.js';
+import type { DrSegment } from '../netns/lvs-dr.js';
+
+export interface LabServer { address: string; weight?: number; mac?: string }
+
+export interface LabServiceOptions {
+  name?: string;            // default "web"
+  port?: number;            // default 80; 0 = every port (the key is left out)
+  protocol?: Protocol;
+  flowKey?: FlowKey;
+  scheduler?: Scheduler;
+  maglevTableSize?: number;
+  weights?: number[];       // per segment server, in order s1, s2, ...
+  servers?: LabServer[];    // replaces the segment's servers entirely
+}
+
+/** JSON config as written to the file (the daemon's schema fills in every default). */
+export type LabConfig = Record<string, unknown> & { services: Array<Record<string, unknown>> };
+
+/**
+ * Interface = the dispatcher's veth; servers listed without MACs so the daemon resolves them,
+ * as it would in a deployment. `extra` sets other top-level keys (workers, txMode, logLevel...).
+ */
+export function labConfig(segment: DrSegment, adminSocket: string, service: LabServiceOptions = {}, extra: Record<string, unknown> = {}): LabConfig {
+  const servers: LabServer[] = service.servers ?? segment.servers.map((server, i) => {
+    const weight = service.weights?.[i];
+    return weight === undefined ? { address: server.address } : { address: server.address, weight };
+  });
+  const entry: Record<string, unknown> = { name: service.name ?? 'web', vip: segment.vip };
+  const port = service.port ?? 80;
+  if (port !== 0) entry.port = port;
+  if (service.protocol) entry.protocol = service.protocol;
+  if (service.flowKey) entry.flowKey = service.flowKey;
+  if (service.scheduler) entry.scheduler = service.scheduler;
+  if (service.maglevTableSize) entry.maglevTableSize = service.maglevTableSize;
+  entry.servers = servers;
+  return { interface: segment.dispatcher.ifname, adminSocket, ...extra, services: [entry] };
+}
+
+export async function writeLabConfig(dir: string, config: LabConfig, fileName = 'las.json'): Promise<string> {
+  const path = join(dir, fileName);
+  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+  return path;
+}

@@ -1,0 +1,193 @@
+// The LVS-DR topology as deployed, on one L2 segment:
+//
+//   client(s) ─┐
+//   dispatcher ┼── br0 in the "switch" namespace (a plain learning bridge)
+//   s1..sN  ───┘
+//
+// The client ARPs for the VIP and only the LAS dispatcher answers (servers hold the VIP on `lo`
+// with arp_ignore/arp_announce); the dispatcher rewrites the destination MAC to a server, which
+// replies to the client directly.
+import {
+  addAddress, addBridge, addNamespace, addVethPair, deleteNamespace, linkInfo, setLinkUp, setMaster,
+  setSysctls, uniquePrefix, waitForLinkUp,
+} from './namespace.js';
+
+export const DR_SUBNET = '10.77.0.0/24';
+export const DR_PREFIX_LENGTH = 24;
+export const DR_DISPATCHER_ADDRESS = '10.77.0.2';
+export const DR_CLIENT_ADDRESS = '10.77.0.10';
+export const DR_DEFAULT_VIP = '10.77.0.100';
+const NET = '10.77.0.';
+const FIRST_SERVER = 11;        // s1 = .11, s2 = .12, ...
+const FIRST_CLIENT_SOURCE = 20; // extra client addresses .20, .21, ...
+const FIRST_EXTRA_CLIENT = 200; // client2 = .201, client3 = .202, ...
+const MAX_SERVERS = FIRST_CLIENT_SOURCE - FIRST_SERVER; // 9: keeps the server and source ranges apart
+const ENDPOINT_IF = 'eth0';     // every host sees its NIC as eth0, like a real machine
+
+export interface DrSegmentOptions {
+  servers: number;
+  clients?: number;          // client namespaces, default 1
+  vip?: string;              // default 10.77.0.100
+  prefix?: string;           // short name prefix, default "las"; a random hex suffix is always added
+  clientAddresses?: number;  // > 1: the first client also gets .20, .21, ... as source addresses
+}
+
+/** One host on the segment. `port` is its bridge port in the switch namespace. */
+export interface DrHost {
+  role: string;     // "client", "client2", "dispatcher", "s1", ...
+  ns: string;
+  ifname: string;
+  address: string;
+  mac: string;
+  port: string;
+}
+export interface DrServer extends DrHost { name: string }
+export interface DrClient extends DrHost { sources: string[] }  // addresses to bind as source
+
+export interface DrSegment {
+  prefix: string;          // "las-1a2b3c"
+  subnet: string;
+  vip: string;
+  switch: { ns: string; bridge: string };
+  client: DrClient;
+  clients: DrClient[];
+  dispatcher: DrHost;
+  servers: DrServer[];
+  namespaces: string[];
+  /** Namespace of a role: "switch", "client", "dispatcher", "s1", ... */
+  ns(role: string): string;
+  host(role: string): DrHost;
+  /** Kills every process in the run's namespaces and deletes them. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+interface HostPlan { role: string; port: string; address: string; extra: string[]; server: boolean }
+
+function planHosts(opts: DrSegmentOptions): HostPlan[] {
+  const servers = opts.servers;
+  const clients = opts.clients ?? 1;
+  const sources = opts.clientAddresses ?? 1;
+  if (!Number.isInteger(servers) || servers < 1 || servers > MAX_SERVERS) {
+    throw new Error(`servers must be 1..${MAX_SERVERS} (addresses ${NET}${FIRST_SERVER}..), got ${servers}`);
+  }
+  if (!Number.isInteger(clients) || clients < 1 || clients > 50) throw new Error(`clients must be 1..50, got ${clients}`);
+  if (!Number.isInteger(sources) || sources < 1 || sources > 80) throw new Error(`clientAddresses must be 1..80, got ${sources}`);
+  const plans: HostPlan[] = [{ role: 'dispatcher', port: 'p-disp', address: DR_DISPATCHER_ADDRESS, extra: [], server: false }];
+  for (let i = 0; i < clients; i++) {
+    const role = i === 0 ? 'client' : `client${i + 1}`;
+    const address = i === 0 ? DR_CLIENT_ADDRESS : `${NET}${FIRST_EXTRA_CLIENT + i}`;
+    const extra = i === 0 && sources > 1 ? Array.from({ length: sources }, (_, k) => `${NET}${FIRST_CLIENT_SOURCE + k}`) : [];
+    plans.push({ role, port: `p-${role}`, address, extra, server: false });
+  }
+  for (let i = 1; i <= servers; i++) plans.push({ role: `s${i}`, port: `p-s${i}`, address: `${NET}${FIRST_SERVER + i - 1}`, extra: [], server: true });
+  return plans;
+}
+
+// IPv6 off everywhere: no router solicitations, DAD or MLD frames to muddy the dispatcher's counters.
+async function quietIpv6(ns: string): Promise<void> {
+  try {
+    await setSysctls(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
+  } catch { /* kernel without IPv6: already quiet */ }
+}
+
+async function setUpHost(segmentPrefix: string, switchNs: string, bridge: string, vip: string, plan: HostPlan): Promise<DrHost> {
+  const ns = `${segmentPrefix}-${plan.role}`;
+  await addVethPair({ name: ENDPOINT_IF, ns }, { name: plan.port, ns: switchNs });
+  await setMaster(switchNs, plan.port, bridge);
+  await setLinkUp(switchNs, plan.port);
+  await addAddress(ns, ENDPOINT_IF, `${plan.address}/${DR_PREFIX_LENGTH}`);
+  for (const extra of plan.extra) await addAddress(ns, ENDPOINT_IF, `${extra}/${DR_PREFIX_LENGTH}`);
+  // rp_filter off: DR traffic is asymmetric by design (and the kernel takes the max of all/dev).
+  const sysctls: Record<string, number> = {
+    'net.ipv4.conf.all.rp_filter': 0,
+    'net.ipv4.conf.default.rp_filter': 0,
+    [`net.ipv4.conf.${ENDPOINT_IF}.rp_filter`]: 0,
+  };
+  if (plan.server) {
+    // The VIP lives on lo; never answer ARP for it (arp_ignore=1: only for addresses on the
+    // asking interface) and never use it as ARP source (arp_announce=2). Only the dispatcher may own it on the wire.
+    await addAddress(ns, 'lo', `${vip}/32`);
+    Object.assign(sysctls, {
+      'net.ipv4.conf.all.arp_ignore': 1,
+      'net.ipv4.conf.all.arp_announce': 2,
+      [`net.ipv4.conf.${ENDPOINT_IF}.arp_ignore`]: 1,
+      [`net.ipv4.conf.${ENDPOINT_IF}.arp_announce`]: 2,
+    });
+  }
+  await setSysctls(ns, sysctls);
+  await setLinkUp(ns, ENDPOINT_IF);
+  const info = await waitForLinkUp(ns, ENDPOINT_IF, 5000);
+  return { role: plan.role, ns, ifname: ENDPOINT_IF, address: plan.address, mac: info.mac, port: plan.port };
+}
+
+/** Like Promise.all, but waits for every step: destroy() must not race a namespace still being created. */
+async function settleAll<T>(steps: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
+}
+
+/** Builds the segment; on any failure removes what it already created and rethrows. */
+export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment> {
+  const plans = planHosts(opts);
+  const vip = opts.vip ?? DR_DEFAULT_VIP;
+  if (plans.some((plan) => plan.address === vip || plan.extra.includes(vip))) throw new Error(`vip ${vip} collides with a host address`);
+  const prefix = uniquePrefix(opts.prefix ?? 'las');
+  const switchNs = `${prefix}-switch`;
+  const bridge = 'br0';
+  const namespaces = [switchNs, ...plans.map((plan) => `${prefix}-${plan.role}`)];
+  const destroy = async () => {
+    const results = await Promise.allSettled(namespaces.map((ns) => deleteNamespace(ns)));
+    const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), `destroy ${prefix}: ${failed.length} namespace(s) left`);
+  };
+  try {
+    await settleAll(namespaces.map(async (ns) => { await addNamespace(ns); await quietIpv6(ns); }));
+    await addBridge(switchNs, bridge);
+    await setLinkUp(switchNs, bridge);
+    const hosts = await settleAll(plans.map((plan) => setUpHost(prefix, switchNs, bridge, vip, plan)));
+    const byRole = new Map(hosts.map((host) => [host.role, host]));
+    const host = (role: string): DrHost => {
+      const found = byRole.get(role);
+      if (!found) throw new Error(`no host "${role}" in segment ${prefix} (roles: ${[...byRole.keys()].join(', ')})`);
+      return found;
+    };
+    const clients: DrClient[] = plans
+      .filter((plan) => plan.role.startsWith('client'))
+      .map((plan) => ({ ...host(plan.role), sources: plan.extra.length > 0 ? plan.extra : [plan.address] }));
+    const servers: DrServer[] = plans.filter((plan) => plan.server).map((plan) => ({ ...host(plan.role), name: plan.role }));
+    return {
+      prefix,
+      subnet: DR_SUBNET,
+      vip,
+      switch: { ns: switchNs, bridge },
+      client: clients[0]!,
+      clients,
+      dispatcher: host('dispatcher'),
+      servers,
+      namespaces,
+      ns: (role) => (role === 'switch' ? switchNs : host(role).ns),
+      host,
+      destroy,
+    };
+  } catch (error) {
+    await destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Creates a segment, runs fn, and always destroys the segment, also when fn throws. */
+export async function withDrSegment<T>(opts: DrSegmentOptions, fn: (segment: DrSegment) => Promise<T>): Promise<T> {
+  const segment = await createDrSegment(opts);
+  try {
+    return await fn(segment);
+  } finally {
+    await segment.destroy();
+  }
+}
+
+/** Reads an interface MAC again (e.g. after a test changed it). */
+export async function hostMac(host: DrHost): Promise<string> {
+  return (await linkInfo(host.ns, host.ifname)).mac;
+}

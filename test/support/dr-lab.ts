@@ -1,0 +1,171 @@
+// Integration-test lab: a DR segment with real servers and the LAS daemon in the dispatcher
+// namespace. withDrLab() ALWAYS removes everything it created, also when the test body throws.
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adminRequest } from '../../src/control/admin-client.js';
+import { startDaemon, type DaemonProcess } from '../../src/demo/daemon-process.js';
+import { labConfig, writeLabConfig, type LabConfig, type LabServiceOptions } from '../../src/demo/lab-config.js';
+import {
+  runHttpClient, startRealServer, type ClientArgs, type ClientResult, type ExitInfo, type RealServer,
+} from '../../src/demo/processes.js';
+import { installCleanupHandlers, trackPath, untrackPath } from '../../src/netns/cleanup.js';
+import { createDrSegment, type DrSegment } from '../../src/netns/lvs-dr.js';
+import { spawnInNs } from '../../src/netns/namespace.js';
+import { runInNs, type RunOptions, type RunResult } from '../../src/netns/run.js';
+
+export type { ClientResult } from '../../src/demo/processes.js';
+export type { LabServiceOptions } from '../../src/demo/lab-config.js';
+
+export const ECHO_PORT = 7000;
+
+export interface DrLabOptions {
+  servers?: number;                   // default 3
+  clientAddresses?: number;           // > 1: the client has .20, .21, ... as sources
+  clients?: number;
+  vip?: string;
+  service?: LabServiceOptions;        // flowKey, scheduler, weights, port, ...
+  config?: Record<string, unknown>;   // other top-level config keys (workers, txMode, logLevel...)
+  startDaemon?: boolean;              // default true; false: segment and servers only
+  httpPort?: number;                  // real servers' HTTP port, default = service port or 80
+  echoPort?: number;                  // real servers' TCP echo port, default 7000
+  readyTimeoutMs?: number;            // daemon readiness, default 20 s
+  daemonArgs?: string[];              // extra `las run` arguments
+}
+
+/** Client run options; url defaults to http://VIP:port/ and sources to the client's addresses. */
+export type LabClientArgs = Partial<ClientArgs> & { path?: string; client?: string };
+
+export interface DrLab {
+  segment: DrSegment;
+  vip: string;
+  port: number;
+  dir: string;
+  configPath: string;
+  adminSocket: string;
+  config: LabConfig;
+  realServers: Map<string, RealServer>;
+  /** The running daemon; throws if it was not started. */
+  daemon(): DaemonProcess;
+  startDaemon(): Promise<DaemonProcess>;
+  /** Stops the daemon (SIGTERM, bounded) if it runs, then starts it again with the config file. */
+  restart(): Promise<DaemonProcess>;
+  /** Signals the daemon and waits (bounded) for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
+  stats(): Promise<unknown>;
+  admin(cmd: string, args?: unknown, timeoutMs?: number): Promise<unknown>;
+  daemonOutput(): { stdout: string; stderr: string };
+  /** Rewrites the config file (e.g. before restart() or a reload command). */
+  writeConfig(config: LabConfig): Promise<void>;
+  runClient(args?: LabClientArgs | string[]): Promise<ClientResult>;
+  /** Runs a command in the namespace of a role: "client", "dispatcher", "switch", "s1", ... */
+  exec(role: string, cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  spawn(role: string, cmd: string, args: string[], opts?: SpawnOptions): ChildProcess;
+  stopServer(name: string): Promise<void>;
+  startServer(name: string): Promise<void>;
+}
+
+export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promise<T>): Promise<T> {
+  // Ctrl-C on a test run still removes the namespaces; uncaught errors stay node:test's business.
+  installCleanupHandlers({ uncaughtException: false });
+  let segment: DrSegment | undefined;
+  let dir: string | undefined;
+  let daemon: DaemonProcess | undefined;
+  const realServers = new Map<string, RealServer>();
+  try {
+    dir = await mkdtemp(join(tmpdir(), 'las-lab-'));
+    trackPath(dir);
+    segment = await createDrSegment({
+      servers: opts.servers ?? 3,
+      ...(opts.clientAddresses !== undefined ? { clientAddresses: opts.clientAddresses } : {}),
+      ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
+      ...(opts.vip !== undefined ? { vip: opts.vip } : {}),
+    });
+    const seg = segment;
+    const port = opts.service?.port ?? 80;
+    const httpPort = opts.httpPort ?? (port === 0 ? 80 : port);
+    const echoPort = opts.echoPort ?? ECHO_PORT;
+    const startServer = async (name: string) => {
+      const server = seg.servers.find((s) => s.name === name);
+      if (!server) throw new Error(`no real server "${name}"`);
+      if (realServers.has(name)) return;
+      realServers.set(name, await startRealServer(server.ns, name, { port: httpPort, echoPort }));
+    };
+    await Promise.all(seg.servers.map((server) => startServer(server.name)));
+
+    const adminSocket = join(dir, 'admin.sock');
+    const config = labConfig(seg, adminSocket, opts.service, opts.config);
+    const configPath = await writeLabConfig(dir, config);
+    const start = async () => {
+      daemon = await startDaemon({
+        ns: seg.dispatcher.ns, configPath, adminSocket,
+        ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
+        ...(opts.daemonArgs ? { args: opts.daemonArgs } : {}),
+      });
+      return daemon;
+    };
+    const current = () => {
+      if (!daemon) throw new Error('the daemon was not started (startDaemon: false?)');
+      return daemon;
+    };
+
+    const lab: DrLab = {
+      segment: seg,
+      vip: seg.vip,
+      port,
+      dir,
+      configPath,
+      adminSocket,
+      config,
+      realServers,
+      daemon: current,
+      startDaemon: start,
+      async restart() {
+        if (daemon?.running()) await daemon.stop(10_000);
+        return start();
+      },
+      kill: (signal = 'SIGTERM') => current().kill(signal),
+      stats: () => adminRequest(adminSocket, 'stats', {}, 5000),
+      admin: (cmd, args = {}, timeoutMs = 5000) => adminRequest(adminSocket, cmd, args, timeoutMs),
+      daemonOutput: () => current().output(),
+      async writeConfig(next) {
+        lab.config = next;
+        await writeLabConfig(dir!, next);
+      },
+      runClient(args = {}) {
+        if (Array.isArray(args)) return runHttpClient(seg.ns('client'), args);
+        const { path = '/', client = 'client', ...rest } = args;
+        const host = seg.clients.find((c) => c.role === client) ?? seg.client;
+        return runHttpClient(seg.ns(client), {
+          url: rest.url ?? `http://${seg.vip}${port === 0 || port === 80 ? '' : `:${port}`}${path}`,
+          requests: rest.requests ?? 1,
+          sources: rest.sources ?? host.sources,
+          ...(rest.concurrency !== undefined ? { concurrency: rest.concurrency } : {}),
+          ...(rest.timeoutMs !== undefined ? { timeoutMs: rest.timeoutMs } : {}),
+          ...(rest.deadlineMs !== undefined ? { deadlineMs: rest.deadlineMs } : {}),
+          ...(rest.maxFailures !== undefined ? { maxFailures: rest.maxFailures } : {}),
+        });
+      },
+      exec: (role, cmd, args, runOpts) => runInNs(seg.ns(role), cmd, args, runOpts),
+      spawn: (role, cmd, args, spawnOpts) => spawnInNs(seg.ns(role), cmd, args, spawnOpts),
+      async stopServer(name) {
+        await realServers.get(name)?.stop();
+        realServers.delete(name);
+      },
+      startServer,
+    };
+    if (opts.startDaemon ?? true) await start();
+    return await fn(lab);
+  } finally {
+    // Each step bounded; a failure in one must not skip the next.
+    const d = daemon as DaemonProcess | undefined;
+    await d?.stop(5000).catch(() => undefined);
+    await Promise.allSettled([...realServers.values()].map((server) => server.stop()));
+    await segment?.destroy().catch((error: unknown) => process.stderr.write(`dr-lab cleanup: ${String(error)}\n`));
+    if (dir) {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      untrackPath(dir);
+    }
+  }
+}

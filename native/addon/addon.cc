@@ -8,6 +8,7 @@
 #include "../io/dataplane.h"
 #include "../io/frame_sender.h"
 #include "../io/packet_socket.h"
+#include "../io/worker.h"
 #include "../lb/maglev.h"
 #include "bench_bindings.h"
 #include "convert.h"
@@ -35,7 +36,8 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     return DefineClass(env, "Dataplane",
                        {InstanceMethod<&DataplaneWrap::Start>("start"), InstanceMethod<&DataplaneWrap::Stop>("stop"),
                         InstanceMethod<&DataplaneWrap::SetSnapshot>("setSnapshot"),
-                        InstanceMethod<&DataplaneWrap::Stats>("stats")});
+                        InstanceMethod<&DataplaneWrap::Stats>("stats"),
+                        InstanceAccessor<&DataplaneWrap::Id>("id")});
   }
 
   explicit DataplaneWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataplaneWrap>(info) {
@@ -60,6 +62,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     return info.Env().Undefined();
   }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return stats_to_js(info.Env(), dp_->stats()); }
+  Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dp_->id()); }
 
   std::unique_ptr<Dataplane> dp_;
 };
@@ -150,6 +153,10 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::MaglevTable>("maglevTable", napi_enumerable),
                           InstanceMethod<&LasAddon::SendFrames>("sendFrames", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMac>("interfaceMac", napi_enumerable),
+                          InstanceMethod<&LasAddon::FlowTableViews>("flowTableViews", napi_enumerable),
+                          InstanceMethod<&LasAddon::ExpireFlows>("expireFlows", napi_enumerable),
+                          InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
+                          InstanceValue("FLOW_ENTRY_BYTES", Napi::Number::New(env, sizeof(FlowEntry)), napi_enumerable),
                           InstanceValue("DROP_REASONS", reasons, napi_enumerable)});
     register_bench_bindings(env, exports);
   }
@@ -183,6 +190,51 @@ class LasAddon : public Napi::Addon<LasAddon> {
     }
     return Napi::Number::New(env, guarded(env, [&] { return send_frames(ifname, frames); }));
   }
+
+  static Dataplane* dataplane_arg(const Napi::CallbackInfo& info) {
+    Dataplane* dp = Dataplane::find(info[0].As<Napi::Number>().Uint32Value());
+    if (!dp) throw Napi::Error::New(info.Env(), "no dataplane with that id in this process");
+    return dp;
+  }
+
+  // Read-only windows on each worker's flow table, usable from any thread's JavaScript context.
+  // The entries are written concurrently by the I/O thread: readers must tolerate a torn entry.
+  Napi::Value FlowTableViews(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataplane* dp = dataplane_arg(info);
+    Napi::Array out = Napi::Array::New(env);
+    for (uint32_t w = 0; w < dp->worker_count(); ++w) {
+      const FlowTable* table = dp->flow_table(w);
+      if (!table) continue;
+      Napi::Object view = Napi::Object::New(env);
+      auto* data = const_cast<FlowEntry*>(table->data());
+      view.Set("worker", w);
+      view.Set("slots", table->slots());
+      view.Set("buffer", Napi::ArrayBuffer::New(env, data, static_cast<size_t>(table->slots()) * sizeof(FlowEntry)));
+      out.Set(out.Length(), view);
+    }
+    return out;
+  }
+
+  // commands: Uint32Array of 5-word records [src, dst, sport << 16 | dport, proto, lastSeenMs].
+  Napi::Value ExpireFlows(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataplane* dp = dataplane_arg(info);
+    uint32_t worker = info[1].As<Napi::Number>().Uint32Value();
+    Napi::Uint32Array words = info[2].As<Napi::Uint32Array>();
+    std::vector<ExpireCommand> cmds;
+    for (size_t i = 0; i + 5 <= words.ElementLength(); i += 5) {
+      ExpireCommand c{};
+      c.key = FlowKeyFields{words[i], words[i + 1], static_cast<uint16_t>(words[i + 2] >> 16),
+                            static_cast<uint16_t>(words[i + 2] & 0xffff), static_cast<uint8_t>(words[i + 3])};
+      c.last_seen_ms = words[i + 4];
+      cmds.push_back(c);
+    }
+    return Napi::Number::New(env, dp->expire(worker, cmds.data(), static_cast<uint32_t>(cmds.size())));
+  }
+
+  // The clock flow entries are stamped with (CLOCK_MONOTONIC_COARSE, milliseconds, 32-bit).
+  Napi::Value MonotonicMs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), monotonic_ms()); }
 
   Napi::Value InterfaceMac(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

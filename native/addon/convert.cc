@@ -31,6 +31,17 @@ uint32_t uint_field(Napi::Env env, const Napi::Object& o, const char* key, const
 
 }  // namespace
 
+static ServerSpec server_from_js(Napi::Env env, const Napi::Object& r, const std::string& w) {
+  ServerSpec server{};
+  server.addr = parse_ipv4(env, string_field(env, r, "address", w), w + ".address");
+  server.mac = parse_mac(env, string_field(env, r, "mac", w), w + ".mac");
+  Napi::Value weight = r.Get("weight");
+  server.weight = weight.IsUndefined() ? 1 : uint_field(env, r, "weight", w, 65535);
+  Napi::Value up = r.Get("up");
+  server.up = up.IsUndefined() ? true : up.ToBoolean().Value();
+  return server;
+}
+
 uint32_t parse_ipv4(Napi::Env env, const std::string& text, const std::string& field) {
   in_addr a{};
   if (inet_pton(AF_INET, text.c_str(), &a) != 1)
@@ -87,9 +98,12 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
     std::string sched = string_field(env, s, "scheduler", where);
     if (sched == "maglev") spec.scheduler = SchedulerKind::Maglev;
     else if (sched == "wrr") spec.scheduler = SchedulerKind::Wrr;
-    else throw Napi::TypeError::New(env, where + ".scheduler must be \"maglev\" or \"wrr\"");
+    else if (sched == "rr") spec.scheduler = SchedulerKind::Rr;
+    else if (sched == "wlc") spec.scheduler = SchedulerKind::Wlc;
+    else if (sched == "sh") spec.scheduler = SchedulerKind::Sh;
+    else throw Napi::TypeError::New(env, where + ".scheduler must be one of maglev, wrr, rr, wlc, sh");
     spec.maglev_size = uint_field(env, s, "maglevTableSize", where, 1u << 24);
-    if (spec.scheduler == SchedulerKind::Maglev && !is_prime(spec.maglev_size))
+    if ((spec.scheduler == SchedulerKind::Maglev || spec.scheduler == SchedulerKind::Sh) && !is_prime(spec.maglev_size))
       throw Napi::RangeError::New(env, where + ".maglevTableSize must be prime");
     Napi::Value srv_list = s.Get("servers");
     if (!srv_list.IsArray()) throw Napi::TypeError::New(env, where + ".servers must be an array");
@@ -100,11 +114,19 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
       Napi::Value rv = servers.Get(j);
       if (!rv.IsObject()) throw Napi::TypeError::New(env, w + " must be an object");
       Napi::Object r = rv.As<Napi::Object>();
-      ServerSpec server{};
-      server.addr = parse_ipv4(env, string_field(env, r, "address", w), w + ".address");
-      server.mac = parse_mac(env, string_field(env, r, "mac", w), w + ".mac");
-      server.weight = uint_field(env, r, "weight", w, 65535);
-      spec.servers.push_back(server);
+      spec.servers.push_back(server_from_js(env, r, w));
+    }
+    Napi::Value down = s.Get("onServerDown");
+    if (down.IsString()) {
+      std::string policy = down.As<Napi::String>().Utf8Value();
+      if (policy == "reschedule") spec.reschedule_when_down = true;
+      else if (policy == "keep") spec.reschedule_when_down = false;
+      else throw Napi::TypeError::New(env, where + ".onServerDown must be \"reschedule\" or \"keep\"");
+    }
+    Napi::Value sorry = s.Get("sorryServer");
+    if (sorry.IsObject()) {
+      spec.has_sorry = true;
+      spec.sorry = server_from_js(env, sorry.As<Napi::Object>(), where + ".sorryServer");
     }
     out.push_back(std::move(spec));
   }
@@ -203,6 +225,7 @@ Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats) {
       r.Set("packets", Napi::BigInt::New(env, s.servers[j].second.packets));
       r.Set("bytes", Napi::BigInt::New(env, s.servers[j].second.bytes));
       r.Set("newFlows", Napi::BigInt::New(env, s.servers[j].second.new_flows));
+      r.Set("activeFlows", Napi::BigInt::New(env, s.servers[j].second.active_flows));
       servers.Set(j, r);
     }
     so.Set("servers", servers);

@@ -15,17 +15,85 @@ Decision drop(WorkerState& w, DropReason r) {
   return Decision{Action::Drop, r, -1, -1};
 }
 
-int schedule(const Service& svc, WorkerState& w, uint32_t service_index, const FlowKeyFields& key) {
-  if (svc.spec.scheduler == SchedulerKind::Maglev) {
-    if (svc.maglev.empty()) return -1;
-    uint16_t s = svc.maglev[hash_flow(key, kMaglevFlowSeed) % svc.maglev.size()];
-    return s == kNoServer ? -1 : s;
+int least_loaded(const Service& svc, const WorkerState& w) {
+  int best = -1;
+  uint64_t best_load = 0, best_weight = 1;
+  for (int i = 0; i < static_cast<int>(svc.spec.servers.size()); ++i) {
+    if (!svc.eligible(i)) continue;
+    uint64_t load = w.load.get(svc.spec.servers[i].addr) + 1;
+    uint64_t weight = svc.spec.servers[i].weight;
+    // load/weight < best_load/best_weight, without division
+    if (best < 0 || load * best_weight < best_load * weight) {
+      best = i;
+      best_load = load;
+      best_weight = weight;
+    }
   }
-  if (svc.wrr.empty()) return -1;
-  uint32_t& cursor = w.wrr_cursor[service_index];
-  uint16_t s = svc.wrr[cursor % svc.wrr.size()];
-  ++cursor;
-  return s;
+  return best;
+}
+
+// Chooses the server for a new flow, or the sorry server, or -1.
+int schedule(const Service& svc, WorkerState& w, uint32_t service_index, const FlowKeyFields& key) {
+  int s = -1;
+  switch (svc.spec.scheduler) {
+    case SchedulerKind::Maglev:
+    case SchedulerKind::Sh: {
+      if (svc.maglev.empty()) break;
+      // sh: the client's address alone picks the server, whatever its ports.
+      FlowKeyFields k = svc.spec.scheduler == SchedulerKind::Sh ? FlowKeyFields{key.src, 0, 0, 0, 0} : key;
+      uint16_t slot = svc.maglev[hash_flow(k, kMaglevFlowSeed) % svc.maglev.size()];
+      s = slot == kNoServer ? -1 : slot;
+      break;
+    }
+    case SchedulerKind::Wrr:
+    case SchedulerKind::Rr:
+      if (!svc.wrr.empty()) s = svc.wrr[w.wrr_cursor[service_index]++ % svc.wrr.size()];
+      break;
+    case SchedulerKind::Wlc:
+      s = least_loaded(svc, w);
+      break;
+  }
+  return s >= 0 ? s : svc.sorry_index;
+}
+
+void rewrite_macs(uint8_t* frame, const ServerSpec& target, const WorkerState& w) {
+  std::memcpy(frame, target.mac.bytes, 6);
+  std::memcpy(frame + 6, w.egress_mac.bytes, 6);
+}
+
+// An ICMP error about a packet a server sent from the VIP goes to the server that owns that flow,
+// found from the quoted header (IPv4 + the first 8 bytes of TCP/UDP).
+Decision classify_icmp_error(uint8_t* frame, uint32_t len, const ParsedFrame& p, const Snapshot& snap, WorkerState& w) {
+  const uint32_t inner = p.l4_offset + kIcmpHeaderLen;
+  if (p.ip_end < inner + kIpv4MinHeaderLen) return drop(w, DropReason::TruncatedL4);
+  const uint8_t* ip = frame + inner;
+  uint32_t ihl = static_cast<uint32_t>(ip[0] & 0x0f) * 4;
+  if ((ip[0] >> 4) != 4 || ihl < kIpv4MinHeaderLen || p.ip_end < inner + ihl + 8) return drop(w, DropReason::TruncatedL4);
+  uint8_t proto = ip[9];
+  uint32_t vip = load_be32(ip + 12);
+  uint32_t client = load_be32(ip + 16);
+  uint16_t vport = load_be16(ip + ihl);
+  uint16_t cport = load_be16(ip + ihl + 2);
+  int si = snap.is_vip(vip) ? snap.find_service(vip, vport, proto) : -1;
+  if (si < 0) return drop(w, DropReason::IcmpNoFlow);
+  const Service& svc = snap.services[si];
+  FlowKeyFields key{client, vip, 0, svc.spec.port, proto};
+  if (svc.spec.flow_key == FlowKeyMode::FiveTuple) {
+    key.sport = cport;
+    key.dport = vport;
+  }
+  int server = -1;
+  if (const FlowEntry* e = w.flows.find(key, hash_flow(key, kFlowTableSeed))) server = svc.server_index(e->server_addr);
+  // Without an entry, only a stateless scheduler can still name the owner.
+  if (server < 0 && (svc.spec.scheduler == SchedulerKind::Maglev || svc.spec.scheduler == SchedulerKind::Sh)) {
+    server = schedule(svc, w, static_cast<uint32_t>(si), key);
+  }
+  if (server < 0) return drop(w, DropReason::IcmpNoFlow);
+  rewrite_macs(frame, svc.spec.servers[server], w);
+  ServerCounters& rc = snap.counters[w.index].servers[svc.first_server + server];
+  rc.packets.add(1);
+  rc.bytes.add(len);
+  return Decision{Action::Forward, DropReason::Count, si, server};
 }
 
 }  // namespace
@@ -53,6 +121,11 @@ Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snaps
     return Decision{Action::Pass, DropReason::NotVip, -1, -1};
   }
 
+  if (p.proto == kProtoIcmp && !p.is_fragment && p.ip_end >= p.l4_offset + kIcmpHeaderLen) {
+    uint8_t type = frame[p.l4_offset];
+    if (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded) return classify_icmp_error(frame, len, p, snap, w);
+  }
+
   int si = snap.find_service(p.dst, p.has_ports ? p.dport : 0, p.proto);
   if (si < 0) return drop(w, DropReason::NoService);
   const Service& svc = snap.services[si];
@@ -69,14 +142,11 @@ Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snaps
   uint64_t h = hash_flow(key, kFlowTableSeed);
   FlowEntry* e = w.flows.find(key, h);
   int server = -1;
-  if (e) {
-    if (now_ms - e->last_seen_ms > w.idle_ms) {
-      e->tcp_flags_seen = 0;  // expired but not yet swept: a new flow in the old slot
-      e->created_ms = now_ms;
-    } else {
-      server = svc.server_index(e->server_addr);
-      // A drained server keeps its flows; a removed one does not exist here any more.
-    }
+  if (e && now_ms - e->last_seen_ms <= w.idle_ms) {
+    server = svc.server_index(e->server_addr);
+    // A drained server (weight 0) keeps its flows; a dead one keeps them only under the "keep" policy.
+    if (server >= 0 && server != svc.sorry_index && !svc.spec.servers[server].up && svc.spec.reschedule_when_down)
+      server = -1;
   }
   bool new_flow = server < 0;
   if (new_flow) {
@@ -85,28 +155,33 @@ Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snaps
       sc.no_server.add(1);
       return drop(w, DropReason::NoServer);
     }
-    if (!e) {
+    if (e) {
+      w.load.add(e->server_addr, -1);  // the entry changes hands (expired, or its server went away)
+      e->tcp_flags_seen = 0;
+    } else {
       e = w.flows.insert(key, h);
-      if (e) {
-        e->created_ms = now_ms;
-      } else {
-        w.counters.flow_table_full.add(1);  // forwarded statelessly: Maglev still picks consistently
-      }
+      if (!e) w.counters.flow_table_full.add(1);  // forwarded statelessly: Maglev still picks consistently
     }
-    if (e) e->server_addr = svc.spec.servers[server].addr;
+    if (e) {
+      e->server_addr = svc.spec.servers[server].addr;
+      e->created_ms = now_ms;
+      w.load.add(e->server_addr, 1);
+    }
   }
   if (e) {
     e->last_seen_ms = now_ms;
-    if (p.proto == kProtoTcp) e->tcp_flags_seen |= p.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst);
+    if (p.proto == kProtoTcp) {
+      // A bare SYN starts a connection (or reuses the port); otherwise remember FIN, RST and ACK for aging.
+      if ((p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn) e->tcp_flags_seen = kTcpSyn;
+      else e->tcp_flags_seen |= p.tcp_flags & (kTcpFin | kTcpRst | kTcpAck);
+    }
   }
 
   if (csum_not_ready && !p.is_fragment &&
       complete_l4_checksum(frame, p.l3_offset, p.l4_offset, p.ip_end, p.proto)) {
     w.counters.checksums_completed.add(1);
   }
-  const ServerSpec& target = svc.spec.servers[server];
-  std::memcpy(frame, target.mac.bytes, 6);
-  std::memcpy(frame + 6, w.egress_mac.bytes, 6);
+  rewrite_macs(frame, svc.spec.servers[server], w);
 
   sc.packets.add(1);
   sc.bytes.add(len);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../lb/flow_table.h"
+#include "../lb/server_load.h"
 #include "../lb/snapshot.h"
 #include "../packet/bytes.h"
 #include "worker_counters.h"
@@ -34,6 +35,11 @@ struct WorkerState {
   std::vector<uint32_t> wrr_cursor; // per service of the current snapshot
   uint64_t snapshot_generation = 0;
   WorkerCounters counters;
+  ServerLoad load;                  // live flows per server address in this shard
+
+  // Every removal of a flow entry goes through here so the per-server load stays right.
+  static void on_erase(void* self, const FlowEntry& e) { static_cast<WorkerState*>(self)->load.add(e.server_addr, -1); }
+  uint32_t sweep(uint32_t now_ms, uint32_t budget) { return flows.sweep(now_ms, idle_ms, budget, &on_erase, this); }
 
   void adopt(const Snapshot& snap) {
     wrr_cursor.assign(snap.services.size(), index * 7919u);  // workers start at different points

@@ -15,16 +15,58 @@
 
 namespace las {
 
+namespace {
+std::mutex registry_mutex;
+std::map<uint32_t, Dataplane*> registry;
+uint32_t next_id = 1;
+}  // namespace
+
 Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services) : cfg_(std::move(cfg)) {
   owned_current_.reset(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
   current_.store(owned_current_.get(), std::memory_order_release);
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  id_ = next_id++;
+  registry[id_] = this;
 }
 
-Dataplane::~Dataplane() { stop(); }
+Dataplane::~Dataplane() {
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    registry.erase(id_);
+  }
+  stop();
+}
+
+Dataplane* Dataplane::find(uint32_t id) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto it = registry.find(id);
+  return it == registry.end() ? nullptr : it->second;
+}
+
+const FlowTable* Dataplane::flow_table(uint32_t worker) {
+  std::lock_guard<std::mutex> lock(control_);
+  return worker < workers_.size() ? &workers_[worker]->state().flows : nullptr;
+}
+
+uint32_t Dataplane::expire(uint32_t worker, const ExpireCommand* cmds, uint32_t n) {
+  std::lock_guard<std::mutex> lock(expire_mutex_);
+  Worker* w;
+  {
+    std::lock_guard<std::mutex> control(control_);
+    if (worker >= workers_.size()) return 0;
+    w = workers_[worker].get();
+  }
+  uint32_t accepted = 0;
+  while (accepted < n && w->expiries().push(cmds[accepted])) ++accepted;
+  return accepted;
+}
 
 void Dataplane::start() {
   std::lock_guard<std::mutex> lock(control_);
   if (running_.load()) return;
+  // Workers (and their flow tables) outlive stop() so views stay valid; a new start needs a new object.
+  if (started_once_) throw std::runtime_error("a stopped dataplane cannot be started again");
+  started_once_ = true;
   if (!cfg_.cpus.empty() && cfg_.cpus.size() != cfg_.workers)
     throw std::runtime_error("cpus must list one CPU per worker");
   // Every socket and ring exists before any thread runs: failures surface here, as exceptions.
@@ -64,8 +106,8 @@ void Dataplane::stop() {
   if (!running_.exchange(false)) return;
   for (auto& t : threads_) t.join();
   threads_.clear();
-  // Keep the workers' counters readable after stop: fold nothing, just close their sockets.
-  workers_.clear();
+  // Counters and flow tables stay readable after stop; only the sockets go.
+  for (auto& w : workers_) w->close_io();
   if (announce_fd_ >= 0) close(announce_fd_);
   announce_fd_ = -1;
 }
@@ -143,7 +185,11 @@ DataplaneStats Dataplane::stats() {
     const ServiceSpec& sp = cur.services[si].spec;
     ServiceKey key{sp.vip, sp.port, sp.proto};
     ServiceStats ss{sp.vip, sp.port, sp.proto, retired_services_[key], {}};
-    for (const auto& srv : sp.servers) ss.servers.push_back({srv.addr, retired_servers_[{key, srv.addr}]});
+    for (const auto& srv : sp.servers) {
+      ServerTotals t;
+      static_cast<CounterTotals&>(t) = retired_servers_[{key, srv.addr}];
+      ss.servers.push_back({srv.addr, t});
+    }
     for (Snapshot* snap : live) {
       int idx = snap->find_service(sp.vip, sp.port, sp.proto);
       if (idx < 0 || snap->services[idx].spec.port != sp.port) continue;
@@ -163,6 +209,8 @@ DataplaneStats Dataplane::stats() {
         }
       }
     }
+    for (auto& [addr, totals] : ss.servers)
+      for (auto& w : workers_) totals.active_flows += w->state().load.get(addr);
     out.services.push_back(std::move(ss));
   }
   return out;

@@ -15,6 +15,7 @@
 
 #include "../dataplane/classify.h"
 #include "../lb/snapshot.h"
+#include "expire_queue.h"
 #include "packet_socket.h"
 
 namespace las {
@@ -41,12 +42,16 @@ struct CounterTotals {
   uint64_t packets = 0, bytes = 0, new_flows = 0, no_server = 0;
 };
 
+struct ServerTotals : CounterTotals {
+  uint64_t active_flows = 0;
+};
+
 struct ServiceStats {
   uint32_t vip;
   uint16_t port;
   uint8_t proto;
   CounterTotals totals;
-  std::vector<std::pair<uint32_t, CounterTotals>> servers;  // by address
+  std::vector<std::pair<uint32_t, ServerTotals>> servers;  // by address
 };
 
 
@@ -67,6 +72,15 @@ class Dataplane {
   void publish(std::vector<ServiceSpec> services);
   DataplaneStats stats();
 
+  // For the control plane's other threads (aging worker, `las flows`): found by id, from any
+  // JavaScript context, for as long as this object lives.
+  uint32_t id() const { return id_; }
+  static Dataplane* find(uint32_t id);
+  uint32_t worker_count() const { return static_cast<uint32_t>(workers_.size()); }
+  const FlowTable* flow_table(uint32_t worker);
+  // Queues expiry commands for a worker; returns how many were accepted.
+  uint32_t expire(uint32_t worker, const ExpireCommand* cmds, uint32_t n);
+
   // For the workers.
   const DataplaneConfig& config() const { return cfg_; }
   std::atomic<Snapshot*>& current() { return current_; }
@@ -77,6 +91,9 @@ class Dataplane {
   void announce(const std::vector<uint32_t>& vips);
 
   DataplaneConfig cfg_;
+  uint32_t id_;
+  bool started_once_ = false;
+  std::mutex expire_mutex_;  // serialises producers of the expiry queues
   std::mutex control_;  // serialises control calls; never taken by a worker
   std::atomic<Snapshot*> current_{nullptr};
   std::unique_ptr<Snapshot> owned_current_;

@@ -50,9 +50,25 @@ Worker::Worker(Dataplane& dp, uint32_t index)
   scratch_.resize(cfg.ring.frame_size + 4);
 }
 
-Worker::~Worker() {
+Worker::~Worker() { close_io(); }
+
+void Worker::close_io() {
   if (tx_fd_ >= 0) close(tx_fd_);
   if (arp_fd_ >= 0) close(arp_fd_);
+  tx_fd_ = arp_fd_ = -1;
+  rx_.reset();
+  tx_ring_.reset();
+}
+
+void Worker::apply_expiries(uint32_t budget) {
+  ExpireCommand cmd;
+  for (uint32_t n = 0; n < budget && expiries_.pop(cmd); ++n) {
+    FlowEntry* e = state_.flows.find(cmd.key, hash_flow(cmd.key, kFlowTableSeed));
+    if (!e || e->last_seen_ms != cmd.last_seen_ms) continue;  // seen again since the decision: keep it
+    WorkerState::on_erase(&state_, *e);
+    state_.flows.erase(e);
+    state_.counters.flows_expired.add(1);
+  }
 }
 
 const Snapshot* Worker::refresh_snapshot() {
@@ -66,7 +82,8 @@ const Snapshot* Worker::refresh_snapshot() {
 }
 
 void Worker::housekeeping(uint32_t now_ms, uint32_t sweep_budget) {
-  uint32_t removed = state_.flows.sweep(now_ms, state_.idle_ms, sweep_budget);
+  apply_expiries(sweep_budget);
+  uint32_t removed = state_.sweep(now_ms, sweep_budget);
   if (removed) state_.counters.flows_expired.add(removed);
   state_.counters.flows_active.set(state_.flows.size());
   if (now_ms - last_stats_ms_ >= kStatsPeriodMs) {

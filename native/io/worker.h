@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../dataplane/classify.h"
+#include "expire_queue.h"
 #include "packet_socket.h"
 
 namespace las {
@@ -21,7 +22,9 @@ class Worker {
   ~Worker();
 
   void run();
+  void close_io();  // after the thread ended: sockets go, the flow table and counters stay readable
   WorkerState& state() { return state_; }
+  ExpireQueue& expiries() { return expiries_; }
   // The snapshot generation this worker is using; older snapshots may be freed once all moved on.
   std::atomic<uint64_t> seen_generation{0};
 
@@ -32,6 +35,7 @@ class Worker {
   void flush();
   const Snapshot* refresh_snapshot();
   void housekeeping(uint32_t now_ms, uint32_t sweep_budget);
+  void apply_expiries(uint32_t budget);
 
   Dataplane& dp_;
   WorkerState state_;
@@ -49,6 +53,7 @@ class Worker {
   std::vector<uint8_t> scratch_;  // VLAN re-insertion for send modes
   uint32_t last_stats_ms_ = 0;
   const Snapshot* snap_ = nullptr;
+  ExpireQueue expiries_;
 };
 
 uint32_t monotonic_ms();

@@ -60,11 +60,12 @@ void FlowTable::erase(FlowEntry* entry) {
   --size_;
 }
 
-uint32_t FlowTable::sweep(uint32_t now_ms, uint32_t idle_ms, uint32_t budget) {
+uint32_t FlowTable::sweep(uint32_t now_ms, uint32_t idle_ms, uint32_t budget, EraseHook on_erase, void* ctx) {
   uint32_t removed = 0;
   for (uint32_t n = 0; n < budget && size_ > 0; ++n) {
     FlowEntry& e = entries_[cursor_];
     if (e.used && now_ms - e.last_seen_ms > idle_ms) {
+      if (on_erase) on_erase(ctx, e);
       erase(&e);  // a later entry may have shifted into this slot: look at it again
       ++removed;
       continue;

@@ -35,13 +35,16 @@ class FlowTable {
   FlowEntry* insert(const FlowKeyFields& key, uint64_t hash);
   void erase(FlowEntry* entry);
   // Examines up to `budget` slots from a rotating cursor and removes entries idle for longer than
-  // idle_ms. Returns how many it removed.
-  uint32_t sweep(uint32_t now_ms, uint32_t idle_ms, uint32_t budget);
+  // idle_ms, calling on_erase(ctx, entry) first. Returns how many it removed.
+  using EraseHook = void (*)(void* ctx, const FlowEntry& entry);
+  uint32_t sweep(uint32_t now_ms, uint32_t idle_ms, uint32_t budget, EraseHook on_erase, void* ctx);
 
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
   uint32_t slots() const { return mask_ + 1; }
   const FlowEntry* slot(uint32_t i) const { return &entries_[i]; }
+  // The raw slots, for read-only views from the control plane (the aging worker, `las flows`).
+  const FlowEntry* data() const { return entries_.get(); }
 
  private:
   static bool same_key(const FlowEntry& e, const FlowKeyFields& k) {

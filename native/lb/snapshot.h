@@ -13,12 +13,13 @@
 namespace las {
 
 enum class FlowKeyMode : uint8_t { Addresses, FiveTuple };
-enum class SchedulerKind : uint8_t { Maglev, Wrr };
+enum class SchedulerKind : uint8_t { Maglev, Wrr, Rr, Wlc, Sh };
 
 struct ServerSpec {
   uint32_t addr;  // host order
   Mac mac;
   uint32_t weight;
+  bool up = true;  // health: a down server gets no new flows
 };
 
 struct ServiceSpec {
@@ -29,6 +30,9 @@ struct ServiceSpec {
   SchedulerKind scheduler;
   uint32_t maglev_size;
   std::vector<ServerSpec> servers;
+  bool reschedule_when_down = true;  // existing flows of a dead server move ("reschedule") or stay ("keep")
+  bool has_sorry = false;            // where new flows go when no server can take them
+  ServerSpec sorry{};
 };
 
 // Relaxed atomics: one writer (the worker), readers that tolerate a slightly old value.
@@ -52,8 +56,9 @@ struct alignas(64) WorkerServiceBlock {
 };
 
 struct Service {
-  ServiceSpec spec;
-  std::vector<uint16_t> maglev;   // slot -> server index
+  ServiceSpec spec;               // with the sorry server, if any, appended last
+  int sorry_index = -1;
+  std::vector<uint16_t> maglev;   // slot -> server index (maglev and sh)
   std::vector<uint16_t> wrr;      // smooth weighted round-robin sequence
   uint32_t first_server;          // offset of this service's servers in the counter arrays
   // Server lookup by address for flows that outlive a snapshot: small open-addressed table.
@@ -62,6 +67,8 @@ struct Service {
   uint32_t addr_mask = 0;
 
   int server_index(uint32_t addr) const;
+  // A server that may take new flows: up and weighted, and not the sorry server.
+  bool eligible(int i) const { return i != sorry_index && spec.servers[i].up && spec.servers[i].weight > 0; }
 };
 
 class Snapshot {
@@ -92,6 +99,6 @@ class Snapshot {
 };
 
 // Builds the smooth weighted round-robin order (each server appears weight/gcd times, interleaved).
-std::vector<uint16_t> build_wrr_sequence(const std::vector<ServerSpec>& servers);
+std::vector<uint16_t> build_wrr_sequence(const std::vector<uint32_t>& weights);
 
 }  // namespace las

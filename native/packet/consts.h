@@ -23,6 +23,11 @@ constexpr uint32_t kArpIpv4Len = 28;
 constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpRst = 0x04;
+constexpr uint8_t kTcpAck = 0x10;
+
+constexpr uint8_t kIcmpDestUnreachable = 3;
+constexpr uint8_t kIcmpTimeExceeded = 11;
+constexpr uint32_t kIcmpHeaderLen = 8;
 
 // X-macro so that the enum, its names (counters, JS) and its count never drift apart.
 #define LAS_DROP_REASONS(X)          \
@@ -42,6 +47,7 @@ constexpr uint8_t kTcpRst = 0x04;
   X(BadArp, "bad_arp")                       \
   X(ArpIgnored, "arp_ignored")               \
   X(TruncatedCapture, "truncated_capture")   \
+  X(IcmpNoFlow, "icmp_no_flow")              \
   X(TxRingFull, "tx_ring_full")              \
   X(TxError, "tx_error")
 

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 
 export type Protocol = 'tcp' | 'udp';
 export type FlowKey = 'addresses' | '5tuple';
-export type Scheduler = 'maglev' | 'wrr';
+export type Scheduler = 'maglev' | 'wrr' | 'rr' | 'wlc' | 'sh';
 export type TxMode = 'ring' | 'send' | 'sendmmsg';
 
 /** One real server as the fast path sees it: where to send (MAC) and how much (weight). */
@@ -12,6 +12,7 @@ export interface NativeServer {
   address: string;      // dotted IPv4, for counters and ICMP routing
   mac: string;          // "02:00:00:00:00:12"
   weight: number;       // 0 = drained: no new flows
+  up?: boolean;         // health; default true. Down = no new flows (Maglev moves only its share)
 }
 
 export interface NativeService {
@@ -20,8 +21,10 @@ export interface NativeService {
   protocol: Protocol;
   flowKey: FlowKey;
   scheduler: Scheduler;
-  maglevTableSize: number; // prime, e.g. 65537
+  maglevTableSize: number; // prime, e.g. 65537 (maglev and sh)
   servers: NativeServer[];
+  onServerDown?: 'reschedule' | 'keep'; // existing flows of a down server; default reschedule
+  sorryServer?: NativeServer;           // takes new flows when no server can
 }
 
 /** Everything the fast path needs to decide; swapped atomically between batches. */
@@ -44,7 +47,7 @@ export interface DataplaneOptions {
   passThrough?: boolean;       // benchmark ceiling: no parsing or flow logic, all to the first server
 }
 
-export interface ServerCounters { address: string; packets: bigint; bytes: bigint; newFlows: bigint }
+export interface ServerCounters { address: string; packets: bigint; bytes: bigint; newFlows: bigint; activeFlows: bigint }
 export interface ServiceCounters { vip: string; port: number; protocol: Protocol; packets: bigint; bytes: bigint; newFlows: bigint; noServer: bigint; servers: ServerCounters[] }
 export interface WorkerCounters {
   rxPackets: bigint; rxBytes: bigint; txPackets: bigint; txBytes: bigint;
@@ -69,6 +72,8 @@ export interface ClassifierOptions {
 }
 
 export interface NativeDataplane {
+  /** Process-wide id: other threads (piscina workers) find the flow tables with it. */
+  readonly id: number;
   start(): void;
   stop(): void;
   setSnapshot(snapshot: NativeSnapshot): void;
@@ -91,8 +96,26 @@ export interface Addon {
   /** Sends raw frames out of an interface in this network namespace (tests and the built-in generator). */
   sendFrames(ifname: string, frames: Buffer[]): number;
   interfaceMac(ifname: string): string;
+  /** Read-only views of each worker's flow table (see FLOW_ENTRY_LAYOUT); entries may be torn while read. */
+  flowTableViews(dataplaneId: number): { worker: number; slots: number; buffer: ArrayBuffer }[];
+  /** Queues expiries for a worker's I/O thread: 5-word records [src, dst, sport << 16 | dport, proto, lastSeenMs]. */
+  expireFlows(dataplaneId: number, worker: number, commands: Uint32Array): number;
+  /** The clock of lastSeenMs/createdMs: CLOCK_MONOTONIC_COARSE in ms, truncated to 32 bits. */
+  monotonicMs(): number;
+  FLOW_ENTRY_BYTES: number;
   DROP_REASONS: string[];
 }
+
+/**
+ * Byte offsets in a flow entry (little-endian host). Addresses are host-order integers; for an
+ * `addresses` service sport is 0 and dport is the service's port (0 for all ports).
+ */
+export const FLOW_ENTRY_LAYOUT = {
+  src: 0, dst: 4, sport: 8, dport: 10, proto: 12, used: 13, tcpFlagsSeen: 14,
+  serverAddress: 16, lastSeenMs: 20, createdMs: 24,
+} as const;
+/** tcpFlagsSeen bits: a bare SYN resets it to SYN; later packets add FIN, RST and ACK. */
+export const TCP_SEEN = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
 const require = createRequire(import.meta.url);
 let cached: Addon | undefined;

@@ -1,6 +1,7 @@
 // Typed boundary to the C++ addon (build/Release/las_native.node).
 // Only plain structs cross it; nothing here runs per packet.
 import { createRequire } from 'node:module';
+import path from 'node:path';
 
 export type Protocol = 'tcp' | 'udp';
 export type FlowKey = 'addresses' | '5tuple';
@@ -120,10 +121,11 @@ export const TCP_SEEN = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 const require = createRequire(import.meta.url);
 let cached: Addon | undefined;
 
-/** Loads the addon built by node-gyp (npm install). */
+/** Loads the addon built by node-gyp (npm install), or the one LAS_ADDON names (e.g. the sanitizer build). */
 export function loadAddon(): Addon {
   if (!cached) {
-    const candidates = ['../../../build/Release/las_native.node', '../../build/Release/las_native.node'];
+    const override = process.env.LAS_ADDON ? [path.resolve(process.env.LAS_ADDON)] : [];
+    const candidates = [...override, '../../../build/Release/las_native.node', '../../build/Release/las_native.node'];
     let lastError: unknown;
     for (const candidate of candidates) {
       try {

@@ -110,7 +110,9 @@ Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snaps
       // Replies and other ARP ops are not for us to act on; a request too short to read is malformed.
       return drop(w, len < p.l3_offset + kArpIpv4Len ? DropReason::BadArp : DropReason::ArpIgnored);
     }
-    if (!snap.is_vip(req.target_ip)) return drop(w, DropReason::ArpIgnored);
+    // A gratuitous ARP (sender == target) is an announcement, not a question: answering another
+    // host's claim on a VIP would fight a standby dispatcher taking over.
+    if (!snap.is_vip(req.target_ip) || req.sender_ip == req.target_ip) return drop(w, DropReason::ArpIgnored);
     arp_reply_in_place(frame, p.l3_offset, w.ingress_mac);
     w.counters.arp_replies.add(1);
     return Decision{Action::ArpReply, DropReason::Count, -1, -1};
@@ -126,8 +128,14 @@ Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snaps
     if (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded) return classify_icmp_error(frame, len, p, snap, w);
   }
 
-  int si = snap.find_service(p.dst, p.has_ports ? p.dport : 0, p.proto);
-  if (si < 0) return drop(w, DropReason::NoService);
+  int si;
+  if (p.has_ports || !p.is_fragment) {
+    si = snap.find_service(p.dst, p.has_ports ? p.dport : 0, p.proto);
+    if (si < 0) return drop(w, DropReason::NoService);
+  } else {
+    si = snap.find_fragment_service(p.dst, p.proto);  // a later fragment: no ports to look at
+    if (si < 0) return drop(w, DropReason::Fragment);
+  }
   const Service& svc = snap.services[si];
   bool by_addresses = svc.spec.flow_key == FlowKeyMode::Addresses;
   // Without ports only the address pair can key a flow; a 5-tuple service cannot place a fragment.

@@ -127,6 +127,21 @@ int Snapshot::find_service(uint32_t vip, uint16_t port, uint8_t proto) const {
   return s >= 0 ? s : lookup(vip, 0, proto);
 }
 
+int Snapshot::find_fragment_service(uint32_t vip, uint8_t proto) const {
+  int all_ports = lookup(vip, 0, proto);
+  if (all_ports >= 0) return all_ports;
+  // A 5-tuple service cannot take a fragment at all (its first fragment was dropped too), so only
+  // `addresses` services are candidates.
+  int found = -1;
+  for (size_t i = 0; i < services.size(); ++i) {
+    const ServiceSpec& sp = services[i].spec;
+    if (sp.vip != vip || sp.proto != proto || sp.flow_key != FlowKeyMode::Addresses) continue;
+    if (found >= 0) return -1;  // two candidates: only the port, which we do not have, could decide
+    found = static_cast<int>(i);
+  }
+  return found;
+}
+
 bool Snapshot::is_vip(uint32_t vip) const { return std::binary_search(vips.begin(), vips.end(), vip); }
 
 }  // namespace las

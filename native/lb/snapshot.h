@@ -78,6 +78,9 @@ class Snapshot {
   // Service for (vip, port, proto): an exact port first, then a port-0 (all ports) service. -1: none.
   int find_service(uint32_t vip, uint16_t port, uint8_t proto) const;
   bool is_vip(uint32_t vip) const;
+  // For a fragment that carries no ports: the VIP's all-ports service, else its only `addresses`
+  // service for the protocol (whose flow key needs no ports). -1 when neither exists.
+  int find_fragment_service(uint32_t vip, uint8_t proto) const;
 
   std::vector<Service> services;
   std::vector<uint32_t> vips;       // distinct, sorted

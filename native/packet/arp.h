@@ -11,17 +11,19 @@ namespace las {
 
 struct ArpRequest {
   bool valid;              // Ethernet/IPv4 ARP request, well formed
+  uint32_t sender_ip;      // host order; 0.0.0.0 in an address probe (RFC 5227)
   uint32_t target_ip;      // host order
 };
 
 inline ArpRequest parse_arp_request(const uint8_t* frame, uint32_t len, uint32_t l3) {
-  ArpRequest r{false, 0};
+  ArpRequest r{false, 0, 0};
   if (len < l3 + kArpIpv4Len) return r;
   const uint8_t* a = frame + l3;
   // htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4, op 1 (request)
   if (load_be16(a) != 1 || load_be16(a + 2) != kEthIpv4 || a[4] != 6 || a[5] != 4) return r;
   if (load_be16(a + 6) != 1) return r;
   r.valid = true;
+  r.sender_ip = load_be32(a + 14);
   r.target_ip = load_be32(a + 24);
   return r;
 }

@@ -84,9 +84,10 @@ export interface NativeDataplane {
 /** The same packet logic as the I/O threads, without sockets: for golden-frame tests and the simulator. */
 export interface NativeClassifier {
   setSnapshot(snapshot: NativeSnapshot): void;
-  /** nowMs: the clock the flow table ages with. */
-  classify(frame: Buffer, nowMs: number): Verdict;
+  /** nowMs: the clock the flow table ages with; csumNotReady: as TP_STATUS_CSUMNOTREADY on a ring frame. */
+  classify(frame: Buffer, nowMs: number, csumNotReady?: boolean): Verdict;
   flowCount(): number;
+  counters(): WorkerCounters;
 }
 
 export interface Addon {

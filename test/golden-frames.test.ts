@@ -1,0 +1,153 @@
+// Golden frames: the exact per-frame decision of the I/O threads, run through the socket-free
+// Classifier, one test per row of test/fixtures/golden-frames.ts; then the drop counters must add up
+// to exactly the reasons the table expects.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadAddon, type Verdict } from '../src/native/binding.js';
+import {
+  EGRESS_MAC, GOLDEN_FIXTURES, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT, type GoldenFixture,
+} from './fixtures/golden-frames.js';
+import {
+  frameOffsets, formatMac, PROTO_TCP, PROTO_UDP, prng, verifyIpv4HeaderChecksum, verifyL4Checksum,
+} from './support/frames.js';
+import { createClassifier, type ClassifierUnderTest } from './support/maglev-sim.js';
+
+const addon = loadAddon();
+const classifier = createClassifier(addon, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
+let clock = 1_000;
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** An unfragmented TCP/UDP frame whose L4 checksum can be verified. */
+function hasCheckableL4(frame: Buffer): boolean {
+  const { l3, ethertype } = frameOffsets(frame);
+  if (ethertype !== 0x0800) return false;
+  const proto = frame[l3 + 9];
+  const fragment = frame.readUInt16BE(l3 + 6) & 0x3fff;
+  return (proto === PROTO_TCP || proto === PROTO_UDP) && fragment === 0;
+}
+
+function checkVerdict(fx: GoldenFixture, verdict: Verdict): void {
+  const want = fx.expect;
+  switch (want.action) {
+    case 'forward': {
+      assert.equal(verdict.action, 'forward', `verdict: ${JSON.stringify(verdict)}`);
+      if (verdict.action !== 'forward') return;
+      // The indexes name a server of the snapshot, and it is the expected one.
+      const server = GOLDEN_SNAPSHOT.services[verdict.service]?.servers[verdict.server];
+      assert.ok(server, `service ${verdict.service} server ${verdict.server} is not in the snapshot`);
+      assert.equal(server.mac, want.serverMac);
+      assert.equal(formatMac(verdict.frame.subarray(0, 6)), want.serverMac, 'destination MAC = server MAC');
+      assert.equal(formatMac(verdict.frame.subarray(6, 12)), EGRESS_MAC, 'source MAC = egress MAC');
+      assert.ok(want.output, 'a forward row carries its output frame');
+      assert.equal(hex(verdict.frame), hex(want.output), 'exact output frame');
+      // Independent of the table: the IP header is left valid, and a checksum is valid whenever the
+      // fast path was asked to complete it.
+      if (frameOffsets(verdict.frame).ethertype === 0x0800) assert.ok(verifyIpv4HeaderChecksum(verdict.frame));
+      if (fx.csumNotReady) {
+        assert.ok(hasCheckableL4(fx.input), 'csumNotReady rows are unfragmented TCP/UDP');
+        assert.equal(verifyL4Checksum(fx.input), false, 'the input checksum is wrong on purpose');
+        assert.equal(verifyL4Checksum(verdict.frame), true, 'the forwarded checksum verifies');
+      }
+      return;
+    }
+    case 'arp_reply':
+      assert.equal(verdict.action, 'arp_reply', `verdict: ${JSON.stringify(verdict)}`);
+      if (verdict.action !== 'arp_reply') return;
+      assert.ok(want.output);
+      assert.equal(hex(verdict.frame), hex(want.output), 'exact ARP reply');
+      return;
+    case 'drop':
+      assert.deepEqual(verdict, { action: 'drop', reason: want.reason });
+      return;
+    case 'pass':
+      assert.deepEqual(verdict, { action: 'pass' });
+      return;
+  }
+}
+
+test('the table is well formed: reasons are real drop reasons, forward rows change only the MACs', () => {
+  const reasons = new Set(addon.DROP_REASONS);
+  const descriptions = new Set<string>();
+  for (const fx of GOLDEN_FIXTURES) {
+    assert.ok(!descriptions.has(fx.description), `duplicate description "${fx.description}"`);
+    descriptions.add(fx.description);
+    if (fx.expect.reason !== undefined) assert.ok(reasons.has(fx.expect.reason), `unknown reason ${fx.expect.reason}`);
+    if (fx.expect.action === 'forward' && !fx.csumNotReady) {
+      assert.ok(fx.expect.output && fx.expect.serverMac);
+      assert.equal(fx.expect.output.length, fx.input.length);
+      assert.equal(hex(fx.expect.output.subarray(12)), hex(fx.input.subarray(12)), fx.description);
+    }
+  }
+  assert.ok(GOLDEN_FIXTURES.length >= 40);
+});
+
+for (const fx of GOLDEN_FIXTURES) {
+  test(fx.description, () => {
+    const target: ClassifierUnderTest = classifier;
+    const before = Buffer.from(fx.input);
+    clock += 10;
+    const verdict = target.classify(fx.input, clock, fx.csumNotReady);
+    assert.equal(hex(fx.input), hex(before), 'classify() must not modify the caller\'s buffer');
+    checkVerdict(fx, verdict);
+  });
+}
+
+test('drop counters match the reasons of the table exactly', () => {
+  const counted = GOLDEN_FIXTURES;
+  const expected: Record<string, bigint> = {};
+  for (const reason of addon.DROP_REASONS) expected[reason] = 0n;
+  for (const fx of counted) {
+    if (fx.expect.action === 'drop' || fx.expect.action === 'pass') {
+      const reason = fx.expect.reason ?? 'not_vip';
+      expected[reason] = (expected[reason] ?? 0n) + 1n;
+    }
+  }
+  const counters = classifier.counters();
+  assert.deepEqual(counters.drops, expected);
+  const arpRows = counted.filter((fx) => fx.expect.action === 'arp_reply').length;
+  assert.equal(counters.arpReplies, BigInt(arpRows));
+  const csumRows = counted.filter((fx) => fx.csumNotReady && fx.expect.action === 'forward').length;
+  assert.equal(counters.checksumsCompleted, BigInt(csumRows));
+  assert.ok(csumRows >= 2 && arpRows >= 3);
+});
+
+test('mutated and truncated golden frames never crash and always get a well-formed verdict', () => {
+  const fuzz = createClassifier(addon, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
+  const reasons = new Set(addon.DROP_REASONS);
+  const serverMacs = new Set(GOLDEN_SNAPSHOT.services.flatMap((s) => s.servers.map((r) => r.mac)));
+  const next = prng(0x1a5);
+  const seen = new Map<string, number>();
+  let frames = 0;
+  for (let round = 0; round < 40; round++) {
+    for (const fx of GOLDEN_FIXTURES) {
+      const frame = Buffer.from(fx.input);
+      const mutations = 1 + (next() % 3);
+      for (let m = 0; m < mutations && frame.length > 0; m++) frame[next() % frame.length] = next() & 0xff;
+      const input = next() % 4 === 0 ? frame.subarray(0, next() % (frame.length + 1)) : frame;
+      const verdict = fuzz.classify(input, 1_000 + frames, next() % 2 === 0);
+      frames++;
+      const key = verdict.action === 'drop' ? verdict.reason : verdict.action;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      if (verdict.action === 'drop') assert.ok(reasons.has(verdict.reason), verdict.reason);
+      else if (verdict.action === 'forward') {
+        assert.equal(verdict.frame.length, input.length);
+        assert.ok(serverMacs.has(formatMac(verdict.frame.subarray(0, 6))));
+        assert.equal(formatMac(verdict.frame.subarray(6, 12)), EGRESS_MAC);
+      } else if (verdict.action === 'arp_reply') {
+        assert.equal(verdict.frame.length, input.length);
+        assert.equal(formatMac(verdict.frame.subarray(6, 12)), GOLDEN_OPTIONS.ingressMac);
+      } else {
+        assert.equal(verdict.action, 'pass');
+      }
+    }
+  }
+  // Every frame was accounted for exactly once by the counters.
+  const c = fuzz.counters();
+  const dropped = Object.values(c.drops).reduce((a, b) => a + b, 0n);
+  const forwards = BigInt(seen.get('forward') ?? 0);
+  const arps = BigInt(seen.get('arp_reply') ?? 0);
+  assert.equal(dropped + forwards + arps, BigInt(frames), `verdicts: ${JSON.stringify([...seen])}`);
+  assert.equal(c.arpReplies, arps);
+  assert.ok(seen.size >= 8, 'the mutations reach many different verdicts');
+});

@@ -13,6 +13,9 @@
         "native/io/frame_sender.cc",
         "native/addon/convert.cc",
         "native/addon/bench_bindings.cc",
+        "native/bench/generator.cc",
+        "native/bench/sink.cc",
+        "native/bench/microbench.cc",
         "native/addon/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

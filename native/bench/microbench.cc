@@ -1,0 +1,206 @@
+#include "microbench.h"
+
+#include <time.h>
+
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+
+#include "../dataplane/classify.h"
+#include "../lb/flow_table.h"
+#include "../lb/hash.h"
+#include "../lb/maglev.h"
+
+namespace las::bench {
+
+namespace {
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Keeps a value alive (and memory written) without a volatile store in the loop.
+template <typename T>
+inline void keep(const T& v) {
+  asm volatile("" : : "g"(v) : "memory");
+}
+
+// A bijection on 32 bits (lowbias32): distinct indexes give distinct, well-spread addresses.
+inline uint32_t spread(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+struct Rng {
+  uint64_t s = 0x2545f4914f6cdd1dULL;
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dULL;
+  }
+  uint32_t below(uint64_t span) { return static_cast<uint32_t>(((next() >> 32) * span) >> 32); }
+};
+
+inline FlowKeyFields table_key(uint32_t i) { return FlowKeyFields{spread(i), 0x0a000064, 0, 80, kProtoTcp}; }
+
+// A stride coprime to n: (off + k * stride) mod n visits n distinct values.
+uint64_t coprime_stride(uint64_t n, Rng& rng) {
+  if (n <= 1) return 1;
+  uint64_t s;
+  do s = 1 + rng.next() % (n - 1);
+  while (std::gcd(s, n) != 1);
+  return s;
+}
+
+}  // namespace
+
+ClassifyBenchResult bench_classify(const std::vector<std::vector<uint8_t>>& frames, std::vector<ServiceSpec> services,
+                                   uint32_t iterations, uint32_t flow_capacity, uint32_t prefill) {
+  if (frames.empty()) throw std::invalid_argument("frames must not be empty");
+  if (iterations == 0) throw std::invalid_argument("iterations must be at least 1");
+  if (flow_capacity == 0) throw std::invalid_argument("flowCapacity must be at least 1");
+  if (prefill > flow_capacity) throw std::invalid_argument("prefillFlows must not exceed flowCapacity");
+
+  constexpr uint32_t kNow = 1'000'000;        // the flow table only compares differences
+  constexpr uint32_t kIdleMs = 3'600'000;     // nothing ages out during the run
+  Snapshot snap(std::move(services), 1, 1);
+  WorkerState w(flow_capacity, kIdleMs, 0);
+  w.ingress_mac = Mac{{0x02, 0, 0, 0, 0, 0x01}};
+  w.egress_mac = Mac{{0x02, 0, 0, 0, 0, 0x02}};
+  w.adopt(snap);
+
+  // Live flows shaped like the first service's traffic, each from its own source address.
+  FlowKeyFields shape{0, 0x0a000064, 0, 80, kProtoTcp};
+  uint32_t server_addr = 0;
+  if (!snap.services.empty()) {
+    const ServiceSpec& s = snap.services[0].spec;
+    shape = FlowKeyFields{0, s.vip, 0, s.port, s.proto};
+    if (!s.servers.empty()) server_addr = s.servers[0].addr;
+  }
+  for (uint32_t i = 0; i < prefill; ++i) {
+    FlowKeyFields k = shape;
+    k.src = spread(i);
+    k.sport = static_cast<uint16_t>(1024 + i % 64000);
+    FlowEntry* e = w.flows.insert(k, hash_flow(k, kFlowTableSeed));
+    if (!e) break;
+    e->server_addr = server_addr;
+    e->created_ms = e->last_seen_ms = kNow;
+  }
+
+  // classify() rewrites frames in place: each pass works on fresh copies of the pristine frames.
+  std::vector<uint32_t> off(frames.size() + 1, 0);
+  for (size_t i = 0; i < frames.size(); ++i) off[i + 1] = off[i] + static_cast<uint32_t>(frames[i].size());
+  std::vector<uint8_t> pristine(off.back()), work(off.back());
+  for (size_t i = 0; i < frames.size(); ++i) std::memcpy(pristine.data() + off[i], frames[i].data(), frames[i].size());
+  const size_t n = frames.size();
+
+  uint64_t acc = 0;
+  auto pass = [&](bool decide) {
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t len = off[i + 1] - off[i];
+      uint8_t* f = work.data() + off[i];
+      std::memcpy(f, pristine.data() + off[i], len);
+      keep(f);
+      if (decide) {
+        Decision d = classify(f, len, false, snap, w, kNow);
+        acc += static_cast<uint64_t>(d.action) + static_cast<uint64_t>(d.server);
+      }
+    }
+  };
+  pass(true);  // untimed: the frames' own flows are created here, the timed passes look them up
+
+  uint64_t t0 = now_ns();
+  for (uint32_t it = 0; it < iterations; ++it) pass(true);
+  uint64_t t1 = now_ns();
+  for (uint32_t it = 0; it < iterations; ++it) pass(false);  // the copies alone, subtracted below
+  uint64_t t2 = now_ns();
+  keep(acc);
+
+  uint64_t total = static_cast<uint64_t>(iterations) * n;
+  double with_copy = static_cast<double>(t1 - t0);
+  double copy_only = static_cast<double>(t2 - t1);
+  double ns = with_copy > copy_only ? (with_copy - copy_only) / static_cast<double>(total) : 0.0;
+  return ClassifyBenchResult{ns, total};
+}
+
+FlowTableBenchResult bench_flow_table(uint32_t entries, uint32_t operations) {
+  if (entries == 0 || entries > (1u << 30)) throw std::invalid_argument("entries must be from 1 to 1073741824");
+  if (operations == 0) throw std::invalid_argument("operations must be at least 1");
+  FlowTableBenchResult r{};
+  FlowTable table(entries);
+  Rng rng;
+  uint64_t acc = 0;
+
+  uint64_t t0 = now_ns();
+  for (uint32_t i = 0; i < entries; ++i) {
+    FlowKeyFields k = table_key(i);
+    FlowEntry* e = table.insert(k, hash_flow(k, kFlowTableSeed));
+    keep(e);
+  }
+  r.insert_ns = static_cast<double>(now_ns() - t0) / entries;
+
+  // Keys prepared outside the timed loops, so those time hashing and probing only.
+  std::vector<FlowKeyFields> keys(operations);
+  for (auto& k : keys) k = table_key(rng.below(entries));
+  t0 = now_ns();
+  for (const auto& k : keys) acc += table.find(k, hash_flow(k, kFlowTableSeed)) != nullptr;
+  r.lookup_hit_ns = static_cast<double>(now_ns() - t0) / operations;
+
+  // Indexes >= entries map (bijectively) to keys that were never inserted.
+  for (auto& k : keys) k = table_key(entries + rng.below((1ull << 32) - entries));
+  t0 = now_ns();
+  for (const auto& k : keys) acc += table.find(k, hash_flow(k, kFlowTableSeed)) != nullptr;
+  r.lookup_miss_ns = static_cast<double>(now_ns() - t0) / operations;
+
+  // Distinct random victims, then put them back so the sweep sees the full table.
+  uint32_t erases = operations < entries ? operations : entries;
+  uint64_t stride = coprime_stride(entries, rng), idx = rng.next() % entries;
+  keys.resize(erases);
+  for (auto& k : keys) {
+    k = table_key(static_cast<uint32_t>(idx));
+    idx = (idx + stride) % entries;
+  }
+  t0 = now_ns();
+  for (const auto& k : keys) {
+    FlowEntry* e = table.find(k, hash_flow(k, kFlowTableSeed));
+    if (e) table.erase(e);
+  }
+  r.erase_ns = static_cast<double>(now_ns() - t0) / erases;
+  for (const auto& k : keys) table.insert(k, hash_flow(k, kFlowTableSeed));
+
+  // last_seen_ms is 0 everywhere and now is 0: every slot is examined, nothing is idle.
+  t0 = now_ns();
+  acc += table.sweep(0, 1000, table.slots(), nullptr, nullptr);
+  r.sweep_ns_per_slot = static_cast<double>(now_ns() - t0) / table.slots();
+  keep(acc);
+
+  r.table_bytes = static_cast<uint64_t>(table.slots()) * sizeof(FlowEntry);
+  r.bytes_per_entry = static_cast<double>(r.table_bytes) / entries;
+  return r;
+}
+
+double bench_maglev(uint32_t servers, uint32_t size, uint32_t repetitions) {
+  if (servers == 0 || servers >= kNoServer) throw std::invalid_argument("servers must be from 1 to 65534");
+  if (!is_prime(size)) throw std::invalid_argument("size must be prime");
+  if (repetitions == 0) throw std::invalid_argument("repetitions must be at least 1");
+  std::vector<MaglevServer> list(servers);
+  for (uint32_t i = 0; i < servers; ++i) list[i] = MaglevServer{0x0a000000u + i + 1, 1};
+  uint64_t acc = 0;
+  uint64_t t0 = now_ns();
+  for (uint32_t r = 0; r < repetitions; ++r) {
+    std::vector<uint16_t> table = build_maglev_table(list, size);
+    acc += table[r % size];
+  }
+  uint64_t t1 = now_ns();
+  keep(acc);
+  return static_cast<double>(t1 - t0) / repetitions;
+}
+
+}  // namespace las::bench

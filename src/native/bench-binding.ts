@@ -1,0 +1,132 @@
+// Typed boundary to the benchmark-only part of the addon (native/addon/bench_bindings.cc):
+// traffic generator, sink and micro-benchmarks. Kept apart from the product API in binding.ts.
+import { loadAddon, type Addon, type NativeSnapshot } from './binding.js';
+
+export type GeneratorKind = 'udp' | 'tcp-syn' | 'tcp-ack';
+
+/**
+ * A TPACKET_V2 TX-ring run. Names follow kernel pktgen where it has one: dstMac = dst_mac,
+ * srcIpMin/Max = src_min/src_max, srcPortMin/Max = udp_src_min/udp_src_max, flows = flows (flowlen 1),
+ * packetSize = pkt_size, count = count, burst = burst, ratePps = ratep.
+ */
+export interface GeneratorOptions {
+  interface: string;
+  /** Default: the interface's own MAC. */
+  srcMac?: string;
+  dstMac: string;
+  dstIp: string;
+  dstPort: number;
+  srcIpMin: string;
+  srcIpMax: string;
+  /** Default 1024. */
+  srcPortMin?: number;
+  /** Default 65535. */
+  srcPortMax?: number;
+  /** Distinct (source address, port) flows cycled in a random order; 0 (default) = random per packet. */
+  flows?: number;
+  /** Ethernet frame bytes without FCS, 60 (default) .. MTU + 14. */
+  packetSize?: number;
+  /** Default 'udp'. A SYN carries no payload (the frame is padded); UDP and ACK frames do. */
+  kind?: GeneratorKind;
+  /** 0 (default) = as fast as possible. */
+  ratePps?: number;
+  /** 0 (default) = until durationMs. */
+  count?: number;
+  /** 0 (default) = until count. With both set, whichever comes first. */
+  durationMs?: number;
+  /** Frames per sendto() flush, 1..1024, default 32. */
+  burst?: number;
+  /** CPU to pin the generator thread to; -1 (default) = not pinned. */
+  cpu?: number;
+  /** TX ring slots, default 4096. */
+  ringFrames?: number;
+  /** PRNG seed for addresses, ports and flow order; 0 (default) = from the clock. */
+  seed?: number;
+}
+
+export interface GeneratorResult {
+  /** Frames the kernel took from the ring and released. */
+  sent: bigint;
+  /** Frames it refused or never sent before the run ended. sent + errors = frames queued. */
+  errors: bigint;
+  /** Times the next ring slot was still the kernel's and the generator had to wait for it. */
+  ringFull: bigint;
+  /** First frame queued until the last one released, CLOCK_MONOTONIC. */
+  elapsedNs: bigint;
+}
+
+export interface SinkOptions {
+  /** RX ring block bytes, default 1 MiB. */
+  blockSize?: number;
+  /** RX ring blocks, default 32. */
+  blockCount?: number;
+  /** Block retire timeout, default 10 ms. */
+  retireTimeoutMs?: number;
+  /** Keep copies of the first N frames received (<= 1024) for frames(); default 0. */
+  keepFrames?: number;
+}
+
+export interface SinkCounts {
+  total: bigint;
+  /** Lower-case "02:00:00:00:00:12" keys; the first 256 distinct MACs. */
+  byDstMac: Record<string, bigint>;
+  /** Frames to MACs beyond the 256 the table holds. */
+  otherMacs: bigint;
+  /** PACKET_STATISTICS tp_drops since start(). */
+  ringDrops: bigint;
+}
+
+/** Counts frames arriving on an interface of the current network namespace, per destination MAC. */
+export interface NativeSink {
+  /** Opens the ring and starts counting from zero in a native thread. */
+  start(): void;
+  /** Stops the thread and closes the ring; counts() keeps the final figures. */
+  stop(): void;
+  counts(): SinkCounts;
+  /** Copies of the first keepFrames frames received. */
+  frames(): Buffer[];
+}
+
+export interface ClassifyBenchOptions {
+  frames: Buffer[];
+  snapshot: NativeSnapshot;
+  iterations: number;
+  flowCapacity: number;
+  /** Live flows inserted before the run so lookups probe a big table (<= flowCapacity). */
+  prefillFlows?: number;
+}
+/** nsPerFrame excludes the copy that restores each frame before classify() (timed apart and subtracted). */
+export interface ClassifyBenchResult { nsPerFrame: number; frames: number }
+
+export interface FlowTableBenchOptions { entries: number; operations: number }
+export interface FlowTableBenchResult {
+  insertNs: number;
+  lookupHitNs: number;
+  lookupMissNs: number;
+  /** find + erase of a random present entry. */
+  eraseNs: number;
+  sweepNsPerSlot: number;
+  /** tableBytes / entries: memory per flow at this capacity (slots are a power of two >= 4/3 capacity). */
+  bytesPerEntry: number;
+  tableBytes: number;
+}
+
+export interface MaglevBenchOptions { servers: number; size: number; repetitions: number }
+export interface MaglevBenchResult { buildNs: number }
+
+export interface BenchAddon extends Addon {
+  /** Runs in its own native thread; the event loop stays free. Rejects on bad options or socket errors. */
+  runGenerator(options: GeneratorOptions): Promise<GeneratorResult>;
+  /** The first `count` frames runGenerator would send (same code, no socket). */
+  generatorFrames(options: GeneratorOptions, count: number): Buffer[];
+  Sink: new (ifname: string, options?: SinkOptions) => NativeSink;
+  /** Synchronous: blocks the calling thread for the run. */
+  microbenchClassify(options: ClassifyBenchOptions): ClassifyBenchResult;
+  microbenchFlowTable(options: FlowTableBenchOptions): FlowTableBenchResult;
+  microbenchMaglev(options: MaglevBenchOptions): MaglevBenchResult;
+}
+
+/** The addon with its benchmark-only members typed. */
+export function loadBenchAddon(): BenchAddon {
+  return loadAddon() as BenchAddon;
+}

@@ -1,8 +1,6 @@
 // Starting the LAS daemon in the dispatcher namespace, for the demo and the integration tests:
 //   ip netns exec <ns> node <repo>/dist/src/cli/main.js run --config <file>
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { spawnInNs } from '../netns/namespace.js';
 import { distScript, exited, OutputTail, stopProcess, waitUntil, type ExitInfo } from './processes.js';
 
@@ -27,21 +25,9 @@ export interface DaemonProcess {
   stop(graceMs?: number): Promise<ExitInfo>;
 }
 
-/** True when something accepts connections on the socket: a stale file left by `kill -9` does not count. */
-function socketAnswers(path: string): Promise<boolean> {
-  if (!existsSync(path)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const probe = createConnection(path);
-    const done = (alive: boolean) => { probe.destroy(); resolve(alive); };
-    probe.once('connect', () => done(true));
-    probe.once('error', () => done(false));
-    probe.setTimeout(500, () => done(false));
-  });
-}
-
 /**
- * Starts the daemon and waits until it is ready: its admin socket accepts a connection, or it
- * logged {"msg":"ready"} (pino JSON on stdout). Fails with the daemon's output if it exits first
+ * Starts the daemon and waits until it logged {"msg":"ready"} (pino JSON on stdout), which comes
+ * after the ingress drop and the fast path are in place. Fails with the daemon's output if it exits first
  * or is not ready within readyTimeoutMs; either way it is not left running.
  */
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonProcess> {
@@ -77,7 +63,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonProcess> {
   try {
     await waitUntil(
       'starting the las daemon',
-      async () => /"msg"\s*:\s*"ready"/.test(String(stdout)) || (await socketAnswers(opts.adminSocket)),
+      // Only the "ready" log line: the admin socket opens before the ingress drop and the fast path.
+      async () => /"msg"\s*:\s*"ready"/.test(String(stdout)),
       opts.readyTimeoutMs ?? 20_000,
       () => (running() ? undefined : `it exited (code ${child.exitCode}, signal ${child.signalCode})`),
     );

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 // The LVS-DR topology as deployed, on one L2 segment:
 //
 //   client(s) ─┐
@@ -129,6 +130,15 @@ async function settleAll<T>(steps: Promise<T>[]): Promise<T[]> {
 }
 
 /** Builds the segment; on any failure removes what it already created and rethrows. */
+// With br_netfilter loaded, a Linux bridge validates IPv4 headers and drops malformed ones; a real
+// L2 switch does not, and the dispatcher must be the one to see (and count) them.
+async function plainSwitch(ns: string): Promise<void> {
+  if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return;
+  await setSysctls(ns, {
+    'net.bridge.bridge-nf-call-iptables': 0, 'net.bridge.bridge-nf-call-ip6tables': 0, 'net.bridge.bridge-nf-call-arptables': 0,
+  });
+}
+
 export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment> {
   const plans = planHosts(opts);
   const vip = opts.vip ?? DR_DEFAULT_VIP;
@@ -145,6 +155,7 @@ export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment
   try {
     await settleAll(namespaces.map(async (ns) => { await addNamespace(ns); await quietIpv6(ns); }));
     await addBridge(switchNs, bridge);
+    await plainSwitch(switchNs);
     await setLinkUp(switchNs, bridge);
     const hosts = await settleAll(plans.map((plan) => setUpHost(prefix, switchNs, bridge, vip, plan)));
     const byRole = new Map(hosts.map((host) => [host.role, host]));

@@ -2,7 +2,7 @@
 // Single writer (its I/O thread), fixed capacity chosen at start, no allocation after that.
 #pragma once
 #include <cstdint>
-#include <memory>
+#include <cstddef>
 
 #include "hash.h"
 
@@ -29,6 +29,9 @@ class FlowTable {
  public:
   // capacity: the most entries it will hold; slots are the next power of two >= capacity * 4/3.
   explicit FlowTable(uint32_t capacity);
+  ~FlowTable();
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
 
   FlowEntry* find(const FlowKeyFields& key, uint64_t hash);
   // Returns nullptr when the table already holds `capacity` entries (the caller forwards statelessly).
@@ -44,7 +47,7 @@ class FlowTable {
   uint32_t slots() const { return mask_ + 1; }
   const FlowEntry* slot(uint32_t i) const { return &entries_[i]; }
   // The raw slots, for read-only views from the control plane (the aging worker, `las flows`).
-  const FlowEntry* data() const { return entries_.get(); }
+  const FlowEntry* data() const { return entries_; }
 
  private:
   static bool same_key(const FlowEntry& e, const FlowKeyFields& k) {
@@ -52,7 +55,8 @@ class FlowTable {
   }
   uint32_t home(const FlowEntry& e) const;
 
-  std::unique_ptr<FlowEntry[]> entries_;
+  FlowEntry* entries_;
+  size_t bytes_;
   uint32_t mask_;
   uint32_t capacity_;
   uint32_t size_ = 0;

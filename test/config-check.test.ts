@@ -35,6 +35,19 @@ const BROKEN: Record<string, { path: string; says: string }[]> = {
   'invalid-duplicate-server.json': [{ path: 'services[0].servers[1].address', says: 'already listed as servers[0]' }],
   'invalid-protocol.json': [{ path: 'services[0].protocol', says: 'did you mean "tcp"?' }],
   'invalid-ring.json': [{ path: 'ring.frameSize', says: 'larger than ring.blockSize' }],
+  'invalid-health-type.json': [{ path: 'services[0].healthCheck.type', says: 'did you mean "http"?' }],
+  'invalid-health-command-missing.json': [{ path: 'services[0].servers[1].healthCheck.command', says: 'a "command" check needs "command"' }],
+  'invalid-health-port-all-ports.json': [{ path: 'services[0].healthCheck.port', says: 'needs "port"' }],
+  'invalid-health-timeout.json': [{ path: 'services[0].healthCheck.timeout', says: 'longer than the interval' }],
+  'invalid-health-status.json': [{ path: 'services[0].healthCheck.expectStatus', says: 'reversed' }],
+  'invalid-health-key-typo.json': [{ path: 'services[0].healthCheck.intervall', says: 'did you mean "interval"?' }],
+  'invalid-scheduler.json': [{ path: 'services[0].scheduler', says: '"wlc"' }],
+  'invalid-on-server-down.json': [{ path: 'services[0].onServerDown', says: '"reschedule"' }],
+  'invalid-sorry-server.json': [{ path: 'services[0].sorryServer.address', says: 'also servers[0]' }],
+  'invalid-flow-timeouts.json': [{ path: 'flowTimeouts.udp', says: 'seconds (not milliseconds)' }, { path: 'flowTimeouts.tcpFinwait', says: 'did you mean "tcpFinWait"?' }],
+  'invalid-metrics-listen.json': [{ path: 'metrics.listen', says: '"address:port"' }],
+  'invalid-admin-socket-mode.json': [{ path: 'adminSocketMode', says: 'in octal as a string' }],
+  'invalid-drain-timeout.json': [{ path: 'drainTimeout', says: 'seconds a server removed' }],
   // Every error is reported, not just the first.
   'invalid-many.json': [
     { path: 'workers', says: 'from 1 to 64' },
@@ -126,7 +139,13 @@ describe('valid configs', () => {
     assert.equal(config.txMode, 'auto');
     assert.equal(config.ingressDrop, 'tc');
     assert.equal(config.gratuitousArp, true);
-    assert.deepEqual(config.flowTable, { capacity: 1048576, idleTimeout: 300 });
+    // The native idle sweep is the hard upper bound: by default the largest per-state timeout.
+    assert.deepEqual(config.flowTable, { capacity: 1048576, idleTimeout: 900 });
+    assert.deepEqual(config.flowTimeouts, { tcpEstablished: 900, tcpSynRecv: 60, tcpFinWait: 120, tcpClose: 10, tcpLastAck: 30, udp: 300 });
+    assert.equal(config.adminSocketMode, '0600');
+    assert.deepEqual(config.metrics, { enabled: true, listen: '127.0.0.1:9477' });
+    assert.equal(config.drainOnRemove, true);
+    assert.equal(config.drainTimeout, 300);
     assert.deepEqual(config.ring, { blockSize: 1048576, blockCount: 32, frameSize: 2048, retireTimeoutMs: 10 });
     assert.equal(config.neighbourRefresh, 5);
     assert.equal(config.adminSocket, '/run/las/admin.sock');
@@ -144,7 +163,7 @@ describe('valid configs', () => {
     assert.equal(result.config.egressInterface, 'eth3');
     assert.deepEqual(result.config.services[0], {
       name: 'any', vip: '10.1.0.1', port: 0, protocol: 'tcp', flowKey: '5tuple', scheduler: 'maglev', maglevTableSize: 65537,
-      servers: [{ address: '10.1.0.2', weight: 1 }],
+      onServerDown: 'reschedule', servers: [{ address: '10.1.0.2', weight: 1 }],
     });
   });
 
@@ -163,18 +182,54 @@ describe('valid configs', () => {
   });
 });
 
+describe('control-plane keys', () => {
+  it('every new key set: health checks merge per server, timeouts, metrics, socket mode, drain', async () => {
+    const result = await loadConfigFile(FIXTURES + 'valid-control.json');
+    assert.ok(result.ok, JSON.stringify(result));
+    const c = result.config;
+    assert.deepEqual(c.flowTimeouts, { tcpEstablished: 600, tcpSynRecv: 30, tcpFinWait: 60, tcpClose: 5, tcpLastAck: 20, udp: 1200 });
+    assert.equal(c.flowTable.idleTimeout, 1200); // the largest timeout
+    assert.deepEqual(c.metrics, { enabled: true, listen: '0.0.0.0:9100' });
+    assert.equal(c.adminSocketMode, '0660');
+    assert.equal(c.drainOnRemove, false);
+    assert.equal(c.drainTimeout, 60);
+    const web = c.services[0]!;
+    assert.equal(web.scheduler, 'wlc');
+    assert.equal(web.onServerDown, 'keep');
+    assert.deepEqual(web.sorryServer, { address: '10.0.0.99', mac: '02:00:00:00:00:99' });
+    assert.deepEqual(web.healthCheck, { type: 'http', port: 80, path: '/health', expectStatus: [200, 299], interval: 1, timeout: 0.5, rise: 3, fall: 2, flapWindow: 60, flapThreshold: 4 });
+    // Inherited as is; overridden key by key.
+    assert.deepEqual(web.servers[0]?.healthCheck, web.healthCheck);
+    assert.deepEqual(web.servers[1]?.healthCheck, { ...web.healthCheck, type: 'tcp', port: 8080 });
+    assert.equal(web.servers[2]?.healthCheck?.type, 'command');
+    assert.equal(web.servers[2]?.healthCheck?.command, '/usr/local/bin/check $LAS_SERVER');
+    // No check anywhere: none resolved (the server is always up).
+    assert.equal(c.services[1]?.healthCheck, undefined);
+    assert.equal(c.services[1]?.servers[0]?.healthCheck, undefined);
+    assert.equal(c.services[1]?.scheduler, 'sh');
+    assert.equal(las('check', FIXTURES + 'valid-control.json').status, 0);
+  });
+
+  it('an explicit idleTimeout stays the bound even below a timeout', () => {
+    const result = parseConfig({ interface: 'eth1', flowTable: { idleTimeout: 300 }, services: [{ name: 'a', vip: '10.1.0.1', servers: [{ address: '10.1.0.2' }] }] });
+    assert.ok(result.ok);
+    assert.equal(result.config.flowTable.idleTimeout, 300);
+    assert.equal(result.config.flowTimeouts.tcpEstablished, 900);
+  });
+});
+
 describe('las --help', () => {
   it('explains LAS and lists every subcommand with examples', () => {
     const run = las('--help');
     assert.equal(run.status, 0);
-    for (const command of ['check', 'run', 'stats', 'demo']) assert.match(run.stdout, new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['check', 'run', 'status', 'stats', 'flows', 'server', 'reload', 'demo']) assert.match(run.stdout, new RegExp(`^  ${command} `, 'm'));
     assert.match(run.stdout, /arp_ignore=1/);
     assert.match(run.stdout, /arp_announce=2/);
     assert.match(run.stdout, /Examples:/);
   });
 
   it('each subcommand has examples', () => {
-    for (const command of ['check', 'run', 'stats', 'demo']) {
+    for (const command of ['check', 'run', 'status', 'stats', 'flows', 'server', 'reload', 'demo']) {
       const run = las(command, '--help');
       assert.equal(run.status, 0, run.output);
       assert.match(run.stdout, /Examples:\n {2}.*las /, command);

@@ -41,7 +41,12 @@ export function summarize(config: LasConfig): string {
 
 function describeService(s: ServiceConfig): string {
   const endpoint = `${s.vip}:${s.port === 0 ? '*' : s.port}/${s.protocol}`;
-  const scheduler = s.scheduler === 'maglev' ? `maglev(${s.maglevTableSize})` : s.scheduler;
+  const scheduler = s.scheduler === 'maglev' || s.scheduler === 'sh' ? `${s.scheduler}(${s.maglevTableSize})` : s.scheduler;
   const servers = s.servers.map((v) => `${v.address} w${v.weight}${v.mac ? ` ${v.mac}` : ''}`).join(', ');
-  return `${endpoint}  ${scheduler}  flowKey=${s.flowKey}  servers: ${servers}`;
+  const extra = [
+    s.healthCheck ? `check=${s.healthCheck.type}${s.healthCheck.type === 'command' ? '' : `:${s.healthCheck.port}${s.healthCheck.type === 'http' ? s.healthCheck.path : ''}`}` : '',
+    s.onServerDown !== 'reschedule' ? `onServerDown=${s.onServerDown}` : '',
+    s.sorryServer ? `sorry=${s.sorryServer.address}` : '',
+  ].filter((x) => x !== '').map((x) => `  ${x}`).join('');
+  return `${endpoint}  ${scheduler}  flowKey=${s.flowKey}${extra}  servers: ${servers}`;
 }

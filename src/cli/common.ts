@@ -1,4 +1,5 @@
 // Helpers shared by the command modules.
+import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatConfigErrors, loadConfigFile } from '../config/load.js';
 import { DEFAULTS } from '../config/schema.js';
@@ -27,6 +28,13 @@ export async function adminSocketFrom(options: { socket?: string; config?: strin
   if (options.socket !== undefined) return resolve(options.socket);
   if (options.config !== undefined) return (await loadConfigOrExit(options.config)).adminSocket;
   return DEFAULTS.adminSocket;
+}
+
+/** Adds the two ways of finding the daemon that every admin verb takes. */
+export function withSocketOptions(command: Command): Command {
+  return command
+    .option('-s, --socket <path>', `admin socket of the daemon (default ${DEFAULTS.adminSocket})`)
+    .option('-c, --config <file>', 'use the "adminSocket" of this config');
 }
 
 export function examples(lines: string[]): string {

@@ -6,17 +6,21 @@ import { registerCheck } from './check.js';
 import { ExitError, examples } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
+import { registerFlows } from './flows.js';
+import { registerReload } from './reload.js';
+import { registerServer } from './server.js';
 import { registerStats } from './stats.js';
+import { registerStatus } from './status.js';
 
 // Lines stay under 80 columns: commander wraps longer ones at the terminal width.
 const DESCRIPTION = `LAS (Link Address Selector): a layer-2 direct-routing load balancer,
 like LVS-DR (ipvsadm -g).
 
 Clients send to a virtual IP (VIP) that LAS answers ARP for. For each flow
-LAS picks a real server (Maglev or weighted round-robin) and forwards the
-unchanged IP packet to that server's MAC address on the same segment. Each
-real server carries the VIP on loopback and answers the client directly, so
-replies never pass the dispatcher. On every real server:
+LAS picks a healthy real server (Maglev, wrr, rr, wlc or source hash) and
+forwards the unchanged IP packet to that server's MAC address on the same
+segment. Each real server carries the VIP on loopback and answers the client
+directly, so replies never pass the dispatcher. On every real server:
 
   ip addr add 10.0.0.100/32 dev lo
   sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2`;
@@ -43,7 +47,9 @@ export function buildProgram(): Command {
       examples([
         'las check /etc/las/las.json          # validate, list the services',
         'sudo las run -c /etc/las/las.json    # start the dispatcher',
+        'sudo las status -c /etc/las/las.json # services, servers, health, flows',
         'sudo las stats -c /etc/las/las.json  # counters of the running daemon',
+        'sudo las reload -c /etc/las/las.json # apply the edited config',
         'sudo las demo                        # LVS-DR in network namespaces',
         '',
         'Config reference: docs/configuration.md. "las <command> --help" for more.',
@@ -51,7 +57,11 @@ export function buildProgram(): Command {
     );
   registerCheck(program);
   registerRun(program);
+  registerStatus(program);
   registerStats(program);
+  registerFlows(program);
+  registerServer(program);
+  registerReload(program);
   registerDemo(program);
   return program;
 }

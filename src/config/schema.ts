@@ -4,7 +4,7 @@
 // Rules that relate fields to each other (duplicates, conflicts, sizes) run in crossCheck() on the
 // raw input so that they are reported even when some other field is broken: every error at once.
 import { z } from 'zod';
-import type { LasConfig, ServerConfig, ServiceConfig } from './types.js';
+import type { FlowTimeouts, HealthCheckConfig, LasConfig, ServerConfig, ServiceConfig } from './types.js';
 
 export interface ConfigError {
   path: string;    // "services[0].servers[1].mac"; "" for the whole file
@@ -18,10 +18,16 @@ export const DEFAULTS = {
   txMode: 'auto',
   ingressDrop: 'tc',
   gratuitousArp: true,
-  flowTable: { capacity: 1_048_576, idleTimeout: 300 },
+  flowTable: { capacity: 1_048_576 }, // idleTimeout: the largest flowTimeouts value
+  // IPVS's defaults (ipvsadm --set and the per-state table), seconds.
+  flowTimeouts: { tcpEstablished: 900, tcpSynRecv: 60, tcpFinWait: 120, tcpClose: 10, tcpLastAck: 30, udp: 300 },
   ring: { blockSize: 1_048_576, blockCount: 32, frameSize: 2048, retireTimeoutMs: 10 },
   neighbourRefresh: 5,
   adminSocket: '/run/las/admin.sock',
+  adminSocketMode: '0600',
+  metricsListen: '127.0.0.1:9477',
+  drainOnRemove: true,
+  drainTimeout: 300,
   logLevel: 'info',
   port: 0,
   protocol: 'tcp',
@@ -29,7 +35,12 @@ export const DEFAULTS = {
   scheduler: 'maglev',
   maglevTableSize: 65_537,
   weight: 1,
+  onServerDown: 'reschedule',
+  healthCheck: { type: 'tcp', path: '/', expectStatus: [200, 399], interval: 2, timeout: 1, rise: 2, fall: 3, flapWindow: 60, flapThreshold: 4 },
 } as const;
+
+export const SCHEDULERS = ['maglev', 'wrr', 'rr', 'wlc', 'sh'] as const;
+export const FLOW_TIMEOUT_KEYS = ['tcpEstablished', 'tcpSynRecv', 'tcpFinWait', 'tcpClose', 'tcpLastAck', 'udp'] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 const MAX_WORKERS = 64;
@@ -184,25 +195,76 @@ const frameSize: Check<number> = (value) => {
   return new Invalid(`${describe(value)} is not a multiple of 16 of at least 128${quotedNumberHint(value)}; it must hold one frame plus its tpacket header: use 2048 (the default) for MTU 1500`);
 };
 
+const httpPath: Check<string> = (value) =>
+  typeof value === 'string' && value.startsWith('/') && value.length <= 1024 && !/[\s\0]/.test(value)
+    ? value
+    : new Invalid(`${describe(value)} is not an HTTP path; write the path the check GETs, starting with "/", without spaces, e.g. "/health"`);
+
+const statusRange: Check<[number, number]> = (value) => {
+  const fix = 'write the accepted HTTP status codes as [lowest, highest], e.g. [200, 399] (the default)';
+  if (!Array.isArray(value) || value.length !== 2) return new Invalid(`${describe(value)} is not a status range; ${fix}`);
+  const [lo, hi] = value as unknown[];
+  const ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 100 && n <= 599;
+  if (!ok(lo) || !ok(hi)) return new Invalid(`[${describe(lo)}, ${describe(hi)}] holds something that is not an HTTP status code (100-599); ${fix}`);
+  if (lo > hi) return new Invalid(`[${lo}, ${hi}] is reversed; ${fix}`);
+  return [lo, hi];
+};
+
+const commandString: Check<string> = (value) =>
+  typeof value === 'string' && value.trim() !== '' && value.length <= 4096 && !value.includes('\0')
+    ? value
+    : new Invalid(`${describe(value)} is not a command; write a shell command line that exits 0 when the server is healthy, e.g. "/usr/local/bin/check-db $LAS_SERVER"`);
+
+/** "host:port" with a dotted IPv4 host (0.0.0.0 for every address). */
+const listenAddress: Check<string> = (value) => {
+  const fix = 'write "address:port" like "127.0.0.1:9477" (the default); any other address exposes the metrics to that network';
+  if (typeof value !== 'string') return new Invalid(`${describe(value)} is not a listen address; ${fix}`);
+  const m = /^(.*):(\d{1,5})$/.exec(value);
+  if (!m || !isIPv4(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535) return new Invalid(`${describe(value)} is not a listen address; ${fix}`);
+  return value;
+};
+
+/** A file mode written in octal, like chmod: "0600", "660". */
+const octalMode: Check<string> = (value) =>
+  typeof value === 'string' && /^0?[0-7]{3}$/.test(value)
+    ? value.padStart(4, '0')
+    : new Invalid(`${describe(value)} is not a file mode; write it in octal as a string, like "0600" (root only, the default) or "0660" (root and the socket's group)`);
+
+/** The resolved adminSocketMode as a number. */
+export function parseMode(mode: string): number {
+  return parseInt(mode, 8);
+}
+
 // ---------- unknown keys ----------
 
 // Known keys per object, also used to sort errors into document order and to spot a key that
 // is valid one level up or down ("weight" on a service).
 const KEYS = {
-  top: ['interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'ring', 'neighbourRefresh', 'adminSocket', 'logLevel', 'services'],
+  top: [
+    'interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'flowTimeouts', 'ring',
+    'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'services',
+  ],
   flowTable: ['capacity', 'idleTimeout'],
+  flowTimeouts: FLOW_TIMEOUT_KEYS,
   ring: ['blockSize', 'blockCount', 'frameSize', 'retireTimeoutMs'],
-  service: ['name', 'vip', 'port', 'protocol', 'flowKey', 'scheduler', 'maglevTableSize', 'servers'],
-  server: ['address', 'mac', 'weight'],
+  metrics: ['enabled', 'listen'],
+  service: ['name', 'vip', 'port', 'protocol', 'flowKey', 'scheduler', 'maglevTableSize', 'onServerDown', 'healthCheck', 'sorryServer', 'servers'],
+  sorryServer: ['address', 'mac'],
+  server: ['address', 'mac', 'weight', 'healthCheck'],
+  healthCheck: ['type', 'port', 'path', 'expectStatus', 'command', 'interval', 'timeout', 'rise', 'fall', 'flapWindow', 'flapThreshold'],
 } as const;
 type ObjectKind = keyof typeof KEYS;
 
 const WHERE: Record<ObjectKind, string> = {
   top: 'at the top level',
   flowTable: 'inside "flowTable"',
+  flowTimeouts: 'inside "flowTimeouts"',
   ring: 'inside "ring"',
+  metrics: 'inside "metrics"',
   service: 'in a service',
+  sorryServer: 'inside "sorryServer"',
   server: 'in a server entry',
+  healthCheck: 'inside "healthCheck"',
 };
 
 /** Edit distance counting a swap of two neighbours as one edit ("tpc" -> "tcp"), the usual typo. */
@@ -257,12 +319,47 @@ function strictObject<S extends z.ZodRawShape>(kind: ObjectKind, shape: S, expec
 
 // ---------- structure ----------
 
+const timeoutSeconds = (key: keyof FlowTimeouts) =>
+  leaf(positive(86_400, `idle seconds (not milliseconds); ${DEFAULTS.flowTimeouts[key]} is the default`)).optional();
+
+const seconds = (fix: string) => leaf(positive(3600, fix)).optional();
+
+const healthCheckSchema = strictObject(
+  'healthCheck',
+  {
+    type: leaf(oneOf(['tcp', 'http', 'command'] as const, '"tcp" connects, "http" GETs "path" and expects "expectStatus", "command" runs "command" and expects exit code 0')).optional(),
+    port: leaf(integer(1, 65535, 'the port checks connect to on the server\'s own address; leave it out to use the service\'s port')).optional(),
+    path: leaf(httpPath).optional(),
+    expectStatus: leaf(statusRange).optional(),
+    command: leaf(commandString).optional(),
+    interval: seconds('seconds between two checks of a server, e.g. 2 (the default) or 0.5'),
+    timeout: seconds('seconds a check may take before it counts as failed, e.g. 1 (the default)'),
+    rise: leaf(integer(1, 100, 'consecutive successes before a down server takes new flows again; 2 is the default')).optional(),
+    fall: leaf(integer(1, 100, 'consecutive failures before a server stops taking new flows; 3 is the default')).optional(),
+    flapWindow: leaf(positive(86_400, 'seconds over which up/down changes are counted for flap damping; 60 is the default')).optional(),
+    flapThreshold: leaf(integer(0, 1000, 'up/down changes within flapWindow that mark a server as flapping; 4 is the default, 0 turns damping off')).optional(),
+  },
+  'an object',
+  'write e.g. "healthCheck": { "type": "http", "path": "/", "interval": 2 } or leave it out (no checks: servers are always up)',
+);
+
+const sorryServerSchema = strictObject(
+  'sorryServer',
+  {
+    address: leaf(unicastIPv4('10.0.0.99'), 'give the sorry server\'s own IPv4 address, e.g. "address": "10.0.0.99"'),
+    mac: leaf(mac).optional(),
+  },
+  'an object',
+  'write e.g. "sorryServer": { "address": "10.0.0.99" } or leave it out (new flows are dropped when no server is up)',
+);
+
 const serverSchema = strictObject(
   'server',
   {
     address: leaf(unicastIPv4('10.0.0.11'), 'give the real server\'s own IPv4 address, e.g. "address": "10.0.0.11"'),
     mac: leaf(mac).optional(),
     weight: leaf(integer(0, 65535, 'weight is relative to the other servers; 0 drains the server (no new flows)')).optional(),
+    healthCheck: healthCheckSchema.optional(),
   },
   'a server entry',
   'write each server as an object like { "address": "10.0.0.11", "weight": 1 }',
@@ -276,8 +373,11 @@ const serviceSchema = strictObject(
     port: leaf(port).optional(),
     protocol: leaf(oneOf(['tcp', 'udp'] as const, 'leave it out for "tcp"')).optional(),
     flowKey: leaf(oneOf(['addresses', '5tuple'] as const, '"5tuple" keeps each connection on one server; "addresses" keeps each client address on one server (persistence)')).optional(),
-    scheduler: leaf(oneOf(['maglev', 'wrr'] as const, '"maglev" (consistent hashing, the default) or "wrr" (weighted round-robin)')).optional(),
+    scheduler: leaf(oneOf(SCHEDULERS, '"maglev" (consistent hashing, the default), "wrr" (weighted round-robin), "rr" (round-robin), "wlc" (weighted least flows) or "sh" (source hash)')).optional(),
     maglevTableSize: leaf(maglevTableSize).optional(),
+    onServerDown: leaf(oneOf(['reschedule', 'keep'] as const, '"reschedule" moves the flows of a failed server to live servers (the default); "keep" leaves them where they are')).optional(),
+    healthCheck: healthCheckSchema.optional(),
+    sorryServer: sorryServerSchema.optional(),
     servers: z
       .array(serverSchema, { errorMap: containerErrors('a list of servers', 'list the real servers, e.g. "servers": [{ "address": "10.0.0.11" }]') })
       .min(1, { message: 'is empty; list at least one real server, e.g. [{ "address": "10.0.0.11" }] (use "weight": 0 to drain one)' }),
@@ -304,10 +404,23 @@ const configSchema = strictObject(
       'flowTable',
       {
         capacity: leaf(integer(1024, 1 << 27, 'flow entries per worker shard (rounded up to a power of two); 1048576 is the default')).optional(),
-        idleTimeout: leaf(positive(86_400, 'idleTimeout is in seconds (not milliseconds): 300 is the default')).optional(),
+        idleTimeout: leaf(positive(86_400, 'idleTimeout is in seconds (not milliseconds), the hard upper bound of every flowTimeouts value: leave it out to use the largest of them (900 by default)')).optional(),
       },
       'an object',
-      'write e.g. "flowTable": { "capacity": 1048576, "idleTimeout": 300 } or leave it out',
+      'write e.g. "flowTable": { "capacity": 1048576, "idleTimeout": 900 } or leave it out',
+    ).optional(),
+    flowTimeouts: strictObject(
+      'flowTimeouts',
+      {
+        tcpEstablished: timeoutSeconds('tcpEstablished'),
+        tcpSynRecv: timeoutSeconds('tcpSynRecv'),
+        tcpFinWait: timeoutSeconds('tcpFinWait'),
+        tcpClose: timeoutSeconds('tcpClose'),
+        tcpLastAck: timeoutSeconds('tcpLastAck'),
+        udp: timeoutSeconds('udp'),
+      },
+      'an object',
+      'write e.g. "flowTimeouts": { "tcpEstablished": 900, "udp": 300 } or leave it out',
     ).optional(),
     ring: strictObject(
       'ring',
@@ -322,6 +435,18 @@ const configSchema = strictObject(
     ).optional(),
     neighbourRefresh: leaf(positive(3600, 'seconds between MAC re-resolution of servers without "mac"; 5 is the default')).optional(),
     adminSocket: leaf(socketPath).optional(),
+    adminSocketMode: leaf(octalMode).optional(),
+    metrics: strictObject(
+      'metrics',
+      {
+        enabled: leaf(boolean).optional(),
+        listen: leaf(listenAddress).optional(),
+      },
+      'an object',
+      'write e.g. "metrics": { "listen": "127.0.0.1:9477" } or leave it out',
+    ).optional(),
+    drainOnRemove: leaf(boolean).optional(),
+    drainTimeout: leaf(positive(86_400, 'seconds a server removed from the config keeps its flows at most; 300 is the default')).optional(),
     logLevel: leaf(oneOf(LOG_LEVELS, '"info" is the default')).optional(),
     services: z
       .array(serviceSchema, { errorMap: containerErrors('a list of services', 'list the virtual services, e.g. "services": [{ "name": "web", "vip": "10.0.0.100", "port": 80, "servers": [...] }]') })
@@ -408,8 +533,46 @@ function crossCheck(raw: unknown): ConfigError[] {
     if (typeof size === 'number' && !(maglevTableSize(size) instanceof Invalid) && size < service.servers.length) {
       add(`${at}.maglevTableSize`, `${size} is smaller than the number of servers (${service.servers.length}); Maglev needs more slots than servers, ideally 100 x: use 65537 (the default) or a larger prime`);
     }
+
+    const sorry = service.sorryServer;
+    if (isRecord(sorry) && isIPv4(sorry.address)) {
+      if (sorry.address === service.vip) add(`${at}.sorryServer.address`, `${sorry.address} is the service's own VIP; give the sorry server's own address (it carries the VIP on lo like the real servers)`);
+      const j = service.servers.findIndex((r) => isRecord(r) && r.address === sorry.address);
+      if (j >= 0) add(`${at}.sorryServer.address`, `${sorry.address} is also servers[${j}]; the sorry server only takes flows when no server can, so list it in one place only`);
+    }
+
+    // Health checks: the service's own, then each server's merged over it (only what the server changes).
+    const servicePort = isInt(port, 0, 65535) ? port : 0;
+    const own = isRecord(service.healthCheck) ? service.healthCheck : undefined;
+    const serviceProblems = own ? healthCheckProblems(own, servicePort) : [];
+    for (const p of serviceProblems) add(`${at}.healthCheck${p.key ? `.${p.key}` : ''}`, p.message);
+    service.servers.forEach((server, j) => {
+      if (!isRecord(server) || !isRecord(server.healthCheck)) return;
+      const seen = new Set(serviceProblems.map((p) => `${p.key}\n${p.message}`));
+      for (const p of healthCheckProblems({ ...own, ...server.healthCheck }, servicePort)) {
+        if (!seen.has(`${p.key}\n${p.message}`)) add(`${at}.servers[${j}].healthCheck${p.key ? `.${p.key}` : ''}`, p.message);
+      }
+    });
   });
   return errors;
+}
+
+/** Rules between the keys of one (merged) health check; values invalid on their own are left to the schema. */
+function healthCheckProblems(hc: Raw, servicePort: number): { key: string; message: string }[] {
+  const problems: { key: string; message: string }[] = [];
+  const type = hc.type ?? DEFAULTS.healthCheck.type;
+  if (type === 'command' && hc.command === undefined) {
+    problems.push({ key: 'command', message: 'missing; a "command" check needs "command", a shell command line that exits 0 when the server is healthy (LAS_SERVER holds the address)' });
+  }
+  if ((type === 'tcp' || type === 'http') && hc.port === undefined && servicePort === 0) {
+    problems.push({ key: 'port', message: `missing; the service balances every port, so a "${type}" check needs "port" to know where to connect` });
+  }
+  const interval = hc.interval ?? DEFAULTS.healthCheck.interval;
+  const timeout = hc.timeout ?? DEFAULTS.healthCheck.timeout;
+  if (typeof interval === 'number' && typeof timeout === 'number' && interval > 0 && timeout > interval) {
+    problems.push({ key: 'timeout', message: `${timeout} s is longer than the interval (${interval} s); a check must end before the next one is due: lower "timeout" or raise "interval"` });
+  }
+  return problems;
 }
 
 // ---------- result ----------
@@ -451,17 +614,67 @@ function comparePaths(a: string, b: string): number {
   return pa.length - pb.length;
 }
 
+type ParsedHealthCheck = NonNullable<ParsedConfig['services'][number]['healthCheck']>;
+
+/** A check with every default filled in; undefined when neither the service nor the server sets one. */
+function resolveHealthCheck(parts: (ParsedHealthCheck | undefined)[], servicePort: number): HealthCheckConfig | undefined {
+  const present = parts.filter((p): p is ParsedHealthCheck => p !== undefined);
+  if (present.length === 0) return undefined;
+  // Later parts override earlier ones key by key; undefined (absent) keys do not override.
+  const merged: Partial<Record<keyof ParsedHealthCheck, unknown>> = {};
+  for (const part of present) for (const [k, v] of Object.entries(part)) if (v !== undefined) merged[k as keyof ParsedHealthCheck] = v;
+  const d = DEFAULTS.healthCheck;
+  const m = merged as Partial<HealthCheckConfig>;
+  return {
+    type: m.type ?? d.type,
+    port: m.port ?? servicePort,
+    path: m.path ?? d.path,
+    expectStatus: m.expectStatus ?? [d.expectStatus[0], d.expectStatus[1]],
+    ...(m.command !== undefined ? { command: m.command } : {}),
+    interval: m.interval ?? d.interval,
+    timeout: m.timeout ?? d.timeout,
+    rise: m.rise ?? d.rise,
+    fall: m.fall ?? d.fall,
+    flapWindow: m.flapWindow ?? d.flapWindow,
+    flapThreshold: m.flapThreshold ?? d.flapThreshold,
+  };
+}
+
 function resolve(d: ParsedConfig): LasConfig {
-  const services: ServiceConfig[] = d.services.map((s) => ({
-    name: s.name,
-    vip: s.vip,
-    port: s.port ?? DEFAULTS.port,
-    protocol: s.protocol ?? DEFAULTS.protocol,
-    flowKey: s.flowKey ?? DEFAULTS.flowKey,
-    scheduler: s.scheduler ?? DEFAULTS.scheduler,
-    maglevTableSize: s.maglevTableSize ?? DEFAULTS.maglevTableSize,
-    servers: s.servers.map((v): ServerConfig => ({ address: v.address, ...(v.mac !== undefined ? { mac: v.mac } : {}), weight: v.weight ?? DEFAULTS.weight })),
-  }));
+  const services: ServiceConfig[] = d.services.map((s) => {
+    const port = s.port ?? DEFAULTS.port;
+    const healthCheck = resolveHealthCheck([s.healthCheck], port);
+    return {
+      name: s.name,
+      vip: s.vip,
+      port,
+      protocol: s.protocol ?? DEFAULTS.protocol,
+      flowKey: s.flowKey ?? DEFAULTS.flowKey,
+      scheduler: s.scheduler ?? DEFAULTS.scheduler,
+      maglevTableSize: s.maglevTableSize ?? DEFAULTS.maglevTableSize,
+      onServerDown: s.onServerDown ?? DEFAULTS.onServerDown,
+      ...(healthCheck ? { healthCheck } : {}),
+      ...(s.sorryServer ? { sorryServer: { address: s.sorryServer.address, ...(s.sorryServer.mac !== undefined ? { mac: s.sorryServer.mac } : {}) } } : {}),
+      servers: s.servers.map((v): ServerConfig => {
+        const check = resolveHealthCheck([s.healthCheck, v.healthCheck], port);
+        return {
+          address: v.address,
+          ...(v.mac !== undefined ? { mac: v.mac } : {}),
+          weight: v.weight ?? DEFAULTS.weight,
+          ...(check ? { healthCheck: check } : {}),
+        };
+      }),
+    };
+  });
+  const t = DEFAULTS.flowTimeouts;
+  const flowTimeouts: FlowTimeouts = {
+    tcpEstablished: d.flowTimeouts?.tcpEstablished ?? t.tcpEstablished,
+    tcpSynRecv: d.flowTimeouts?.tcpSynRecv ?? t.tcpSynRecv,
+    tcpFinWait: d.flowTimeouts?.tcpFinWait ?? t.tcpFinWait,
+    tcpClose: d.flowTimeouts?.tcpClose ?? t.tcpClose,
+    tcpLastAck: d.flowTimeouts?.tcpLastAck ?? t.tcpLastAck,
+    udp: d.flowTimeouts?.udp ?? t.udp,
+  };
   return {
     interface: d.interface,
     egressInterface: d.egressInterface ?? d.interface,
@@ -472,8 +685,10 @@ function resolve(d: ParsedConfig): LasConfig {
     gratuitousArp: d.gratuitousArp ?? DEFAULTS.gratuitousArp,
     flowTable: {
       capacity: d.flowTable?.capacity ?? DEFAULTS.flowTable.capacity,
-      idleTimeout: d.flowTable?.idleTimeout ?? DEFAULTS.flowTable.idleTimeout,
+      // The native idle sweep is the hard upper bound; by default it never cuts a per-state timeout short.
+      idleTimeout: d.flowTable?.idleTimeout ?? Math.max(...Object.values(flowTimeouts)),
     },
+    flowTimeouts,
     ring: {
       blockSize: d.ring?.blockSize ?? DEFAULTS.ring.blockSize,
       blockCount: d.ring?.blockCount ?? DEFAULTS.ring.blockCount,
@@ -482,6 +697,10 @@ function resolve(d: ParsedConfig): LasConfig {
     },
     neighbourRefresh: d.neighbourRefresh ?? DEFAULTS.neighbourRefresh,
     adminSocket: d.adminSocket ?? DEFAULTS.adminSocket,
+    adminSocketMode: d.adminSocketMode ?? DEFAULTS.adminSocketMode,
+    metrics: { enabled: d.metrics?.enabled ?? true, listen: d.metrics?.listen ?? DEFAULTS.metricsListen },
+    drainOnRemove: d.drainOnRemove ?? DEFAULTS.drainOnRemove,
+    drainTimeout: d.drainTimeout ?? DEFAULTS.drainTimeout,
     logLevel: d.logLevel ?? DEFAULTS.logLevel,
     services,
   };

@@ -3,11 +3,34 @@ import type { FlowKey, Protocol, Scheduler } from '../native/binding.js';
 
 export type TxModeSetting = 'auto' | 'ring' | 'send' | 'sendmmsg';
 export type IngressDropSetting = 'tc' | 'none';
+export type HealthCheckType = 'tcp' | 'http' | 'command';
+export type OnServerDown = 'reschedule' | 'keep';
+
+/** One server's health check, every default filled in (a server's keys override its service's). */
+export interface HealthCheckConfig {
+  type: HealthCheckType;           // default "tcp"
+  port: number;                    // default: the service's port (required for tcp/http on an all-ports service)
+  path: string;                    // http: default "/"
+  expectStatus: [number, number];  // http: default [200, 399], inclusive
+  command?: string;                // command: run with /bin/sh -c; exit 0 = healthy
+  interval: number;                // seconds between checks, default 2
+  timeout: number;                 // seconds a check may take, default 1
+  rise: number;                    // consecutive successes to come up, default 2
+  fall: number;                    // consecutive failures to go down, default 3
+  flapWindow: number;              // seconds over which state changes are counted, default 60
+  flapThreshold: number;           // changes within flapWindow that mark a server flapping, default 4; 0 = off
+}
 
 export interface ServerConfig {
   address: string;
   mac?: string;          // resolved from the neighbour table when absent
   weight: number;        // default 1; 0 drains
+  healthCheck?: HealthCheckConfig; // effective check (service's, overridden by the server's); none = always up
+}
+
+export interface SorryServerConfig {
+  address: string;
+  mac?: string;
 }
 
 export interface ServiceConfig {
@@ -18,7 +41,20 @@ export interface ServiceConfig {
   flowKey: FlowKey;      // default "5tuple"
   scheduler: Scheduler;  // default "maglev"
   maglevTableSize: number; // default 65537, prime
+  onServerDown: OnServerDown; // default "reschedule"
+  healthCheck?: HealthCheckConfig; // the service's check as its servers inherit it
+  sorryServer?: SorryServerConfig;
   servers: ServerConfig[];
+}
+
+/** Idle timeouts in seconds by protocol and TCP state (IPVS defaults). */
+export interface FlowTimeouts {
+  tcpEstablished: number; // 900
+  tcpSynRecv: number;     // 60
+  tcpFinWait: number;     // 120
+  tcpClose: number;       // 10
+  tcpLastAck: number;     // 30
+  udp: number;            // 300
 }
 
 export interface LasConfig {
@@ -29,10 +65,15 @@ export interface LasConfig {
   txMode: TxModeSetting;          // default "auto": send on veth, ring elsewhere
   ingressDrop: IngressDropSetting; // default "tc"
   gratuitousArp: boolean;         // default true
-  flowTable: { capacity: number; idleTimeout: number }; // per worker; default 1048576 entries, 300 s
+  flowTable: { capacity: number; idleTimeout: number }; // per worker; default 1048576 entries, idleTimeout = largest flowTimeouts value
+  flowTimeouts: FlowTimeouts;
   ring: { blockSize: number; blockCount: number; frameSize: number; retireTimeoutMs: number }; // default 1 MiB x 32, 2048, 10 ms
   neighbourRefresh: number;       // seconds between MAC re-resolution, default 5
   adminSocket: string;            // default "/run/las/admin.sock"
+  adminSocketMode: string;        // default "0600" (octal, as written)
+  metrics: { enabled: boolean; listen: string }; // default enabled on "127.0.0.1:9477"
+  drainOnRemove: boolean;         // default true
+  drainTimeout: number;           // seconds, default 300
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error'; // default "info"
   services: ServiceConfig[];
 }

@@ -10,6 +10,8 @@ export type AdminHandler = (args: unknown) => unknown | Promise<unknown>;
 export type AdminHandlers = Record<string, AdminHandler>;
 
 export interface AdminServer {
+  /** Changes the socket file's mode (adminSocketMode on reload). */
+  setMode(mode: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startAdminServer(path: string, handlers: AdminHandlers, op
 
   let closing: Promise<void> | undefined;
   return {
+    setMode: (next) => chmod(path, next),
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,37 +1,58 @@
-// `las run`: resolve the servers, keep the kernel off VIP traffic, start the native fast path, serve
-// the admin socket, and undo all of it on the way out.
-import { loadAddon, type NativeDataplane, type TxMode } from '../native/binding.js';
+// `las run`: resolve the servers, keep the kernel off VIP traffic, start the native fast path, the
+// health checks, flow aging, metrics and the admin socket, and undo all of it on the way out.
+import { loadAddon, type DataplaneStats, type NativeDataplane, type TxMode } from '../native/binding.js';
 import type { LasConfig } from '../config/types.js';
 import { loadConfigFile, formatConfigErrors } from '../config/load.js';
+import { parseMode } from '../config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { installIngressDrop, type IngressDrop } from './ingress-drop.js';
 import { readNeighbours, refreshNeighbours, resolveMacs } from './neighbours.js';
-import { buildDataplaneOptions, buildSnapshot } from './native-snapshot.js';
+import { buildDataplaneOptions } from './native-snapshot.js';
 import { chooseTxMode } from './tx-mode.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
+import { adminHandlers, type DaemonControl, type ServerAction } from './admin-verbs.js';
+import { ServerState } from './server-state.js';
+import { HealthMonitor, type HealthChange } from './health/health-monitor.js';
+import { FlowAging } from './aging/aging.js';
+import { createMetricsRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
+import { activeFlowsOf, buildStatus } from './status.js';
+import { planReload, describeRestartKeys } from './reload-plan.js';
+import { CounterWatch } from './counter-watch.js';
 
 export interface DaemonOptions {
   configPath: string;
   logLevel?: string;
 }
 
-function serversNeedingResolution(config: LasConfig): string[] {
-  const addresses = config.services.flatMap((s) => s.servers.filter((r) => !r.mac).map((r) => r.address));
-  return [...new Set(addresses)];
-}
+const HOUSEKEEPING_MS = 1000;
 
-class Daemon {
-  private config: LasConfig;
+class Daemon implements DaemonControl {
+  private state: ServerState;
   private macs = new Map<string, string>();
   private dataplane?: NativeDataplane;
   private ingressDrop?: IngressDrop;
   private admin?: AdminServer;
+  private metrics?: MetricsServer;
+  private monitor?: HealthMonitor;
+  private aging?: FlowAging;
   private refreshTimer?: NodeJS.Timeout;
+  private housekeepingTimer?: NodeJS.Timeout;
   private txMode: TxMode = 'ring';
-  private startedAt = Date.now();
+  private readonly startedAt = Date.now();
+  private readonly idleBoundSeconds: number;        // the native idle sweep's bound, fixed at start
+  private readonly reloads = { ok: 0, refused: 0 };
+  private readonly withoutServers = new Map<string, 'sorry' | 'dropped'>(); // services no server can take new flows for
+  private readonly watch: CounterWatch;
+  private reloadChain: Promise<unknown> = Promise.resolve();
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
-    this.config = config;
+    this.state = ServerState.fromConfig(config);
+    this.idleBoundSeconds = config.flowTable.idleTimeout;
+    this.watch = new CounterWatch(log);
+  }
+
+  private get config(): LasConfig {
+    return this.state.config;
   }
 
   async start(): Promise<void> {
@@ -39,19 +60,24 @@ class Daemon {
     const { config, log } = this;
     // Fail early, naming the interface, before anything is installed.
     for (const ifname of new Set([config.interface, config.egressInterface])) addon.interfaceMac(ifname);
-    this.macs = await resolveMacs(config.egressInterface, serversNeedingResolution(config));
+    this.macs = await resolveMacs(config.egressInterface, this.state.addressesNeedingMac());
     this.txMode = await chooseTxMode(config.txMode, config.egressInterface);
-    const snapshot = buildSnapshot(config, this.macs);
     const options = buildDataplaneOptions(config, this.txMode, process.pid & 0xffff);
-    this.dataplane = new addon.Dataplane(options, snapshot);
+    this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs));
 
     // The admin socket first: it refuses to start beside a live daemon before anything is touched.
-    this.admin = await startAdminServer(config.adminSocket, {
-      stats: () => this.stats(),
-      status: () => this.status(),
-      reload: () => this.reload(),
-    });
+    this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), { mode: parseMode(config.adminSocketMode) });
     try {
+      if (config.metrics.enabled) {
+        this.metrics = await startMetricsServer(config.metrics.listen, createMetricsRegistry({
+          stats: () => this.dataplane?.stats(),
+          status: () => this.serviceStatus(),
+          flowCapacity: () => this.config.flowTable.capacity,
+          aging: () => this.aging?.totals ?? { passes: 0, scanned: 0, expired: 0, refused: 0, sweeps: 0 },
+          healthChecks: () => this.monitor?.counts() ?? [],
+          reloads: () => this.reloads,
+        }));
+      }
       if (config.ingressDrop === 'tc') {
         this.ingressDrop = await installIngressDrop(config.interface, config.services.map((s) => s.vip));
         log.info({ interface: config.interface }, 'ingress drop installed: the kernel stack is kept off VIP traffic');
@@ -59,20 +85,38 @@ class Daemon {
         log.warn('ingressDrop is "none": the dispatcher kernel also sees VIP traffic');
       }
       this.dataplane.start();
+      this.aging = new FlowAging(this.dataplane.id, config.flowTimeouts, this.idleBoundSeconds * 1000, log);
+      this.aging.start();
+      this.monitor = new HealthMonitor({ log, onChange: (change) => this.onHealthChange(change) });
+      this.monitor.sync(this.state.healthTargets());
     } catch (error) {
       await this.stop();
       throw error;
     }
-    this.refreshTimer = setInterval(() => void this.refreshMacs(), config.neighbourRefresh * 1000);
-    this.refreshTimer.unref();
+    this.startRefreshTimer();
+    this.housekeepingTimer = setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
+    this.housekeepingTimer.unref();
+    this.checkNewFlowTargets();
     log.info({
       interface: config.interface, egressInterface: config.egressInterface, workers: config.workers,
       txMode: this.txMode, services: config.services.length, adminSocket: config.adminSocket,
+      metrics: this.metrics?.address ?? null, flowTimeouts: config.flowTimeouts, idleTimeout: this.idleBoundSeconds,
     }, 'ready');
   }
 
+  // ---------- admin verbs ----------
+
   stats(): unknown {
-    return { uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), txMode: this.txMode, ...this.dataplane?.stats() };
+    const stats = this.dataplane?.stats();
+    const names = (s: { vip: string; port: number; protocol: string }) =>
+      this.config.services.find((c) => c.vip === s.vip && c.port === s.port && c.protocol === s.protocol)?.name;
+    return {
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      atMs: Date.now(),
+      txMode: this.txMode,
+      workers: stats?.workers ?? [],
+      services: (stats?.services ?? []).map((s) => ({ name: names(s) ?? null, ...s })),
+    };
   }
 
   status(): unknown {
@@ -80,44 +124,164 @@ class Daemon {
       interface: this.config.interface,
       egressInterface: this.config.egressInterface,
       txMode: this.txMode,
-      services: buildSnapshot(this.config, this.macs).services.map((s, i) => ({ name: this.config.services[i]?.name, ...s })),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      flowTable: { capacity: this.config.flowTable.capacity, idleTimeout: this.idleBoundSeconds },
+      flowTimeouts: this.config.flowTimeouts,
+      services: this.serviceStatus(),
     };
   }
 
-  /** Applies the config file again; an invalid one is refused and the running one stays. */
-  async reload(): Promise<unknown> {
-    const result = await loadConfigFile(this.options.configPath);
-    if (!result.ok) {
-      const message = formatConfigErrors(this.options.configPath, result.errors);
-      this.log.error({ errors: result.errors }, 'reload refused: invalid config, the running one stays');
-      throw new Error(message);
+  async flows(service: string | undefined, limit: number): Promise<unknown> {
+    if (service !== undefined && !this.state.service(service)) {
+      throw new Error(`no service "${service}"; known: ${this.config.services.map((s) => s.name).join(', ')}`);
     }
+    if (!this.aging) throw new Error('the daemon is not running the fast path yet');
+    const listing = await this.aging.list(this.config.services, service, limit);
+    return { limit, ...listing };
+  }
+
+  server(action: ServerAction, service: string, address: string, weight?: number): unknown {
+    const server = this.state.setOverride(service, address,
+      action === 'drain' ? { weight: 0, kind: 'drain' } : action === 'weight' ? { weight: weight ?? 0, kind: 'weight' } : undefined);
+    this.publish();
+    const effective = this.state.effectiveWeight(server);
+    const where = { service, server: address, weight: effective, configWeight: server.configWeight };
+    if (action === 'drain') this.log.info(where, 'server drained (runtime override until reload): no new flows, existing flows kept');
+    else if (action === 'weight') this.log.info(where, 'server weight set (runtime override until reload)');
+    else this.log.info(where, 'server enabled: back to its configured weight');
+    return { service, address, weight: effective, configWeight: server.configWeight, override: server.override?.kind ?? null };
+  }
+
+  /** Applies the config file again as a diff; an invalid one is refused and the running one stays. */
+  reload(): Promise<unknown> {
+    const next = this.reloadChain.then(() => this.applyReload());
+    this.reloadChain = next.catch(() => undefined); // one reload at a time, in order
+    return next;
+  }
+
+  // ---------- internals ----------
+
+  private serviceStatus() {
+    return buildStatus(this.state, this.dataplane?.stats(), (s, a) => this.monitor?.get(s, a), Date.now());
+  }
+
+  private refuse(message: string, details: Record<string, unknown> = {}): never {
+    this.reloads.refused++;
+    this.log.error({ ...details, reason: message }, 'reload refused: the running config stays');
+    throw new Error(message);
+  }
+
+  private async applyReload(): Promise<unknown> {
+    const path = this.options.configPath;
+    const result = await loadConfigFile(path);
+    if (!result.ok) this.refuse(formatConfigErrors(path, result.errors), { errors: result.errors });
     const next = result.config;
-    const fixed = ['interface', 'egressInterface', 'workers', 'txMode', 'ingressDrop', 'adminSocket'] as const;
-    const changed = fixed.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
-    const sameRing = JSON.stringify(next.ring) === JSON.stringify(this.config.ring) &&
-      JSON.stringify(next.flowTable) === JSON.stringify(this.config.flowTable) && JSON.stringify(next.cpus) === JSON.stringify(this.config.cpus);
-    if (changed.length > 0 || !sameRing) {
-      const keys = [...changed, ...(sameRing ? [] : ['ring/flowTable/cpus'])];
-      this.log.error({ keys }, 'reload refused: these keys need a restart');
-      throw new Error(`reload refused: ${keys.join(', ')} can only change with a restart; the running config stays`);
-    }
+    const plan = planReload(this.config, next);
+    if (plan.restartKeys.length > 0) this.refuse(describeRestartKeys(plan.restartKeys), { keys: plan.restartKeys });
+
+    // Everything that can fail happens before anything is changed.
+    const { state, draining, dropped } = this.state.withConfig(next, Date.now());
     const macs = new Map(this.macs);
-    for (const [address, mac] of await resolveMacs(next.egressInterface, serversNeedingResolution(next).filter((a) => !macs.has(a)))) {
-      macs.set(address, mac);
+    try {
+      const missing = state.addressesNeedingMac().filter((a) => !macs.has(a));
+      for (const [address, mac] of await resolveMacs(next.egressInterface, missing)) macs.set(address, mac);
+    } catch (error) {
+      this.refuse(`reload refused: ${(error as Error).message}`);
     }
-    const snapshot = buildSnapshot(next, macs);
-    const vipsChanged = JSON.stringify(next.services.map((s) => s.vip).sort()) !== JSON.stringify(this.config.services.map((s) => s.vip).sort());
-    if (vipsChanged && this.ingressDrop) await installIngressDrop(next.interface, next.services.map((s) => s.vip));
-    this.dataplane?.setSnapshot(snapshot);
-    this.config = next;
+    try {
+      this.dataplane?.setSnapshot(state.snapshot(macs));
+    } catch (error) {
+      this.refuse(`reload refused: the fast path did not take the new config: ${(error as Error).message}`);
+    }
+
+    const prev = this.config;
+    this.state = state;
     this.macs = macs;
-    this.log.info({ services: next.services.length }, 'reloaded');
-    return { reloaded: true };
+    const vips = (c: LasConfig) => JSON.stringify([...new Set(c.services.map((s) => s.vip))].sort());
+    if (this.ingressDrop && vips(prev) !== vips(next)) {
+      // Only VIPs can have gone (a new one needs a restart): the kernel may see their traffic again.
+      try {
+        this.ingressDrop = await installIngressDrop(next.interface, next.services.map((s) => s.vip));
+      } catch (error) {
+        this.log.warn({ err: error }, 'reload: the ingress drop keeps the old VIP list');
+      }
+    }
+    this.aging?.setTimeouts(next.flowTimeouts);
+    this.monitor?.sync(state.healthTargets());
+    this.log.level = this.options.logLevel ?? next.logLevel;
+    if (prev.adminSocketMode !== next.adminSocketMode) await this.admin?.setMode(parseMode(next.adminSocketMode));
+    if (prev.neighbourRefresh !== next.neighbourRefresh) this.startRefreshTimer();
+    this.reloads.ok++;
+
+    const { restartKeys: _restartKeys, ...summary } = plan;
+    const answer = { reloaded: true, ...summary, draining: draining.map(ref), dropped: dropped.map(ref) };
+    this.log.info(answer, 'reloaded');
+    for (const r of draining) this.log.info({ service: r.service, server: r.address, drainTimeout: next.drainTimeout }, 'server removed from the config: draining (weight 0) until its flows end');
+    for (const r of dropped) this.log.info({ service: r.service, server: r.address }, 'server removed from the config (drainOnRemove is false): its flows are rescheduled');
+    if (plan.notApplied.length > 0) this.log.warn({ keys: plan.notApplied, running: this.idleBoundSeconds }, 'reload: these keys keep their running value until a restart');
+    this.checkNewFlowTargets();
+    return answer;
+  }
+
+  private publish(): void {
+    this.dataplane?.setSnapshot(this.state.snapshot(this.macs));
+    this.checkNewFlowTargets();
+  }
+
+  private onHealthChange(change: HealthChange): void {
+    if (!this.state.server(change.service, change.address)) return; // removed meanwhile
+    if (this.state.setHealth(change.service, change.address, change.health)) this.publish();
+  }
+
+  /** Logs when a service loses (or regains) every server that can take new flows, and where they go instead. */
+  private checkNewFlowTargets(): void {
+    for (const svc of this.state.list()) {
+      const name = svc.config.name;
+      const sorry = svc.config.sorryServer?.address;
+      const mode = this.state.hasServerForNewFlows(svc) ? undefined : sorry ? 'sorry' : 'dropped';
+      const before = this.withoutServers.get(name);
+      if (mode === before) continue;
+      if (mode) {
+        this.withoutServers.set(name, mode);
+        this.log.warn({ service: name, sorryServer: sorry ?? null },
+          mode === 'sorry' ? 'no server can take new flows (all down or drained): new flows go to the sorry server'
+            : 'no server can take new flows (all down or drained): new flows are dropped and counted as no_server');
+      } else {
+        this.withoutServers.delete(name);
+        this.log.info({ service: name }, 'a server can take new flows again');
+      }
+    }
+    for (const name of this.withoutServers.keys()) if (!this.state.service(name)) this.withoutServers.delete(name);
+  }
+
+  private housekeeping(): void {
+    let stats: DataplaneStats | undefined;
+    try {
+      stats = this.dataplane?.stats();
+    } catch (error) {
+      this.log.warn({ err: error }, 'reading counters failed');
+      return;
+    }
+    const ended = this.state.endDrains((service, address) => {
+      const svc = this.state.service(service);
+      return svc ? activeFlowsOf(stats, svc, address) : 0;
+    }, Date.now());
+    for (const e of ended) {
+      if (e.reason === 'drained') this.log.info({ service: e.service, server: e.address }, 'server drained: its last flow ended, it is gone');
+      else this.log.warn({ service: e.service, server: e.address, activeFlows: e.activeFlows, drainTimeout: this.config.drainTimeout }, 'server drain timed out: its remaining flows are rescheduled');
+    }
+    if (ended.length > 0) this.publish();
+    if (stats) this.watch.check(stats);
+  }
+
+  private startRefreshTimer(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = setInterval(() => void this.refreshMacs(), this.config.neighbourRefresh * 1000);
+    this.refreshTimer.unref();
   }
 
   private async refreshMacs(): Promise<void> {
-    const addresses = serversNeedingResolution(this.config);
+    const addresses = this.state.addressesNeedingMac();
     if (addresses.length === 0) return;
     try {
       await refreshNeighbours(addresses);
@@ -128,7 +292,7 @@ class Daemon {
         this.log.info({ server: a, from: this.macs.get(a), to: current.get(a) }, 'server MAC changed');
         this.macs.set(a, current.get(a) as string);
       }
-      this.dataplane?.setSnapshot(buildSnapshot(this.config, this.macs));
+      this.publish();
     } catch (error) {
       this.log.warn({ err: error }, 'neighbour refresh failed');
     }
@@ -136,13 +300,22 @@ class Daemon {
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
+    await this.monitor?.close().catch((error: unknown) => this.log.warn({ err: error }, 'stopping health checks failed'));
+    this.monitor = undefined;
+    await this.aging?.close().catch((error: unknown) => this.log.warn({ err: error }, 'stopping flow aging failed'));
+    this.aging = undefined;
     this.dataplane?.stop();
     if (this.ingressDrop) await this.ingressDrop.remove();
     this.ingressDrop = undefined;
+    await this.metrics?.close();
+    this.metrics = undefined;
     await this.admin?.close();
     this.admin = undefined;
   }
 }
+
+const ref = (r: { service: string; address: string }) => `${r.service}/${r.address}`;
 
 export async function runDaemon(config: LasConfig, options: DaemonOptions): Promise<void> {
   const log = createLogger(options.logLevel ?? config.logLevel);
@@ -163,6 +336,7 @@ export async function runDaemon(config: LasConfig, options: DaemonOptions): Prom
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading the config');
       daemon.reload().catch(() => undefined);  // reload() logged why
     });
   });

@@ -2,23 +2,11 @@
 import type { DataplaneOptions, NativeSnapshot, TxMode } from '../native/binding.js';
 import type { LasConfig } from '../config/types.js';
 import { ACCEPT_FRAME, vipMatchProgram } from './bpf-program.js';
+import { ServerState } from './server-state.js';
 
+/** The snapshot of a config as written: every server up, no runtime overrides (see ServerState). */
 export function buildSnapshot(config: LasConfig, macs: Map<string, string>): NativeSnapshot {
-  return {
-    services: config.services.map((service) => ({
-      vip: service.vip,
-      port: service.port,
-      protocol: service.protocol,
-      flowKey: service.flowKey,
-      scheduler: service.scheduler,
-      maglevTableSize: service.maglevTableSize,
-      servers: service.servers.map((server) => {
-        const mac = server.mac ?? macs.get(server.address);
-        if (!mac) throw new Error(`no MAC known for server ${server.address} of service "${service.name}"`);
-        return { address: server.address, mac: mac.toLowerCase(), weight: server.weight };
-      }),
-    })),
-  };
+  return ServerState.fromConfig(config).snapshot(macs);
 }
 
 export function buildDataplaneOptions(config: LasConfig, txMode: TxMode, fanoutId: number): DataplaneOptions {

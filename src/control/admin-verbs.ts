@@ -1,0 +1,65 @@
+// The admin socket's commands, with their arguments checked here so that a malformed request gets
+// an error that says what to send, never an exception from deep inside the daemon.
+import type { AdminHandlers } from './admin-server.js';
+import { isIPv4 } from '../config/schema.js';
+
+export type ServerAction = 'drain' | 'enable' | 'weight';
+
+export interface DaemonControl {
+  stats(): unknown;
+  status(): unknown;
+  reload(): Promise<unknown>;
+  flows(service: string | undefined, limit: number): Promise<unknown>;
+  server(action: ServerAction, service: string, address: string, weight?: number): unknown;
+}
+
+export const DEFAULT_FLOW_LIMIT = 100;
+export const MAX_FLOW_LIMIT = 100_000;
+
+type Args = Record<string, unknown>;
+
+function argsObject(args: unknown, usage: string): Args {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new Error(`"args" must be an object, e.g. ${usage}`);
+  return args as Args;
+}
+
+function noOtherKeys(args: Args, known: string[], usage: string): void {
+  const extra = Object.keys(args).filter((k) => !known.includes(k));
+  if (extra.length > 0) throw new Error(`unknown argument${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')}; expected ${usage}`);
+}
+
+export function adminHandlers(control: DaemonControl): AdminHandlers {
+  return {
+    stats: () => control.stats(),
+    status: () => control.status(),
+    reload: () => control.reload(),
+    flows: (raw) => {
+      const usage = '{"service":"web","limit":100} (both optional)';
+      const args = argsObject(raw, usage);
+      noOtherKeys(args, ['service', 'limit'], usage);
+      const { service, limit = DEFAULT_FLOW_LIMIT } = args;
+      if (service !== undefined && typeof service !== 'string') throw new Error(`"service" must be a service name (a string); got ${JSON.stringify(service)}`);
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_FLOW_LIMIT) {
+        throw new Error(`"limit" must be an integer from 1 to ${MAX_FLOW_LIMIT}; got ${JSON.stringify(limit)}`);
+      }
+      return control.flows(service, limit);
+    },
+    server: (raw) => {
+      const usage = '{"action":"drain|enable|weight","service":"web","address":"10.0.0.11","weight":2}';
+      const args = argsObject(raw, usage);
+      noOtherKeys(args, ['action', 'service', 'address', 'weight'], usage);
+      const { action, service, address, weight } = args;
+      if (action !== 'drain' && action !== 'enable' && action !== 'weight') throw new Error(`"action" must be "drain", "enable" or "weight"; got ${JSON.stringify(action)}`);
+      if (typeof service !== 'string' || service === '') throw new Error(`"service" must be a service name; got ${JSON.stringify(service)}`);
+      if (!isIPv4(address)) throw new Error(`"address" must be a server's dotted IPv4 address; got ${JSON.stringify(address)}`);
+      if (action === 'weight') {
+        if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 65535) {
+          throw new Error(`"weight" must be an integer from 0 to 65535; got ${JSON.stringify(weight)}`);
+        }
+        return control.server(action, service, address, weight);
+      }
+      if (weight !== undefined) throw new Error(`"weight" only goes with "action": "weight"`);
+      return control.server(action, service, address);
+    },
+  };
+}

@@ -1,0 +1,188 @@
+// Schedules every server's checks on a piscina pool and runs the results through the state
+// machine (health-state.ts). A state change is reported to onChange, which republishes the
+// snapshot; the monitor itself never touches the fast path.
+import { Piscina } from 'piscina';
+import type { HealthCheckConfig } from '../../config/types.js';
+import type { Logger } from '../logger.js';
+import type { CheckResult, CheckTask } from './checks.js';
+import { applyResult, initialHealth, requiredRises, type Health, type HealthParams, type HealthState } from './health-state.js';
+
+export interface HealthTarget {
+  service: string;
+  vip: string;
+  address: string;
+  check: HealthCheckConfig;
+}
+
+export interface HealthChange {
+  service: string;
+  address: string;
+  health: Health;
+  flapping: boolean;
+  message?: string;
+}
+
+export interface HealthMonitorOptions {
+  log: Logger;
+  onChange: (change: HealthChange) => void;
+  /** Jitter of the first check, as a fraction of the interval: 1 spreads first checks over a whole interval. */
+  jitter?: number;
+}
+
+export interface CheckCounts { ok: number; failed: number }
+
+interface Entry {
+  target: HealthTarget;
+  spec: string;             // the check as JSON: a changed check restarts the schedule
+  params: HealthParams;
+  state: HealthState;
+  counts: CheckCounts;
+  timer?: NodeJS.Timeout;
+  stopped: boolean;
+}
+
+const key = (service: string, address: string) => `${service}\u0000${address}`;
+
+/**
+ * Extra time beyond the check's own timeout after which the monitor stops waiting and counts the
+ * check as failed. Checks bound themselves, so this is a safety net; the task is not aborted,
+ * because aborting a piscina task replaces its thread and would fail every check running on it.
+ */
+const GIVE_UP_AFTER_MS = 2000;
+
+export class HealthMonitor {
+  private readonly pool: Piscina<CheckTask, CheckResult>;
+  private readonly entries = new Map<string, Entry>();
+  private closed = false;
+
+  constructor(private readonly options: HealthMonitorOptions) {
+    this.pool = new Piscina({
+      filename: new URL('./health-worker.js', import.meta.url).href,
+      name: 'default',
+      minThreads: 1,
+      maxThreads: 2,
+      concurrentTasksPerWorker: 64, // checks wait on sockets and child processes, not on CPU
+      idleTimeout: 60_000,
+    });
+  }
+
+  /** Makes the checked set equal to `targets`: new ones start (jittered), removed ones stop, changed ones restart keeping their state. */
+  sync(targets: HealthTarget[]): void {
+    const wanted = new Map(targets.map((t) => [key(t.service, t.address), t]));
+    for (const [k, entry] of this.entries) {
+      if (!wanted.has(k)) {
+        this.stop(entry);
+        this.entries.delete(k);
+      }
+    }
+    for (const [k, target] of wanted) {
+      const spec = JSON.stringify(target.check);
+      const existing = this.entries.get(k);
+      if (existing && existing.spec === spec) {
+        existing.target = target;
+        continue;
+      }
+      if (existing) this.stop(existing);
+      const entry: Entry = {
+        target,
+        spec,
+        params: paramsOf(target.check),
+        state: existing?.state ?? initialHealth(),
+        counts: existing?.counts ?? { ok: 0, failed: 0 },
+        stopped: false,
+      };
+      this.entries.set(k, entry);
+      const intervalMs = target.check.interval * 1000;
+      this.schedule(entry, Math.random() * intervalMs * (this.options.jitter ?? 1));
+    }
+  }
+
+  /** The state of a checked server; undefined when it has no check. */
+  get(service: string, address: string): HealthState | undefined {
+    return this.entries.get(key(service, address))?.state;
+  }
+
+  /** Checks done per server, for the metrics. */
+  counts(): { service: string; address: string; counts: CheckCounts }[] {
+    return [...this.entries.values()].map((e) => ({ service: e.target.service, address: e.target.address, counts: e.counts }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const entry of this.entries.values()) this.stop(entry);
+    this.entries.clear();
+    await this.pool.destroy();
+  }
+
+  private stop(entry: Entry): void {
+    entry.stopped = true;
+    if (entry.timer) clearTimeout(entry.timer);
+  }
+
+  private schedule(entry: Entry, delayMs: number): void {
+    if (entry.stopped || this.closed) return;
+    entry.timer = setTimeout(() => void this.run(entry), delayMs);
+    entry.timer.unref();
+  }
+
+  private async run(entry: Entry): Promise<void> {
+    if (entry.stopped || this.closed) return;
+    const { target } = entry;
+    const started = Date.now();
+    const timeoutMs = Math.max(1, Math.round(target.check.timeout * 1000));
+    const task: CheckTask = {
+      type: target.check.type,
+      address: target.address,
+      port: target.check.port,
+      path: target.check.path,
+      expectStatus: target.check.expectStatus,
+      ...(target.check.command !== undefined ? { command: target.check.command } : {}),
+      timeoutMs,
+      service: target.service,
+      vip: target.vip,
+    };
+    let result: CheckResult;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const late = new Promise<CheckResult>((resolve) => {
+        timer = setTimeout(() => resolve({ ok: false, message: `check did not finish within ${timeoutMs + GIVE_UP_AFTER_MS} ms`, durationMs: Date.now() - started }), timeoutMs + GIVE_UP_AFTER_MS);
+      });
+      result = await Promise.race([this.pool.run(task), late]);
+    } catch (error) {
+      result = { ok: false, message: `check not run: ${error instanceof Error ? error.message : String(error)}`, durationMs: Date.now() - started };
+    } finally {
+      clearTimeout(timer);
+    }
+    if (entry.stopped || this.closed) return;
+    this.apply(entry, result);
+    this.schedule(entry, Math.max(0, started + target.check.interval * 1000 - Date.now()));
+  }
+
+  private apply(entry: Entry, result: CheckResult): void {
+    const { target } = entry;
+    if (result.ok) entry.counts.ok++;
+    else entry.counts.failed++;
+    const t = applyResult(entry.state, result.ok, Date.now(), entry.params, result.message);
+    entry.state = t.state;
+    const log = this.options.log;
+    const where = { service: target.service, server: target.address, check: target.check.type };
+    if (!result.ok) log.debug({ ...where, message: result.message, failures: t.state.failures }, 'health check failed');
+    if (t.flapping === 'started') {
+      log.warn({ ...where, changes: t.state.changes.length, windowSeconds: target.check.flapWindow, risesNeeded: requiredRises(t.state, entry.params) }, 'server flapping: coming back is damped');
+    } else if (t.flapping === 'ended') {
+      log.info(where, 'server no longer flapping');
+    }
+    if (t.changed === 'down') {
+      log.warn({ ...where, failures: t.state.failures, message: result.message }, 'server down: no new flows');
+    } else if (t.changed === 'up') {
+      log.info({ ...where, successes: t.state.successes, message: result.message }, 'server up: takes new flows again');
+    }
+    if (t.changed) {
+      this.options.onChange({ service: target.service, address: target.address, health: t.changed, flapping: t.state.flapping, message: result.message });
+    }
+  }
+}
+
+export function paramsOf(check: HealthCheckConfig): HealthParams {
+  return { rise: check.rise, fall: check.fall, flapWindowMs: check.flapWindow * 1000, flapThreshold: check.flapThreshold };
+}

@@ -1,0 +1,154 @@
+// Prometheus metrics (prom-client) on metrics.listen, 127.0.0.1:9477 by default. Everything is read
+// at scrape time from the fast path's counters and the control plane's state; nothing is kept here.
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { DataplaneStats } from '../native/binding.js';
+import type { AgingTotals } from './aging/aging.js';
+import type { CheckCounts } from './health/health-monitor.js';
+import type { ServiceStatus } from './status.js';
+
+export interface MetricsSource {
+  stats(): DataplaneStats | undefined;
+  status(): ServiceStatus[];
+  flowCapacity(): number;   // entries per worker shard
+  aging(): AgingTotals;
+  healthChecks(): { service: string; address: string; counts: CheckCounts }[];
+  reloads(): { ok: number; refused: number };
+}
+
+const num = (v: bigint | number | string | undefined) => (v === undefined ? Number.NaN : Number(v));
+
+/** A registry whose metrics all read `source` when scraped (one sample shared by a whole scrape). */
+export function createMetricsRegistry(source: MetricsSource): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  let sampledAt = 0;
+  let sample: { stats: DataplaneStats | undefined; status: ServiceStatus[] } = { stats: undefined, status: [] };
+  const current = () => {
+    const now = Date.now();
+    if (now - sampledAt > 100) {
+      sample = { stats: source.stats(), status: source.status() };
+      sampledAt = now;
+    }
+    return sample;
+  };
+
+  const counter = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, value: number) => void) => void) =>
+    new Counter({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        // A counter the addon does not report (NaN) is left out rather than exported as garbage.
+        fill((labels, value) => Number.isFinite(value) && this.inc(labels, Math.max(0, value)));
+      },
+    });
+  const gauge = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, value: number) => void) => void) =>
+    new Gauge({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, value) => Number.isFinite(value) && this.set(labels, value));
+      },
+    });
+
+  // Per service.
+  const perService = (field: 'packets' | 'bytes' | 'newFlows' | 'noServer') => (set: (l: Record<string, string>, v: number) => void) => {
+    const { stats, status } = current();
+    for (const s of status) {
+      const c = stats?.services.find((x) => x.vip === s.vip && x.port === s.port && x.protocol === s.protocol);
+      if (c) set({ service: s.name }, num(c[field]));
+    }
+  };
+  counter('las_service_packets_total', 'Packets forwarded for the service', ['service'], perService('packets'));
+  counter('las_service_bytes_total', 'Bytes forwarded for the service', ['service'], perService('bytes'));
+  counter('las_service_new_flows_total', 'New flows scheduled for the service', ['service'], perService('newFlows'));
+  counter('las_service_no_server_total', 'New flows dropped because no server (nor a sorry server) could take them', ['service'], perService('noServer'));
+
+  // Per server.
+  const perServer = (fill: (s: ServiceStatus, r: ServiceStatus['servers'][number], set: (l: Record<string, string>, v: number) => void) => void) =>
+    (set: (l: Record<string, string>, v: number) => void) => {
+      for (const s of current().status) for (const r of s.servers) fill(s, r, set);
+    };
+  const labels = (s: ServiceStatus, r: ServiceStatus['servers'][number]) => ({ service: s.name, server: r.address, role: r.role });
+  const serverLabels = ['service', 'server', 'role'];
+  counter('las_server_packets_total', 'Packets forwarded to the server', serverLabels, perServer((s, r, set) => set(labels(s, r), num(r.packets))));
+  counter('las_server_bytes_total', 'Bytes forwarded to the server', serverLabels, perServer((s, r, set) => set(labels(s, r), num(r.bytes))));
+  counter('las_server_new_flows_total', 'New flows scheduled to the server', serverLabels, perServer((s, r, set) => set(labels(s, r), num(r.newFlows))));
+  gauge('las_server_active_flows', 'Flows in the flow tables that point at the server', serverLabels, perServer((s, r, set) => set(labels(s, r), r.activeFlows)));
+  gauge('las_server_up', 'Health: 1 up (or not checked), 0 down', serverLabels, perServer((s, r, set) => set(labels(s, r), r.health === 'down' ? 0 : 1)));
+  gauge('las_server_weight', 'Weight the scheduler uses now (0: drained, removed or overridden)', serverLabels, perServer((s, r, set) => set(labels(s, r), r.weight)));
+  gauge('las_server_draining', '1 while a server removed from the config drains its flows', serverLabels, perServer((s, r, set) => set(labels(s, r), r.removed ? 1 : 0)));
+  counter('las_health_checks_total', 'Health checks run, by result', ['service', 'server', 'result'], (set) => {
+    for (const { service, address, counts } of source.healthChecks()) {
+      set({ service, server: address, result: 'ok' }, counts.ok);
+      set({ service, server: address, result: 'failed' }, counts.failed);
+    }
+  });
+
+  // Per worker (I/O thread).
+  type W = DataplaneStats['workers'][number];
+  const perWorker = (value: (w: W) => bigint | number | undefined) => (set: (l: Record<string, string>, v: number) => void) =>
+    current().stats?.workers.forEach((w, i) => set({ worker: String(i) }, num(value(w))));
+  counter('las_rx_packets_total', 'Frames received by the I/O thread', ['worker'], perWorker((w) => w.rxPackets));
+  counter('las_rx_bytes_total', 'Bytes received by the I/O thread', ['worker'], perWorker((w) => w.rxBytes));
+  counter('las_tx_packets_total', 'Frames sent by the I/O thread', ['worker'], perWorker((w) => w.txPackets));
+  counter('las_tx_bytes_total', 'Bytes sent by the I/O thread', ['worker'], perWorker((w) => w.txBytes));
+  counter('las_tx_errors_total', 'Frames the I/O thread failed to send', ['worker'], perWorker((w) => w.txErrors));
+  counter('las_arp_replies_total', 'ARP replies sent for the VIPs', ['worker'], perWorker((w) => w.arpReplies));
+  gauge('las_flow_table_entries', 'Flows in the worker\'s flow-table shard', ['worker'], perWorker((w) => w.flowsActive));
+  gauge('las_flow_table_capacity', 'Flows the worker\'s shard can hold', ['worker'], perWorker(() => source.flowCapacity()));
+  counter('las_flow_table_full_total', 'New flows forwarded without an entry because the shard was full', ['worker'], perWorker((w) => w.flowTableFull));
+  counter('las_flows_expired_total', 'Flows removed by aging and the idle sweep', ['worker'], perWorker((w) => w.flowsExpired));
+  counter('las_ring_packets_total', 'Frames the kernel offered to the RX ring', ['worker'], perWorker((w) => w.ringPackets));
+  counter('las_ring_drops_total', 'Frames the kernel dropped because the RX ring was full', ['worker'], perWorker((w) => w.ringDrops));
+  counter('las_drops_total', 'Frames dropped, by reason', ['worker', 'reason'], (set) =>
+    current().stats?.workers.forEach((w, i) => {
+      for (const [reason, n] of Object.entries(w.drops)) set({ worker: String(i), reason }, num(n));
+    }));
+
+  // Control plane.
+  counter('las_aging_expired_total', 'Expiry commands the aging worker queued', [], (set) => set({}, source.aging().expired));
+  counter('las_aging_sweeps_total', 'Full passes of the aging worker over the flow tables', [], (set) => set({}, source.aging().sweeps));
+  counter('las_config_reloads_total', 'Reloads, by result', ['result'], (set) => {
+    const r = source.reloads();
+    set({ result: 'ok' }, r.ok);
+    set({ result: 'refused' }, r.refused);
+  });
+  return registry;
+}
+
+export interface MetricsServer {
+  address: string;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics on "host:port". */
+export async function startMetricsServer(listen: string, registry: Registry): Promise<MetricsServer> {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon);
+  const port = Number(listen.slice(colon + 1));
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('las: metrics are at /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`las: ${String(error)}\n`),
+    );
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(`metrics: cannot listen on ${listen}: ${error.code ?? error.message}; change "metrics.listen" or set "metrics": { "enabled": false }`)));
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    address: listen,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

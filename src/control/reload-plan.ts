@@ -1,0 +1,66 @@
+// What a reload would change, computed before anything is touched: keys that need a restart (the
+// reload is refused), and the services and servers added, removed or changed (for the log and the
+// answer to `las reload`). Pure.
+import type { LasConfig, ServiceConfig } from '../config/types.js';
+
+export interface ReloadPlan {
+  restartKeys: string[];       // non-empty: refused, the running config stays
+  notApplied: string[];        // accepted, but these keep their running value until a restart
+  servicesAdded: string[];
+  servicesRemoved: string[];
+  servicesChanged: string[];
+  serversAdded: string[];      // "service/address"
+  serversRemoved: string[];
+  serversChanged: string[];
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Keys the running daemon cannot change: sockets, rings, threads and listeners are set up at start. */
+const RESTART_KEYS = ['interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'ring', 'adminSocket', 'metrics'] as const;
+
+export function planReload(prev: LasConfig, next: LasConfig): ReloadPlan {
+  const plan: ReloadPlan = {
+    restartKeys: RESTART_KEYS.filter((k) => !same(prev[k], next[k])),
+    notApplied: [],
+    servicesAdded: [], servicesRemoved: [], servicesChanged: [],
+    serversAdded: [], serversRemoved: [], serversChanged: [],
+  };
+  if (prev.flowTable.capacity !== next.flowTable.capacity) plan.restartKeys.push('flowTable.capacity');
+  // The native idle sweep's bound is fixed at start; the per-state timeouts below it do change.
+  if (prev.flowTable.idleTimeout !== next.flowTable.idleTimeout) plan.notApplied.push('flowTable.idleTimeout');
+  // The RX socket filter, compiled from the VIPs at start, would not let a new VIP's packets in.
+  const vips = new Set(prev.services.map((s) => s.vip));
+  const newVips = [...new Set(next.services.map((s) => s.vip).filter((v) => !vips.has(v)))];
+  if (newVips.length > 0) plan.restartKeys.push(`services[].vip (new VIP ${newVips.join(', ')})`);
+
+  const byName = new Map(prev.services.map((s) => [s.name, s]));
+  for (const service of next.services) {
+    const before = byName.get(service.name);
+    byName.delete(service.name);
+    if (!before) {
+      plan.servicesAdded.push(service.name);
+      continue;
+    }
+    if (!same(serviceKeys(before), serviceKeys(service))) plan.servicesChanged.push(service.name);
+    const old = new Map(before.servers.map((r) => [r.address, r]));
+    for (const server of service.servers) {
+      const was = old.get(server.address);
+      old.delete(server.address);
+      if (!was) plan.serversAdded.push(`${service.name}/${server.address}`);
+      else if (!same(was, server)) plan.serversChanged.push(`${service.name}/${server.address}`);
+    }
+    for (const address of old.keys()) plan.serversRemoved.push(`${service.name}/${address}`);
+  }
+  plan.servicesRemoved.push(...byName.keys());
+  return plan;
+}
+
+function serviceKeys(s: ServiceConfig): unknown {
+  const { servers: _servers, ...rest } = s;
+  return rest;
+}
+
+export function describeRestartKeys(keys: string[]): string {
+  return `reload refused: ${keys.join(', ')} can only change with a restart (las run); the running config stays`;
+}

@@ -1,0 +1,117 @@
+// The running daemon's admin socket: its mode comes from adminSocketMode (root only by default, so
+// a non-root client is refused) and changes on reload; malformed requests get error answers and the
+// daemon keeps serving; the CLI verbs explain mistakes in one line.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, stat } from 'node:fs/promises';
+import net from 'node:net';
+import { test } from 'node:test';
+import { withDrLab } from './support/dr-lab.js';
+import { CLI, daemonReady, las, lasOk } from './support/control.js';
+
+const NOBODY = 65534;
+
+/** Connects as uid/gid 65534 and sends one request; prints the error code or the answer. */
+async function asNobody(socketPath: string, request: string): Promise<string> {
+  const script = `const s = require('net').createConnection(${JSON.stringify(socketPath)});
+    s.on('connect', () => s.write(${JSON.stringify(`${request}\n`)}));
+    s.on('data', (d) => { process.stdout.write(String(d)); process.exit(0); });
+    s.on('error', (e) => { console.log(e.code); process.exit(0); });
+    setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 5000);`;
+  const child = spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/' });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  await once(child, 'exit');
+  return out.trim();
+}
+
+/** Raw exchange on the socket: sends `text`, returns `count` answer lines (bounded). */
+async function exchange(path: string, text: string, count: number): Promise<Record<string, unknown>[]> {
+  const socket = net.createConnection(path);
+  await once(socket, 'connect');
+  socket.setEncoding('utf8');
+  socket.write(text);
+  const lines: Record<string, unknown>[] = [];
+  let buffered = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timeout; got ${JSON.stringify(lines)}`)), 5000);
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      for (const part of parts) lines.push(JSON.parse(part) as Record<string, unknown>);
+      if (lines.length >= count) { clearTimeout(timer); resolve(); }
+    });
+    socket.on('close', () => { clearTimeout(timer); resolve(); });
+    socket.on('error', () => undefined);
+  });
+  socket.destroy();
+  return lines;
+}
+
+test('the admin socket refuses a non-root client when its mode says so; a reload can open it', { timeout: 90_000, skip: process.getuid?.() !== 0 && 'needs root to switch to uid 65534' }, async () => {
+  await withDrLab({ servers: 1 }, async (lab) => {
+    await daemonReady(lab);
+    await chmod(lab.dir, 0o755); // only the socket's own mode decides
+    assert.equal((await stat(lab.adminSocket)).mode & 0o777, 0o600);
+    assert.equal(await asNobody(lab.adminSocket, '{"id":1,"cmd":"status"}'), 'EACCES');
+    const cli = spawn(process.execPath, [CLI, 'status', '--socket', lab.adminSocket], { uid: NOBODY, gid: NOBODY, cwd: '/' });
+    let err = '';
+    cli.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const [code] = (await once(cli, 'exit')) as [number];
+    assert.equal(code, 1);
+    assert.match(err, /permission denied on .*admin\.sock: the admin socket is for root; run this command as root/);
+
+    await lab.writeConfig({ ...lab.config, adminSocketMode: '0666' });
+    await lasOk(lab, ['reload']);
+    assert.equal((await stat(lab.adminSocket)).mode & 0o777, 0o666);
+    assert.match(await asNobody(lab.adminSocket, '{"id":1,"cmd":"status"}'), /^\{"id":1,"ok":true/);
+  });
+});
+
+test('malformed admin requests get errors, not a crash; the CLI explains mistakes', { timeout: 90_000 }, async () => {
+  await withDrLab({ servers: 2 }, async (lab) => {
+    await daemonReady(lab);
+    const answers = await exchange(lab.adminSocket, [
+      'not json',
+      '{"id":2,"cmd":"flows","args":{"limit":-1}}',
+      '{"id":3,"cmd":"flows","args":{"service":"nope"}}',
+      '{"id":4,"cmd":"server","args":{"action":"explode","service":"web","address":"10.77.0.11"}}',
+      '{"id":5,"cmd":"server","args":{"action":"weight","service":"web","address":"10.77.0.11","weight":"heavy"}}',
+      '{"id":6,"cmd":"server","args":"drain"}',
+      '{"id":7,"cmd":"__proto__"}',
+      '{"id":8,"cmd":"status","args":null}',
+      '{"id":9,"cmd":"stats"}',
+    ].join('\n') + '\n', 9);
+    assert.equal(answers.length, 9, JSON.stringify(answers));
+    const errors = answers.slice(0, 7);
+    for (const a of errors) assert.equal(a.ok, false, JSON.stringify(a));
+    assert.match(String(errors[0]?.error), /malformed JSON/);
+    assert.match(String(errors[1]?.error), /"limit" must be an integer/);
+    assert.match(String(errors[2]?.error), /no service "nope"; known: web/);
+    assert.match(String(errors[3]?.error), /"action" must be/);
+    assert.match(String(errors[4]?.error), /"weight" must be an integer/);
+    assert.match(String(errors[5]?.error), /"args" must be an object/);
+    assert.match(String(errors[6]?.error), /unknown command "__proto__"; known: flows, reload, server, stats, status/);
+    assert.equal(answers[7]?.ok, true); // status takes no arguments
+    assert.equal(answers[8]?.ok, true);
+    assert.ok(lab.daemon().running());
+
+    const cases: [string[], RegExp][] = [
+      [['server', 'weight', 'web', '10.77.0.11'], /needs the new weight, a whole number from 0 to 65535/],
+      [['server', 'restart', 'web', '10.77.0.11'], /"restart" is not an action; use drain, enable or weight/],
+      [['server', 'drain', 'web', '10.77.0.99'], /server: service "web" has no server 10\.77\.0\.99; its servers: 10\.77\.0\.11/],
+      [['flows', '--service', 'nope'], /flows: no service "nope"; known: web/],
+      [['flows', '--limit', '0'], /expected a whole number from 1 to 100000/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await las([...args, '--socket', lab.adminSocket]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.doesNotMatch(r.stderr, /\bat .*\.js:\d+/);
+    }
+    assert.match(await lasOk(lab, ['status']), /TCP 10\.77\.0\.100:80 web\s+maglev\(65537\)/);
+    assert.ok(lab.daemon().running());
+  });
+});

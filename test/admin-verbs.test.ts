@@ -1,0 +1,53 @@
+// Admin verbs check their arguments: a malformed request is answered with an error that says what
+// to send, and the daemon's code behind the verb is never reached with bad input.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { adminHandlers, type DaemonControl } from '../src/control/admin-verbs.js';
+
+function fakeControl() {
+  const calls: unknown[][] = [];
+  const control: DaemonControl = {
+    stats: () => ({}),
+    status: () => ({}),
+    reload: async () => ({ reloaded: true }),
+    flows: async (service, limit) => (calls.push(['flows', service, limit]), { total: 0, flows: [] }),
+    server: (action, service, address, weight) => (calls.push(['server', action, service, address, weight]), {}),
+  };
+  return { calls, handlers: adminHandlers(control) };
+}
+
+describe('admin verb arguments', () => {
+  it('good requests reach the daemon', async () => {
+    const { calls, handlers } = fakeControl();
+    await handlers.flows!({});
+    await handlers.flows!({ service: 'web', limit: 5 });
+    await handlers.server!({ action: 'weight', service: 'web', address: '10.0.0.11', weight: 0 });
+    await handlers.server!({ action: 'drain', service: 'web', address: '10.0.0.11' });
+    assert.deepEqual(calls, [
+      ['flows', undefined, 100], ['flows', 'web', 5],
+      ['server', 'weight', 'web', '10.0.0.11', 0], ['server', 'drain', 'web', '10.0.0.11', undefined],
+    ]);
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    ['flows', [], /"args" must be an object/],
+    ['flows', { limit: 0 }, /"limit" must be an integer from 1 to 100000/],
+    ['flows', { limit: '5' }, /"limit" must be an integer/],
+    ['flows', { service: 7 }, /"service" must be a service name/],
+    ['flows', { servce: 'web' }, /unknown argument "servce"/],
+    ['server', null, /"args" must be an object/],
+    ['server', { action: 'reboot', service: 'web', address: '10.0.0.11' }, /"action" must be "drain", "enable" or "weight"/],
+    ['server', { action: 'drain', service: 'web', address: 'ten' }, /"address" must be a server's dotted IPv4 address/],
+    ['server', { action: 'drain', address: '10.0.0.11' }, /"service" must be a service name/],
+    ['server', { action: 'weight', service: 'web', address: '10.0.0.11' }, /"weight" must be an integer from 0 to 65535/],
+    ['server', { action: 'weight', service: 'web', address: '10.0.0.11', weight: 70000 }, /"weight" must be an integer/],
+    ['server', { action: 'enable', service: 'web', address: '10.0.0.11', weight: 3 }, /"weight" only goes with/],
+  ];
+  for (const [verb, args, message] of bad) {
+    it(`${verb} ${JSON.stringify(args)} is refused`, async () => {
+      const { calls, handlers } = fakeControl();
+      await assert.rejects(async () => handlers[verb]!(args), message);
+      assert.deepEqual(calls, []);
+    });
+  }
+});

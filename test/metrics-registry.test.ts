@@ -1,0 +1,63 @@
+// The Prometheus registry reads the daemon's counters at scrape time and names every metric the
+// operator needs: per-service and per-server traffic, health, active flows, table occupancy, drops.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMetricsRegistry, type MetricsSource } from '../src/control/metrics.js';
+import type { DataplaneStats, WorkerCounters } from '../src/native/binding.js';
+import { EXPECTED_METRICS } from './support/control.js';
+
+
+const worker: WorkerCounters = {
+  rxPackets: 10n, rxBytes: 1000n, txPackets: 9n, txBytes: 900n, txErrors: 0n, arpReplies: 1n, batches: 3n,
+  flowsActive: 4n, flowTableFull: 2n, flowsExpired: 5n, ringPackets: 10n, ringDrops: 7n, drops: { no_server: 3n, not_vip: 1n },
+};
+const stats: DataplaneStats = {
+  workers: [worker],
+  services: [{ vip: '10.0.0.100', port: 80, protocol: 'tcp', packets: 8n, bytes: 800n, newFlows: 4n, noServer: 3n, servers: [
+    { address: '10.0.0.11', packets: 5n, bytes: 500n, newFlows: 3n, activeFlows: 3n },
+    { address: '10.0.0.12', packets: 3n, bytes: 300n, newFlows: 1n, activeFlows: 1n },
+  ] }],
+};
+
+const source: MetricsSource = {
+  stats: () => stats,
+  status: () => [{
+    name: 'web', vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'maglev', maglevTableSize: 65537, flowKey: '5tuple', onServerDown: 'reschedule',
+    healthCheck: null, newFlows: 'servers', noServer: '3',
+    servers: [
+      { address: '10.0.0.11', role: 'real', weight: 1, configWeight: 1, health: 'up', flapping: false, activeFlows: 3, packets: '5', bytes: '500', newFlows: '3' },
+      { address: '10.0.0.12', role: 'real', weight: 0, configWeight: 1, health: 'down', flapping: false, activeFlows: 1, packets: '3', bytes: '300', newFlows: '1', removed: { drainEndsInSeconds: 10 } },
+    ],
+  }],
+  flowCapacity: () => 1024,
+  aging: () => ({ passes: 1, scanned: 2, expired: 6, refused: 0, sweeps: 1 }),
+  healthChecks: () => [{ service: 'web', address: '10.0.0.11', counts: { ok: 9, failed: 1 } }],
+  reloads: () => ({ ok: 2, refused: 1 }),
+};
+
+describe('metrics registry', () => {
+  it('exposes every expected metric with values from the source', async () => {
+    const text = await createMetricsRegistry(source).metrics();
+    for (const name of EXPECTED_METRICS) assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    const has = (line: string) => assert.ok(text.split('\n').includes(line), `missing "${line}" in:\n${text}`);
+    has('las_service_packets_total{service="web"} 8');
+    has('las_service_no_server_total{service="web"} 3');
+    has('las_server_active_flows{service="web",server="10.0.0.11",role="real"} 3');
+    has('las_server_up{service="web",server="10.0.0.12",role="real"} 0');
+    has('las_server_draining{service="web",server="10.0.0.12",role="real"} 1');
+    has('las_server_weight{service="web",server="10.0.0.12",role="real"} 0');
+    has('las_flow_table_entries{worker="0"} 4');
+    has('las_flow_table_capacity{worker="0"} 1024');
+    has('las_flow_table_full_total{worker="0"} 2');
+    has('las_ring_drops_total{worker="0"} 7');
+    has('las_drops_total{worker="0",reason="no_server"} 3');
+    has('las_health_checks_total{service="web",server="10.0.0.11",result="failed"} 1');
+    has('las_config_reloads_total{result="refused"} 1');
+    assert.match(text, /^process_cpu_seconds_total /m); // the default process metrics too
+  });
+
+  it('a daemon without a fast path yet still answers', async () => {
+    const text = await createMetricsRegistry({ ...source, stats: () => undefined, status: () => [] }).metrics();
+    assert.match(text, /# TYPE las_rx_packets_total counter/);
+  });
+});

@@ -36,6 +36,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     return DefineClass(env, "Dataplane",
                        {InstanceMethod<&DataplaneWrap::Start>("start"), InstanceMethod<&DataplaneWrap::Stop>("stop"),
                         InstanceMethod<&DataplaneWrap::SetSnapshot>("setSnapshot"),
+                        InstanceMethod<&DataplaneWrap::SetFilter>("setFilter"),
                         InstanceMethod<&DataplaneWrap::Stats>("stats"),
                         InstanceAccessor<&DataplaneWrap::Id>("id")});
   }
@@ -59,6 +60,11 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   Napi::Value SetSnapshot(const Napi::CallbackInfo& info) {
     std::vector<ServiceSpec> services = snapshot_from_js(info.Env(), info[0]);
     guarded(info.Env(), [&] { dp_->publish(std::move(services)); });
+    return info.Env().Undefined();
+  }
+  Napi::Value SetFilter(const Napi::CallbackInfo& info) {
+    std::vector<sock_filter> filter = filter_from_js(info.Env(), info[0], "filter");
+    guarded(info.Env(), [&] { dp_->set_filter(std::move(filter)); });
     return info.Env().Undefined();
   }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return stats_to_js(info.Env(), dp_->stats()); }

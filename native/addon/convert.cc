@@ -162,22 +162,27 @@ DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
   c.gratuitous_arp = o.Get("gratuitousArp").ToBoolean().Value();
   c.pass_through = o.Get("passThrough").ToBoolean().Value();
   Napi::Value filter = o.Get("filter");
-  if (filter.IsArray()) {
-    Napi::Array fa = filter.As<Napi::Array>();
-    for (uint32_t i = 0; i < fa.Length(); ++i) {
-      Napi::Value iv = fa.Get(i);
-      if (!iv.IsArray() || iv.As<Napi::Array>().Length() != 4)
-        throw Napi::TypeError::New(env, "options.filter[" + std::to_string(i) + "] must be [code, jt, jf, k]");
-      Napi::Array ins = iv.As<Napi::Array>();
-      sock_filter f{};
-      f.code = static_cast<uint16_t>(ins.Get(0u).As<Napi::Number>().Uint32Value());
-      f.jt = static_cast<uint8_t>(ins.Get(1u).As<Napi::Number>().Uint32Value());
-      f.jf = static_cast<uint8_t>(ins.Get(2u).As<Napi::Number>().Uint32Value());
-      f.k = ins.Get(3u).As<Napi::Number>().Uint32Value();
-      c.filter.push_back(f);
-    }
-  }
+  if (filter.IsArray()) c.filter = filter_from_js(env, filter, "options.filter");
   return c;
+}
+
+std::vector<sock_filter> filter_from_js(Napi::Env env, const Napi::Value& value, const std::string& field) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, field + " must be an array of [code, jt, jf, k]");
+  Napi::Array fa = value.As<Napi::Array>();
+  std::vector<sock_filter> out;
+  for (uint32_t i = 0; i < fa.Length(); ++i) {
+    Napi::Value iv = fa.Get(i);
+    if (!iv.IsArray() || iv.As<Napi::Array>().Length() != 4)
+      throw Napi::TypeError::New(env, field + "[" + std::to_string(i) + "] must be [code, jt, jf, k]");
+    Napi::Array ins = iv.As<Napi::Array>();
+    sock_filter f{};
+    f.code = static_cast<uint16_t>(ins.Get(0u).As<Napi::Number>().Uint32Value());
+    f.jt = static_cast<uint8_t>(ins.Get(1u).As<Napi::Number>().Uint32Value());
+    f.jf = static_cast<uint8_t>(ins.Get(2u).As<Napi::Number>().Uint32Value());
+    f.k = ins.Get(3u).As<Napi::Number>().Uint32Value();
+    out.push_back(f);
+  }
+  return out;
 }
 
 Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w) {
@@ -187,6 +192,8 @@ Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w) {
   big("rxBytes", w.rx_bytes);
   big("txPackets", w.tx_packets);
   big("txBytes", w.tx_bytes);
+  // Frames the worker could not hand to the kernel, whatever the transmit path.
+  big("txErrors", w.drops[static_cast<int>(DropReason::TxError)] + w.drops[static_cast<int>(DropReason::TxRingFull)]);
   big("arpReplies", w.arp_replies);
   big("batches", w.batches);
   big("checksumsCompleted", w.checksums_completed);

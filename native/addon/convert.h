@@ -18,6 +18,7 @@ std::string format_mac(const Mac& mac);
 
 std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& value);
 DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value);
+std::vector<sock_filter> filter_from_js(Napi::Env env, const Napi::Value& value, const std::string& field);
 Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats);
 Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w);
 

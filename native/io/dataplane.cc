@@ -136,6 +136,12 @@ void Dataplane::publish(std::vector<ServiceSpec> services) {
   reclaim();
 }
 
+void Dataplane::set_filter(std::vector<sock_filter> filter) {
+  std::lock_guard<std::mutex> lock(control_);
+  cfg_.filter = std::move(filter);
+  for (auto& w : workers_) w->set_filter(cfg_.filter);
+}
+
 void Dataplane::reclaim() {
   uint64_t oldest_in_use = std::numeric_limits<uint64_t>::max();
   if (running_.load()) {

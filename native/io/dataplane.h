@@ -70,6 +70,7 @@ class Dataplane {
   void start();  // opens every socket first, so a bad interface or missing privilege throws here
   void stop();
   void publish(std::vector<ServiceSpec> services);
+  void set_filter(std::vector<sock_filter> filter);
   DataplaneStats stats();
 
   // For the control plane's other threads (aging worker, `las flows`): found by id, from any

@@ -61,10 +61,7 @@ RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter
   fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd_ < 0) fail("socket(AF_PACKET) (LAS needs root or CAP_NET_RAW)");
   try {
-    if (!filter.empty()) {
-      sock_fprog prog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
-      if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) fail("attach the VIP socket filter");
-    }
+    if (!filter.empty()) attach_filter(filter);
     set_int(fd_, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION");
     // The dispatcher's own transmissions must not come back as input (one-armed set-ups).
     set_int(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
@@ -92,6 +89,11 @@ RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter
     close(fd_);
     throw;
   }
+}
+
+void RxRing::attach_filter(const std::vector<sock_filter>& filter) {
+  sock_fprog prog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
+  if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) fail("attach the VIP socket filter");
 }
 
 RxRing::~RxRing() {

@@ -31,6 +31,8 @@ class RxRing {
   RxRing& operator=(const RxRing&) = delete;
 
   int fd() const { return fd_; }
+  // Replaces the socket filter; the kernel swaps it atomically (a reload with new VIPs).
+  void attach_filter(const std::vector<sock_filter>& filter);
   tpacket_block_desc* block(uint32_t i) const {
     return reinterpret_cast<tpacket_block_desc*>(map_ + static_cast<size_t>(i) * cfg_.block_size);
   }

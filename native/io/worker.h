@@ -22,7 +22,8 @@ class Worker {
   ~Worker();
 
   void run();
-  void close_io();  // after the thread ended: sockets go, the flow table and counters stay readable
+  void close_io();
+  void set_filter(const std::vector<sock_filter>& filter) { if (rx_) rx_->attach_filter(filter); }  // after the thread ended: sockets go, the flow table and counters stay readable
   WorkerState& state() { return state_; }
   ExpireQueue& expiries() { return expiries_; }
   // The snapshot generation this worker is using; older snapshots may be freed once all moved on.

@@ -7,7 +7,7 @@ import { parseMode } from '../config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { installIngressDrop, type IngressDrop } from './ingress-drop.js';
 import { readNeighbours, refreshNeighbours, resolveMacs } from './neighbours.js';
-import { buildDataplaneOptions } from './native-snapshot.js';
+import { socketFilter, buildDataplaneOptions } from './native-snapshot.js';
 import { chooseTxMode } from './tx-mode.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { adminHandlers, type DaemonControl, type ServerAction } from './admin-verbs.js';
@@ -188,7 +188,11 @@ class Daemon implements DaemonControl {
     } catch (error) {
       this.refuse(`reload refused: ${(error as Error).message}`);
     }
+    const vips = (c: LasConfig) => JSON.stringify([...new Set(c.services.map((s) => s.vip))].sort());
+    const vipsChanged = vips(this.config) !== vips(next);
     try {
+      // A new VIP's frames must pass the socket filter before the snapshot that serves them.
+      if (vipsChanged) this.dataplane?.setFilter(socketFilter(next));
       this.dataplane?.setSnapshot(state.snapshot(macs));
     } catch (error) {
       this.refuse(`reload refused: the fast path did not take the new config: ${(error as Error).message}`);
@@ -197,9 +201,8 @@ class Daemon implements DaemonControl {
     const prev = this.config;
     this.state = state;
     this.macs = macs;
-    const vips = (c: LasConfig) => JSON.stringify([...new Set(c.services.map((s) => s.vip))].sort());
-    if (this.ingressDrop && vips(prev) !== vips(next)) {
-      // Only VIPs can have gone (a new one needs a restart): the kernel may see their traffic again.
+    if (this.ingressDrop && vipsChanged) {
+      // The kernel must stay off new VIPs and may see the traffic of removed ones again.
       try {
         this.ingressDrop = await installIngressDrop(next.interface, next.services.map((s) => s.vip));
       } catch (error) {

@@ -21,6 +21,11 @@ export function buildDataplaneOptions(config: LasConfig, txMode: TxMode, fanoutI
     ring: config.ring,
     fanoutId,
     gratuitousArp: config.gratuitousArp,
-    filter: vipMatchProgram(config.services.map((s) => s.vip), ACCEPT_FRAME, 0),
+    filter: socketFilter(config),
   };
+}
+
+/** The RX socket filter: only VIP traffic and ARP for the VIPs reach the rings. */
+export function socketFilter(config: LasConfig): DataplaneOptions['filter'] {
+  return vipMatchProgram(config.services.map((s) => s.vip), ACCEPT_FRAME, 0);
 }

@@ -29,10 +29,6 @@ export function planReload(prev: LasConfig, next: LasConfig): ReloadPlan {
   if (prev.flowTable.capacity !== next.flowTable.capacity) plan.restartKeys.push('flowTable.capacity');
   // The native idle sweep's bound is fixed at start; the per-state timeouts below it do change.
   if (prev.flowTable.idleTimeout !== next.flowTable.idleTimeout) plan.notApplied.push('flowTable.idleTimeout');
-  // The RX socket filter, compiled from the VIPs at start, would not let a new VIP's packets in.
-  const vips = new Set(prev.services.map((s) => s.vip));
-  const newVips = [...new Set(next.services.map((s) => s.vip).filter((v) => !vips.has(v)))];
-  if (newVips.length > 0) plan.restartKeys.push(`services[].vip (new VIP ${newVips.join(', ')})`);
 
   const byName = new Map(prev.services.map((s) => [s.name, s]));
   for (const service of next.services) {

@@ -78,6 +78,8 @@ export interface NativeDataplane {
   start(): void;
   stop(): void;
   setSnapshot(snapshot: NativeSnapshot): void;
+  /** Replaces the RX socket filter on every worker (a reload that changes the VIPs). */
+  setFilter(filter: DataplaneOptions['filter']): void;
   stats(): DataplaneStats;
 }
 

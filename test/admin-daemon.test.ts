@@ -8,7 +8,7 @@ import { chmod, stat } from 'node:fs/promises';
 import net from 'node:net';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
-import { CLI, daemonReady, las, lasOk } from './support/control.js';
+import { CLI, las, lasOk } from './support/control.js';
 
 const NOBODY = 65534;
 
@@ -52,7 +52,6 @@ async function exchange(path: string, text: string, count: number): Promise<Reco
 
 test('the admin socket refuses a non-root client when its mode says so; a reload can open it', { timeout: 90_000, skip: process.getuid?.() !== 0 && 'needs root to switch to uid 65534' }, async () => {
   await withDrLab({ servers: 1 }, async (lab) => {
-    await daemonReady(lab);
     await chmod(lab.dir, 0o755); // only the socket's own mode decides
     assert.equal((await stat(lab.adminSocket)).mode & 0o777, 0o600);
     assert.equal(await asNobody(lab.adminSocket, '{"id":1,"cmd":"status"}'), 'EACCES');
@@ -72,7 +71,6 @@ test('the admin socket refuses a non-root client when its mode says so; a reload
 
 test('malformed admin requests get errors, not a crash; the CLI explains mistakes', { timeout: 90_000 }, async () => {
   await withDrLab({ servers: 2 }, async (lab) => {
-    await daemonReady(lab);
     const answers = await exchange(lab.adminSocket, [
       'not json',
       '{"id":2,"cmd":"flows","args":{"limit":-1}}',

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
-import { daemonReady, flows, lasOk, sleep, waitFor, type FlowRow } from './support/control.js';
+import { flows, lasOk, sleep, waitFor, type FlowRow } from './support/control.js';
 
 const TEST_TIMEOUT = { timeout: 90_000 };
 const SHORT_S = 2;
@@ -21,7 +21,6 @@ test('a UDP flow disappears from las flows after the udp timeout, not before', T
     const dns = { name: 'dns', vip: lab.vip, port: 5353, protocol: 'udp', servers: lab.segment.servers.map((s) => ({ address: s.address })) };
     await lab.writeConfig({ ...lab.config, services: [...lab.config.services, dns] });
     await lab.startDaemon();
-    await daemonReady(lab);
 
     const sentBefore = Date.now();
     await lab.exec('client', process.execPath, ['-e', `
@@ -42,7 +41,6 @@ test('a UDP flow disappears from las flows after the udp timeout, not before', T
 
 test('TCP flows that saw FIN or RST age by the short timeouts; an established one, idle longer, stays', TEST_TIMEOUT, async () => {
   await withDrLab({ servers: 2, config: { flowTimeouts: timeouts } }, async (lab) => {
-    await daemonReady(lab);
     // One connection held open without data (ESTABLISHED), one reset right after the handshake (CLOSE).
     const holder = lab.spawn('client', process.execPath, ['-e', `
       const net = require('net');

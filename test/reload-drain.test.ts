@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type ClientResult, type DrLab } from './support/dr-lab.js';
-import { daemonReady, flows, lasOk, logLines, nameOf, serverRow, status, waitFor } from './support/control.js';
+import { flows, lasOk, logLines, nameOf, serverRow, status, waitFor } from './support/control.js';
 
 const TEST_TIMEOUT = { timeout: 120_000 };
 const LONG_MS = 6000;
@@ -32,7 +32,6 @@ async function shortRequests(lab: DrLab): Promise<ClientResult> {
 
 test('weight 0 in the config (las reload) during long-lived connections: they keep working, no new connection lands there', TEST_TIMEOUT, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
-    await daemonReady(lab);
     const { done, busiest } = await longLived(lab, 6);
     const target = nameOf(lab, busiest);
     const servers = lab.segment.servers.map((s) => (s.address === busiest ? { address: s.address, weight: 0 } : { address: s.address }));
@@ -52,7 +51,6 @@ test('weight 0 in the config (las reload) during long-lived connections: they ke
 
 test('las server drain / enable at runtime: no new flows while drained, existing ones finish; enable brings it back', TEST_TIMEOUT, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
-    await daemonReady(lab);
     const { done, busiest } = await longLived(lab, 6);
     const target = nameOf(lab, busiest);
     assert.match(await lasOk(lab, ['server', 'drain', 'web', busiest]), /weight 0 \(config 1\), drained until reload/);
@@ -79,7 +77,6 @@ test('las server drain / enable at runtime: no new flows while drained, existing
 
 test('a server removed by a reload drains: its connection keeps working, then it leaves when its last flow has ended', TEST_TIMEOUT, async () => {
   await withDrLab({ servers: 3, config: { flowTimeouts: { tcpFinWait: 1, tcpClose: 1 } } }, async (lab) => {
-    await daemonReady(lab);
     const { done, busiest } = await longLived(lab, 6);
     const target = nameOf(lab, busiest);
     const servers = lab.segment.servers.filter((s) => s.address !== busiest).map((s) => ({ address: s.address }));

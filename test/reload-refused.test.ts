@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
-import { daemonReady, las, lasOk, logLines, status, waitFor } from './support/control.js';
+import { las, lasOk, logLines, status, waitFor } from './support/control.js';
 
 test('a broken config is refused with its reason and changes nothing; so is a key that needs a restart', { timeout: 90_000 }, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
-    await daemonReady(lab);
     const before = JSON.stringify(await status(lab));
     const good = lab.config;
 

@@ -53,15 +53,6 @@ export async function startWith(lab: DrLab, service: Record<string, unknown>, to
   const config = { ...lab.config, ...top, services: [{ ...lab.config.services[0], ...service }, ...lab.config.services.slice(1)] };
   await lab.writeConfig(config);
   await lab.startDaemon();
-  await daemonReady(lab);
-}
-
-/** The admin socket answers before the fast path runs: wait for the "ready" log line too. */
-export async function daemonReady(lab: DrLab, timeoutMs = 20_000): Promise<void> {
-  await waitFor('the daemon logs "ready"', () => {
-    assert.ok(lab.daemon().running(), `the daemon exited: ${lab.daemonOutput().stderr}${lab.daemonOutput().stdout}`);
-    return /"msg"\s*:\s*"ready"/.test(lab.daemonOutput().stdout);
-  }, timeoutMs, () => lab.daemonOutput());
 }
 
 export interface ServerRow { address: string; role: string; weight: number; health: string; activeFlows: number; override?: string; removed?: unknown }

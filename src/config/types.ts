@@ -62,7 +62,7 @@ export interface LasConfig {
   egressInterface: string;        // default: interface
   workers: number;                // default 1
   cpus: number[];                 // default []: not pinned
-  txMode: TxModeSetting;          // default "auto": send on veth, ring elsewhere
+  txMode: TxModeSetting;          // default "auto": sendmmsg on veth, ring elsewhere
   ingressDrop: IngressDropSetting; // default "tc"
   gratuitousArp: boolean;         // default true
   flowTable: { capacity: number; idleTimeout: number }; // per worker; default 1048576 entries, idleTimeout = largest flowTimeouts value

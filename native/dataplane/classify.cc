@@ -98,9 +98,50 @@ Decision classify_icmp_error(uint8_t* frame, uint32_t len, const ParsedFrame& p,
 
 }  // namespace
 
-Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapshot& snap, WorkerState& w,
-                  uint32_t now_ms) {
-  ParsedFrame p = parse_frame(frame, len);
+void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, Prepared& out) {
+  out.p = parse_frame(frame, len);
+  out.service = -1;
+  out.reason = DropReason::Count;
+  const ParsedFrame& p = out.p;
+  if (p.kind != FrameKind::Ipv4 || !snap.is_vip(p.dst)) return;
+  if (p.proto == kProtoIcmp && !p.is_fragment && p.ip_end >= p.l4_offset + kIcmpHeaderLen) {
+    uint8_t type = frame[p.l4_offset];
+    if (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded) return;  // decided from the quoted header
+  }
+  int si;
+  if (p.has_ports || !p.is_fragment) {
+    si = snap.find_service(p.dst, p.has_ports ? p.dport : 0, p.proto);
+    if (si < 0) {
+      out.reason = DropReason::NoService;
+      return;
+    }
+  } else {
+    si = snap.find_fragment_service(p.dst, p.proto);  // a later fragment: no ports to look at
+    if (si < 0) {
+      out.reason = DropReason::Fragment;
+      return;
+    }
+  }
+  const Service& svc = snap.services[si];
+  bool by_addresses = svc.spec.flow_key == FlowKeyMode::Addresses;
+  // Without ports only the address pair can key a flow; a 5-tuple service cannot place a fragment.
+  if (p.is_fragment && !by_addresses) {
+    out.reason = DropReason::Fragment;
+    return;
+  }
+  out.service = si;
+  out.key = FlowKeyFields{p.src, p.dst, 0, svc.spec.port, p.proto};
+  if (!by_addresses) {
+    out.key.sport = p.sport;
+    out.key.dport = p.dport;
+  }
+  out.hash = hash_flow(out.key, kFlowTableSeed);
+  w.flows.prefetch(out.hash);
+}
+
+Decision decide(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapshot& snap, WorkerState& w,
+                uint32_t now_ms, const Prepared& pr) {
+  const ParsedFrame& p = pr.p;
   if (p.kind == FrameKind::Malformed) return drop(w, p.reason);
   if (p.kind == FrameKind::Other) return drop(w, DropReason::NotIpv4);
 
@@ -122,32 +163,14 @@ Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snaps
     w.counters.drop(DropReason::NotVip);
     return Decision{Action::Pass, DropReason::NotVip, -1, -1};
   }
+  if (pr.reason != DropReason::Count) return drop(w, pr.reason);
+  if (pr.service < 0) return classify_icmp_error(frame, len, p, snap, w);
 
-  if (p.proto == kProtoIcmp && !p.is_fragment && p.ip_end >= p.l4_offset + kIcmpHeaderLen) {
-    uint8_t type = frame[p.l4_offset];
-    if (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded) return classify_icmp_error(frame, len, p, snap, w);
-  }
-
-  int si;
-  if (p.has_ports || !p.is_fragment) {
-    si = snap.find_service(p.dst, p.has_ports ? p.dport : 0, p.proto);
-    if (si < 0) return drop(w, DropReason::NoService);
-  } else {
-    si = snap.find_fragment_service(p.dst, p.proto);  // a later fragment: no ports to look at
-    if (si < 0) return drop(w, DropReason::Fragment);
-  }
+  const int si = pr.service;
   const Service& svc = snap.services[si];
-  bool by_addresses = svc.spec.flow_key == FlowKeyMode::Addresses;
-  // Without ports only the address pair can key a flow; a 5-tuple service cannot place a fragment.
-  if (p.is_fragment && !by_addresses) return drop(w, DropReason::Fragment);
-
-  FlowKeyFields key{p.src, p.dst, 0, svc.spec.port, p.proto};
-  if (!by_addresses) {
-    key.sport = p.sport;
-    key.dport = p.dport;
-  }
+  const FlowKeyFields& key = pr.key;
+  const uint64_t h = pr.hash;
   ServiceCounters& sc = snap.counters[w.index].services[si];
-  uint64_t h = hash_flow(key, kFlowTableSeed);
   FlowEntry* e = w.flows.find(key, h);
   int server = -1;
   if (e && now_ms - e->last_seen_ms <= w.idle_ms) {

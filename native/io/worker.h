@@ -31,6 +31,7 @@ class Worker {
 
  private:
   void process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
+  void handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_ms, const Prepared& prepared);
   Decision pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap);
   void transmit(uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
   void flush();

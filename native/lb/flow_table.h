@@ -34,6 +34,7 @@ class FlowTable {
   FlowTable& operator=(const FlowTable&) = delete;
 
   FlowEntry* find(const FlowKeyFields& key, uint64_t hash);
+  void prefetch(uint64_t hash) const { __builtin_prefetch(&entries_[static_cast<uint32_t>(hash) & mask_], 1); }
   // Returns nullptr when the table already holds `capacity` entries (the caller forwards statelessly).
   FlowEntry* insert(const FlowKeyFields& key, uint64_t hash);
   void erase(FlowEntry* entry);

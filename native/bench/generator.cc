@@ -20,6 +20,7 @@
 #include "../io/packet_socket.h"
 #include "../packet/checksum.h"
 #include "../packet/consts.h"
+#include "rng.h"
 
 namespace las::bench {
 
@@ -38,20 +39,6 @@ uint64_t now_ns() {
   clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no syscall
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
-
-// xorshift64*: a few cycles per number, no allocation, good enough to spread flows.
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed ? seed : 0x9e3779b97f4a7c15ULL) {}
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dULL;
-  }
-  // Uniform in [0, span) for span <= 2^32 by multiply-shift: no division in the loop.
-  uint32_t below(uint64_t span) { return static_cast<uint32_t>(((next() >> 32) * span) >> 32); }
-};
 
 uint32_t sum_words(uint32_t v) { return (v >> 16) + (v & 0xffff); }
 
@@ -247,19 +234,6 @@ void pin_to(int cpu) {
     errno = rc;
     fail("pin the generator thread to CPU " + std::to_string(cpu));
   }
-}
-
-uint32_t interface_mtu(const std::string& name) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  int rc = ioctl(fd, SIOCGIFMTU, &ifr);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  if (rc < 0) fail("read the MTU of interface \"" + name + "\"");
-  return static_cast<uint32_t>(ifr.ifr_mtu);
 }
 
 void sleep_until(uint64_t t_ns) {

@@ -10,6 +10,7 @@
 #include "../lb/flow_table.h"
 #include "../lb/hash.h"
 #include "../lb/maglev.h"
+#include "rng.h"
 
 namespace las::bench {
 
@@ -36,17 +37,6 @@ inline uint32_t spread(uint32_t x) {
   x ^= x >> 16;
   return x;
 }
-
-struct Rng {
-  uint64_t s = 0x2545f4914f6cdd1dULL;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dULL;
-  }
-  uint32_t below(uint64_t span) { return static_cast<uint32_t>(((next() >> 32) * span) >> 32); }
-};
 
 inline FlowKeyFields table_key(uint32_t i) { return FlowKeyFields{spread(i), 0x0a000064, 0, 80, kProtoTcp}; }
 

@@ -40,19 +40,29 @@ int interface_index(const std::string& name) {
   return static_cast<int>(idx);
 }
 
-Mac interface_mac(const std::string& name) {
+// One SIOCGIF* request on a throwaway socket; `what` names it in the error.
+static ifreq interface_request(const std::string& name, unsigned long request, const char* what) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket");
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  int rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+  int rc = ioctl(fd, request, &ifr);
   int saved = errno;
   close(fd);
   errno = saved;
-  if (rc < 0) fail("read the MAC of interface \"" + name + "\"");
+  if (rc < 0) fail(std::string("read the ") + what + " of interface \"" + name + "\"");
+  return ifr;
+}
+
+Mac interface_mac(const std::string& name) {
+  ifreq ifr = interface_request(name, SIOCGIFHWADDR, "MAC");
   Mac m;
   std::memcpy(m.bytes, ifr.ifr_hwaddr.sa_data, 6);
   return m;
+}
+
+uint32_t interface_mtu(const std::string& name) {
+  return static_cast<uint32_t>(interface_request(name, SIOCGIFMTU, "MTU").ifr_mtu);
 }
 
 RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter>& filter, int fanout_id)

@@ -22,6 +22,7 @@ struct RingConfig {
 // Throws std::runtime_error naming the step and the errno on every failure.
 int interface_index(const std::string& name);
 Mac interface_mac(const std::string& name);
+uint32_t interface_mtu(const std::string& name);
 
 class RxRing {
  public:

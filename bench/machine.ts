@@ -1,6 +1,6 @@
 // The machine the numbers come from, and the tools the suite needs on it.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { readCpuTimes, userHz } from './system.js';
@@ -89,7 +89,20 @@ export async function backgroundLoad(ms = 1000): Promise<Array<{ cpu: number; bu
   });
 }
 
-export interface CodeVersion { commit: string | null; dirty: boolean | null; addonBuiltAt: string | null }
+export interface CodeVersion { commit: string | null; dirty: boolean | null; addonBuiltAt: string | null; distBuiltAt: string | null }
+
+/** The newest modification time of the compiled daemon (dist/src), which every LAS start runs. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  let entries: import('node:fs').Dirent[] = [];
+  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return 0; }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (e.name.endsWith('.js')) try { newest = Math.max(newest, statSync(path).mtimeMs); } catch { /* removed meanwhile */ }
+  }
+  return newest;
+}
 
 /** The code under test: git commit (and uncommitted changes), and when the addon was built. */
 export async function codeVersion(root: string): Promise<CodeVersion> {
@@ -97,9 +110,11 @@ export async function codeVersion(root: string): Promise<CodeVersion> {
   const status = await exec('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], 10_000);
   let addonBuiltAt: string | null = null;
   try { addonBuiltAt = statSync(join(root, 'build', 'Release', 'las_native.node')).mtime.toISOString(); } catch { /* not built */ }
+  const dist = newestMtime(join(root, 'dist', 'src'));
   return {
     commit: head.ok ? head.output.trim() : null,
     dirty: status.ok ? status.output.trim().length > 0 : null,
     addonBuiltAt,
+    distBuiltAt: dist > 0 ? new Date(dist).toISOString() : null,
   };
 }

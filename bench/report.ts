@@ -198,7 +198,7 @@ export function renderSummary(r: BenchResults): string {
   const s = r.settings;
   out.push(`# LAS benchmark, ${r.startedAt.slice(0, 19).replace('T', ' ')} UTC (${r.mode})`, '');
   out.push(`- Command: \`${r.command}\``);
-  out.push(`- Code: commit ${r.code.start.commit?.slice(0, 12) ?? 'unknown'}${r.code.start.dirty ? ' with uncommitted changes' : ''}, addon built ${r.code.start.addonBuiltAt ?? 'unknown'}`);
+  out.push(`- Code: commit ${r.code.start.commit?.slice(0, 12) ?? 'unknown'}${r.code.start.dirty ? ' with uncommitted changes' : ''}; addon built ${r.code.start.addonBuiltAt ?? 'unknown'}, dist/ ${r.code.start.distBuiltAt ?? 'unknown'}`);
   out.push(`- Machine: ${r.machine.cpuModel}, ${r.machine.cores} CPUs, kernel ${r.machine.kernel}, Node ${r.machine.node}`);
   const bg = (l: Array<{ cpu: number; busyShare: number }>) => l.map((c) => `CPU ${c.cpu} ${pct(c.busyShare)}`).join(', ');
   out.push(`- Other load on the machine with the suite idle: before ${bg(r.backgroundLoad.before)}; after ${bg(r.backgroundLoad.after)}; load average ${r.backgroundLoad.loadAverage.map((x) => x.toFixed(2)).join(' ')}`);

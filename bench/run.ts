@@ -86,7 +86,7 @@ function buildProgram(): Command {
     .option('--no-install', 'do not apt-get install missing tools (nftables)')
     .addHelpText('after', `
 Examples:
-  sudo npm run bench                                   # full run, 15-20 minutes on 2 vCPUs
+  sudo npm run bench                                   # full run, 13-15 minutes on 2 vCPUs
   sudo npm run bench -- --quick                        # every scenario briefly
   sudo npm run bench -- --scenarios udp-64-1m,search --rounds 5 --duration 10000
   sudo npm run bench -- --interfaces gen=enp1s0f0,in=enp1s0f1,out=enp2s0f0,sink=enp2s0f1
@@ -426,8 +426,10 @@ export async function main(argv: string[]): Promise<number> {
     progress.stop();
   }
   const codeAtEnd = await codeVersion(repoRoot());
-  if (codeAtEnd.commit !== codeAtStart.commit || codeAtEnd.addonBuiltAt !== codeAtStart.addonBuiltAt) {
-    warnings.push(`the code changed during the run (commit ${codeAtStart.commit?.slice(0, 10)} → ${codeAtEnd.commit?.slice(0, 10)}, addon built ${codeAtStart.addonBuiltAt} → ${codeAtEnd.addonBuiltAt}): processes started later ran other code, so the scenarios are not comparable; run again`);
+  if (codeAtEnd.addonBuiltAt !== codeAtStart.addonBuiltAt || codeAtEnd.distBuiltAt !== codeAtStart.distBuiltAt) {
+    warnings.push(`the code was rebuilt during the run (addon ${codeAtStart.addonBuiltAt} → ${codeAtEnd.addonBuiltAt}, dist/src ${codeAtStart.distBuiltAt} → ${codeAtEnd.distBuiltAt}): LAS processes started after that ran other code, so the scenarios are not comparable; run again`);
+  } else if (codeAtEnd.commit !== codeAtStart.commit) {
+    warnings.push(`git HEAD moved during the run (${codeAtStart.commit?.slice(0, 12)} → ${codeAtEnd.commit?.slice(0, 12)}) but neither the addon nor dist/ was rebuilt: the whole run measured the build of ${codeAtStart.commit?.slice(0, 12)}`);
   }
   const loadAfter = await backgroundLoad(settings.quick ? 300 : 1000);
   busyWarning('after the run', loadAfter);

@@ -12,23 +12,9 @@
 #include "../lb/maglev.h"
 #include "bench_bindings.h"
 #include "convert.h"
+#include "guard.h"
 
 namespace las {
-
-namespace {
-
-template <typename F>
-auto guarded(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
-
-}  // namespace
 
 class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
  public:

@@ -3,6 +3,8 @@
 // class, and each generator run owns its thread and promise.
 #include "bench_bindings.h"
 
+#include "guard.h"
+
 #include <pthread.h>
 
 #include <atomic>
@@ -52,23 +54,6 @@ std::string string_option(Napi::Env env, const Napi::Object& o, const char* key)
 
 constexpr double kMaxSafe = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
 const double kRequired = std::nan("");
-
-// std::invalid_argument from the C++ side is a RangeError in JS; anything else a plain Error.
-Napi::Error to_js_error(Napi::Env env, const std::exception& e) {
-  if (dynamic_cast<const std::invalid_argument*>(&e)) return Napi::RangeError::New(env, e.what());
-  return Napi::Error::New(env, e.what());
-}
-
-template <typename F>
-auto guarded(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, e);
-  }
-}
 
 bench::GeneratorConfig generator_config(Napi::Env env, const Napi::Value& value) {
   Napi::Object o = options_object(env, value, "runGenerator");

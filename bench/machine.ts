@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
+import { ensureCommand } from '../src/netns/ensure-package.js';
 import { readCpuTimes, userHz } from './system.js';
 
 export interface MachineInfo { cpuModel: string; cores: number; kernel: string; node: string; memoryBytes: number; hostname: string; hz: number }
@@ -45,16 +46,12 @@ export async function ensureNft(install: boolean, log: (message: string) => void
   if (await hasCommand('nft')) return { available: true };
   const manual = 'install it (Debian/Ubuntu: apt-get install -y nftables) and run the suite again';
   if (!install) return { available: false, warning: `nft (nftables) is missing and --no-install was given: the kernel balancer baseline is skipped; ${manual}` };
-  if (!(await hasCommand('apt-get'))) return { available: false, warning: `nft (nftables) is missing and there is no apt-get: the kernel balancer baseline is skipped; ${manual}` };
-  log('nftables is missing; the kernel balancer baseline needs it: running "apt-get update && apt-get install -y nftables" ...');
-  const update = await exec('apt-get', ['update'], 300_000);
-  if (!update.ok) log(`apt-get update failed (trying the install anyway): ${update.output.split('\n').slice(-3).join(' ')}`);
-  const result = await exec('apt-get', ['install', '-y', '--no-install-recommends', 'nftables'], 600_000);
-  if (result.ok && (await hasCommand('nft'))) {
-    log('nftables installed.');
+  try {
+    await ensureCommand('nft', 'nftables', { log });
     return { available: true };
+  } catch (error) {
+    return { available: false, warning: `${error instanceof Error ? error.message : String(error)}: the kernel balancer baseline is skipped` };
   }
-  return { available: false, warning: `installing nftables failed (${result.output.split('\n').slice(-2).join(' ')}): the kernel balancer baseline is skipped; ${manual}` };
 }
 
 /** Kernel pktgen: present when /proc/net/pktgen exists after `modprobe pktgen`. */

@@ -20,11 +20,8 @@ export interface LabServiceOptions {
 /** JSON config as written to the file (the daemon's schema fills in every default). */
 export type LabConfig = Record<string, unknown> & { services: Array<Record<string, unknown>> };
 
-/**
- * Interface = the dispatcher's veth; servers listed without MACs so the daemon resolves them,
- * as it would in a deployment. `extra` sets other top-level keys (workers, txMode, logLevel...).
- */
-export function labConfig(segment: DrSegment, adminSocket: string, service: LabServiceOptions = {}, extra: Record<string, unknown> = {}): LabConfig {
+/** One `services` entry: the VIP, the port (or every port), the servers (the segment's, by default). */
+export function labService(segment: DrSegment, service: LabServiceOptions = {}): Record<string, unknown> {
   const servers: LabServer[] = service.servers ?? segment.servers.map((server, i) => {
     const weight = service.weights?.[i];
     return weight === undefined ? { address: server.address } : { address: server.address, weight };
@@ -37,7 +34,19 @@ export function labConfig(segment: DrSegment, adminSocket: string, service: LabS
   if (service.scheduler) entry.scheduler = service.scheduler;
   if (service.maglevTableSize) entry.maglevTableSize = service.maglevTableSize;
   entry.servers = servers;
-  return { interface: segment.dispatcher.ifname, adminSocket, ...extra, services: [entry] };
+  return entry;
+}
+
+/**
+ * Interface = the dispatcher's veth; servers listed without MACs so the daemon resolves them,
+ * as it would in a deployment. `service` may list several services (each needs its own name);
+ * `extra` sets other top-level keys (workers, txMode, logLevel...).
+ */
+export function labConfig(
+  segment: DrSegment, adminSocket: string, service: LabServiceOptions | LabServiceOptions[] = {}, extra: Record<string, unknown> = {},
+): LabConfig {
+  const services = (Array.isArray(service) ? service : [service]).map((one) => labService(segment, one));
+  return { interface: segment.dispatcher.ifname, adminSocket, ...extra, services };
 }
 
 export async function writeLabConfig(dir: string, config: LabConfig, fileName = 'las.json'): Promise<string> {

@@ -5,6 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminRequest } from '../../src/control/admin-client.js';
+import {
+  BULK_PORT, runBulkUpload, setOffloads, startBulkSink, type BulkReceipt, type BulkSink, type UploadResult,
+} from '../../src/demo/bulk.js';
 import { startDaemon, type DaemonProcess } from '../../src/demo/daemon-process.js';
 import { labConfig, writeLabConfig, type LabConfig, type LabServiceOptions } from '../../src/demo/lab-config.js';
 import {
@@ -14,9 +17,11 @@ import { installCleanupHandlers, trackPath, untrackPath } from '../../src/netns/
 import { createDrSegment, type DrSegment } from '../../src/netns/lvs-dr.js';
 import { spawnInNs } from '../../src/netns/namespace.js';
 import { runInNs, type RunOptions, type RunResult } from '../../src/netns/run.js';
+import { setSegmentMtu } from '../../src/netns/segment-mtu.js';
 
 export type { ClientResult } from '../../src/demo/processes.js';
 export type { LabServiceOptions } from '../../src/demo/lab-config.js';
+export type { BulkReceipt, UploadResult } from '../../src/demo/bulk.js';
 
 export const ECHO_PORT = 7000;
 
@@ -32,7 +37,16 @@ export interface DrLabOptions {
   echoPort?: number;                  // real servers' TCP echo port, default 7000
   readyTimeoutMs?: number;            // daemon readiness, default 20 s
   daemonArgs?: string[];              // extra `las run` arguments
+  /**
+   * Bulk uploads: a bulk sink on every real server (port default 5201) and, unless the main service
+   * already covers that port, a second TCP service "bulk" on VIP:port to all servers.
+   */
+  bulk?: boolean | { port?: number; service?: Omit<LabServiceOptions, 'port' | 'name'> };
+  mtu?: number;                       // one MTU on the whole segment, set before servers and daemon start
 }
+
+/** lab.upload(): a bulk upload from a client to VIP:bulkPort; bytes default 10 MB. */
+export interface LabUploadArgs { bytes?: number; streams?: number; client?: string; source?: string; timeoutMs?: number }
 
 /** Client run options; url defaults to http://VIP:port/ and sources to the client's addresses. */
 export type LabClientArgs = Partial<ClientArgs> & { path?: string; client?: string };
@@ -64,6 +78,17 @@ export interface DrLab {
   spawn(role: string, cmd: string, args: string[], opts?: SpawnOptions): ChildProcess;
   stopServer(name: string): Promise<void>;
   startServer(name: string): Promise<void>;
+  /** The bulk port (opts.bulk), or undefined when the lab has no bulk sinks. */
+  bulkPort: number | undefined;
+  bulkSinks: Map<string, BulkSink>;
+  /** Uploads to VIP:bulkPort and waits until the sink confirmed every byte; throws without opts.bulk. */
+  upload(args?: LabUploadArgs): Promise<UploadResult>;
+  /** Finished bulk connections per server name. */
+  bulkReceipts(): Promise<Map<string, BulkReceipt[]>>;
+  /** ethtool -K tso/gso/gro on a host's NIC ("client", "s1", ...). */
+  setOffloads(role: string, on: boolean): Promise<void>;
+  /** One MTU on every link of the segment (the daemon reads its MTU at start: prefer opts.mtu). */
+  setMtu(mtu: number): Promise<void>;
 }
 
 export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promise<T>): Promise<T> {
@@ -73,6 +98,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
   let dir: string | undefined;
   let daemon: DaemonProcess | undefined;
   const realServers = new Map<string, RealServer>();
+  const bulkSinks = new Map<string, BulkSink>();
   try {
     dir = await mkdtemp(join(tmpdir(), 'las-lab-'));
     trackPath(dir);
@@ -83,8 +109,11 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       ...(opts.vip !== undefined ? { vip: opts.vip } : {}),
     });
     const seg = segment;
+    if (opts.mtu !== undefined) await setSegmentMtu(seg, opts.mtu);
     const port = opts.service?.port ?? 80;
-    const httpPort = opts.httpPort ?? (port === 0 ? 80 : port);
+    const bulk = opts.bulk === undefined || opts.bulk === false ? undefined : opts.bulk === true ? {} : opts.bulk;
+    const bulkPort = bulk ? bulk.port ?? BULK_PORT : undefined;
+    const httpPort = opts.httpPort ?? (port === 0 || port === bulkPort ? 80 : port);
     const echoPort = opts.echoPort ?? ECHO_PORT;
     const startServer = async (name: string) => {
       const server = seg.servers.find((s) => s.name === name);
@@ -93,9 +122,16 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       realServers.set(name, await startRealServer(server.ns, name, { port: httpPort, echoPort }));
     };
     await Promise.all(seg.servers.map((server) => startServer(server.name)));
+    if (bulkPort !== undefined) {
+      await Promise.all(seg.servers.map(async (server) => { bulkSinks.set(server.name, await startBulkSink(server.ns, { port: bulkPort })); }));
+    }
 
     const adminSocket = join(dir, 'admin.sock');
-    const config = labConfig(seg, adminSocket, opts.service, opts.config);
+    const services: LabServiceOptions[] = [opts.service ?? {}];
+    if (bulk && bulkPort !== undefined && port !== 0 && port !== bulkPort) {
+      services.push({ ...bulk.service, name: 'bulk', port: bulkPort, protocol: 'tcp' });
+    }
+    const config = labConfig(seg, adminSocket, services, opts.config);
     const configPath = await writeLabConfig(dir, config);
     const start = async () => {
       daemon = await startDaemon({
@@ -154,6 +190,26 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
         realServers.delete(name);
       },
       startServer,
+      bulkPort,
+      bulkSinks,
+      upload(args = {}) {
+        if (bulkPort === undefined) throw new Error('lab.upload() needs withDrLab({ bulk: true })');
+        const client = args.client ?? 'client';
+        return runBulkUpload(seg.ns(client), {
+          host: seg.vip,
+          port: bulkPort,
+          bytes: args.bytes ?? 10_000_000,
+          ...(args.streams !== undefined ? { streams: args.streams } : {}),
+          ...(args.source !== undefined ? { source: args.source } : {}),
+          ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
+        });
+      },
+      async bulkReceipts() {
+        const entries = await Promise.all([...bulkSinks].map(async ([name, sink]) => [name, await sink.received()] as const));
+        return new Map(entries);
+      },
+      setOffloads: (role, on) => setOffloads(seg.ns(role), seg.host(role).ifname, on),
+      setMtu: (mtu) => setSegmentMtu(seg, mtu),
     };
     if (opts.startDaemon ?? true) await start();
     return await fn(lab);
@@ -162,6 +218,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
     const d = daemon as DaemonProcess | undefined;
     await d?.stop(5000).catch(() => undefined);
     await Promise.allSettled([...realServers.values()].map((server) => server.stop()));
+    await Promise.allSettled([...bulkSinks.values()].map((sink) => sink.stop()));
     await segment?.destroy().catch((error: unknown) => process.stderr.write(`dr-lab cleanup: ${String(error)}\n`));
     if (dir) {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);

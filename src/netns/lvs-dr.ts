@@ -85,60 +85,87 @@ function planHosts(opts: DrSegmentOptions): HostPlan[] {
 }
 
 // IPv6 off everywhere: no router solicitations, DAD or MLD frames to muddy the dispatcher's counters.
-async function quietIpv6(ns: string): Promise<void> {
+export async function quietIpv6(ns: string): Promise<void> {
   try {
     await setSysctls(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
   } catch { /* kernel without IPv6: already quiet */ }
 }
 
-async function setUpHost(segmentPrefix: string, switchNs: string, bridge: string, vip: string, plan: HostPlan): Promise<DrHost> {
-  const ns = `${segmentPrefix}-${plan.role}`;
-  await addVethPair({ name: ENDPOINT_IF, ns }, { name: plan.port, ns: switchNs });
+/** One NIC of a host, plugged into a bridge of the switch namespace. */
+export interface EndpointPlan {
+  ns: string;          // the host's namespace (exists already)
+  ifname: string;      // its end of the veth pair, e.g. "eth0"
+  port: string;        // the bridge end, in the switch namespace
+  cidrs: string[];     // addresses on ifname, e.g. ["10.77.0.2/24"]
+  vip?: string;        // set: this host is a real server holding the VIP on lo, ARP-silent for it
+}
+
+/**
+ * A veth pair from the host's `ifname` to a port of `bridge`, addresses, rp_filter off (and the
+ * real server's VIP and ARP sysctls, all before the link comes up), link up; returns the NIC's MAC.
+ */
+export async function setUpEndpoint(switchNs: string, bridge: string, plan: EndpointPlan): Promise<string> {
+  const { ns, ifname } = plan;
+  await addVethPair({ name: ifname, ns }, { name: plan.port, ns: switchNs });
   await setMaster(switchNs, plan.port, bridge);
   await setLinkUp(switchNs, plan.port);
-  await addAddress(ns, ENDPOINT_IF, `${plan.address}/${DR_PREFIX_LENGTH}`);
-  for (const extra of plan.extra) await addAddress(ns, ENDPOINT_IF, `${extra}/${DR_PREFIX_LENGTH}`);
+  for (const cidr of plan.cidrs) await addAddress(ns, ifname, cidr);
   // rp_filter off: DR traffic is asymmetric by design (and the kernel takes the max of all/dev).
   const sysctls: Record<string, number> = {
     'net.ipv4.conf.all.rp_filter': 0,
     'net.ipv4.conf.default.rp_filter': 0,
-    [`net.ipv4.conf.${ENDPOINT_IF}.rp_filter`]: 0,
+    [`net.ipv4.conf.${ifname}.rp_filter`]: 0,
   };
-  if (plan.server) {
+  if (plan.vip !== undefined) {
     // The VIP lives on lo; never answer ARP for it (arp_ignore=1: only for addresses on the
     // asking interface) and never use it as ARP source (arp_announce=2). Only the dispatcher may own it on the wire.
-    await addAddress(ns, 'lo', `${vip}/32`);
+    await addAddress(ns, 'lo', `${plan.vip}/32`);
     Object.assign(sysctls, {
       'net.ipv4.conf.all.arp_ignore': 1,
       'net.ipv4.conf.all.arp_announce': 2,
-      [`net.ipv4.conf.${ENDPOINT_IF}.arp_ignore`]: 1,
-      [`net.ipv4.conf.${ENDPOINT_IF}.arp_announce`]: 2,
+      [`net.ipv4.conf.${ifname}.arp_ignore`]: 1,
+      [`net.ipv4.conf.${ifname}.arp_announce`]: 2,
     });
   }
   await setSysctls(ns, sysctls);
-  await setLinkUp(ns, ENDPOINT_IF);
-  const info = await waitForLinkUp(ns, ENDPOINT_IF, 5000);
-  return { role: plan.role, ns, ifname: ENDPOINT_IF, address: plan.address, mac: info.mac, port: plan.port };
+  await setLinkUp(ns, ifname);
+  return (await waitForLinkUp(ns, ifname, 5000)).mac;
+}
+
+async function setUpHost(segmentPrefix: string, switchNs: string, bridge: string, vip: string, plan: HostPlan): Promise<DrHost> {
+  const ns = `${segmentPrefix}-${plan.role}`;
+  const cidrs = [plan.address, ...plan.extra].map((address) => `${address}/${DR_PREFIX_LENGTH}`);
+  const mac = await setUpEndpoint(switchNs, bridge, { ns, ifname: ENDPOINT_IF, port: plan.port, cidrs, ...(plan.server ? { vip } : {}) });
+  return { role: plan.role, ns, ifname: ENDPOINT_IF, address: plan.address, mac, port: plan.port };
 }
 
 /** Like Promise.all, but waits for every step: destroy() must not race a namespace still being created. */
-async function settleAll<T>(steps: Promise<T>[]): Promise<T[]> {
+export async function settleAll<T>(steps: Promise<T>[]): Promise<T[]> {
   const results = await Promise.allSettled(steps);
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) throw failed.reason;
   return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
-/** Builds the segment; on any failure removes what it already created and rethrows. */
 // With br_netfilter loaded, a Linux bridge validates IPv4 headers and drops malformed ones; a real
 // L2 switch does not, and the dispatcher must be the one to see (and count) them.
-async function plainSwitch(ns: string): Promise<void> {
+export async function plainSwitch(ns: string): Promise<void> {
   if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return;
   await setSysctls(ns, {
     'net.bridge.bridge-nf-call-iptables': 0, 'net.bridge.bridge-nf-call-ip6tables': 0, 'net.bridge.bridge-nf-call-arptables': 0,
   });
 }
 
+/** destroy() of a layout: deletes all its namespaces (killing what runs in them); idempotent. */
+export function namespacesDestroyer(prefix: string, namespaces: string[]): () => Promise<void> {
+  return async () => {
+    const results = await Promise.allSettled(namespaces.map((ns) => deleteNamespace(ns)));
+    const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), `destroy ${prefix}: ${failed.length} namespace(s) left`);
+  };
+}
+
+/** Builds the segment; on any failure removes what it already created and rethrows. */
 export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment> {
   const plans = planHosts(opts);
   const vip = opts.vip ?? DR_DEFAULT_VIP;
@@ -147,11 +174,7 @@ export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment
   const switchNs = `${prefix}-switch`;
   const bridge = 'br0';
   const namespaces = [switchNs, ...plans.map((plan) => `${prefix}-${plan.role}`)];
-  const destroy = async () => {
-    const results = await Promise.allSettled(namespaces.map((ns) => deleteNamespace(ns)));
-    const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), `destroy ${prefix}: ${failed.length} namespace(s) left`);
-  };
+  const destroy = namespacesDestroyer(prefix, namespaces);
   try {
     await settleAll(namespaces.map(async (ns) => { await addNamespace(ns); await quietIpv6(ns); }));
     await addBridge(switchNs, bridge);

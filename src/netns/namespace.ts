@@ -130,6 +130,11 @@ export async function addAddress(ns: string, ifname: string, cidr: string): Prom
   await run('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', ifname]);
 }
 
+/** `ip route add DESTINATION via GATEWAY` ("default" or a CIDR): how a routed host reaches other subnets. */
+export async function addRoute(ns: string, destination: string, gateway: string): Promise<void> {
+  await run('ip', ['-n', ns, 'route', 'add', destination, 'via', gateway]);
+}
+
 /** Several sysctls in one exec; keys are dotted (interface names must not contain dots). */
 export async function setSysctls(ns: string, values: Record<string, string | number>): Promise<void> {
   const assignments = Object.entries(values).map(([key, value]) => `${key}=${value}`);

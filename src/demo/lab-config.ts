@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FlowKey, Protocol, Scheduler } from '../native/binding.js';
 import type { DrSegment } from '../netns/lvs-dr.js';
+import { isRoutedDr } from '../netns/routed-dr.js';
 
 export interface LabServer { address: string; weight?: number; mac?: string }
 
@@ -46,7 +47,12 @@ export function labConfig(
   segment: DrSegment, adminSocket: string, service: LabServiceOptions | LabServiceOptions[] = {}, extra: Record<string, unknown> = {},
 ): LabConfig {
   const services = (Array.isArray(service) ? service : [service]).map((one) => labService(segment, one));
-  return { interface: segment.dispatcher.ifname, adminSocket, ...extra, services };
+  // Routed layout (routed-dr.ts): VIP traffic arrives on the dispatcher's client-side NIC and
+  // leaves for the servers from its server-side one; the one-segment layout uses one NIC for both.
+  const nics = isRoutedDr(segment)
+    ? { interface: segment.dispatcher.ifname, egressInterface: segment.dispatcherEgress.ifname }
+    : { interface: segment.dispatcher.ifname };
+  return { ...nics, adminSocket, ...extra, services };
 }
 
 export async function writeLabConfig(dir: string, config: LabConfig, fileName = 'las.json'): Promise<string> {

@@ -15,6 +15,7 @@ import {
 } from '../../src/demo/processes.js';
 import { installCleanupHandlers, trackPath, untrackPath } from '../../src/netns/cleanup.js';
 import { createDrSegment, type DrSegment } from '../../src/netns/lvs-dr.js';
+import { createRoutedDr, type RoutedDr } from '../../src/netns/routed-dr.js';
 import { spawnInNs } from '../../src/netns/namespace.js';
 import { runInNs, type RunOptions, type RunResult } from '../../src/netns/run.js';
 import { setSegmentMtu } from '../../src/netns/segment-mtu.js';
@@ -37,6 +38,7 @@ export interface DrLabOptions {
   echoPort?: number;                  // real servers' TCP echo port, default 7000
   readyTimeoutMs?: number;            // daemon readiness, default 20 s
   daemonArgs?: string[];              // extra `las run` arguments
+  routed?: boolean;                   // the two-NIC routed layout (src/netns/routed-dr.ts); see withRoutedDrLab
   /**
    * Bulk uploads: a bulk sink on every real server (port default 5201) and, unless the main service
    * already covers that port, a second TCP service "bulk" on VIP:port to all servers.
@@ -102,7 +104,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
   try {
     dir = await mkdtemp(join(tmpdir(), 'las-lab-'));
     trackPath(dir);
-    segment = await createDrSegment({
+    segment = await (opts.routed ? createRoutedDr : createDrSegment)({
       servers: opts.servers ?? 3,
       ...(opts.clientAddresses !== undefined ? { clientAddresses: opts.clientAddresses } : {}),
       ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
@@ -225,4 +227,12 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       untrackPath(dir);
     }
   }
+}
+
+/** The lab on the routed layout: clients on their own subnet, the dispatcher between them and the servers. */
+export type RoutedDrLab = DrLab & { segment: RoutedDr };
+
+/** withDrLab on the routed layout: the config gets egressInterface, the dispatcher's kernel routes the replies. */
+export function withRoutedDrLab<T>(opts: Omit<DrLabOptions, 'routed'>, fn: (lab: RoutedDrLab) => Promise<T>): Promise<T> {
+  return withDrLab({ ...opts, routed: true }, (lab) => fn(lab as RoutedDrLab));
 }

@@ -36,6 +36,7 @@ export interface DrLabOptions {
   startDaemon?: boolean;              // default true; false: segment and servers only
   httpPort?: number;                  // real servers' HTTP port, default = service port or 80
   echoPort?: number;                  // real servers' TCP echo port, default 7000
+  udpPort?: number;                   // real servers also answer UDP on VIP:udpPort ("<name> <length>")
   readyTimeoutMs?: number;            // daemon readiness, default 20 s
   daemonArgs?: string[];              // extra `las run` arguments
   routed?: boolean;                   // the two-NIC routed layout (src/netns/routed-dr.ts); see withRoutedDrLab
@@ -121,7 +122,9 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       const server = seg.servers.find((s) => s.name === name);
       if (!server) throw new Error(`no real server "${name}"`);
       if (realServers.has(name)) return;
-      realServers.set(name, await startRealServer(server.ns, name, { port: httpPort, echoPort }));
+      realServers.set(name, await startRealServer(server.ns, name, {
+        port: httpPort, echoPort, ...(opts.udpPort !== undefined ? { udpPort: opts.udpPort, udpHost: seg.vip } : {}),
+      }));
     };
     await Promise.all(seg.servers.map((server) => startServer(server.name)));
     if (bulkPort !== undefined) {

@@ -4,6 +4,7 @@
 import { linkInfo } from './namespace.js';
 import { run } from './run.js';
 import type { DrSegment } from './lvs-dr.js';
+import { isRoutedDr } from './routed-dr.js';
 
 export interface LinkRef { ns: string; ifname: string }
 
@@ -11,11 +12,14 @@ export const MIN_MTU = 68;      // IPv4's minimum
 export const MAX_MTU = 65535;   // veth's maximum
 
 /** Every link of a DR segment: hosts' NICs, then the switch ports, then the bridge (last: it follows its ports). */
+// The routed layout (routed-dr.ts) adds the dispatcher's server-side NIC and the clients' bridge.
 export function segmentLinks(segment: DrSegment): LinkRef[] {
-  const hosts = [...segment.clients, segment.dispatcher, ...segment.servers];
+  const routed = isRoutedDr(segment);
+  const hosts = [...segment.clients, segment.dispatcher, ...(routed ? [segment.dispatcherEgress] : []), ...segment.servers];
   return [
     ...hosts.map((host) => ({ ns: host.ns, ifname: host.ifname })),
     ...hosts.map((host) => ({ ns: segment.switch.ns, ifname: host.port })),
+    ...(routed ? [{ ns: segment.clientSwitch.ns, ifname: segment.clientSwitch.bridge }] : []),
     { ns: segment.switch.ns, ifname: segment.switch.bridge },
   ];
 }

@@ -1,9 +1,9 @@
 // Bulk TCP upload client, run inside the client namespace:
 //   node dist/src/demo/bulk-upload.js --host 10.77.0.100 --port 5201 --bytes 209715200
 //        [--source 10.77.0.10] [--streams 1] [--timeout-ms T] [--stall-ms 15000] [--chunk 1048576]
-// Each stream writes one reused buffer (1 MiB) as fast as the socket drains, ends its side, and
-// waits for the sink's 8-byte count of what it received; a count that differs from what was sent
-// fails the run. Prints exactly one JSON line (UploadReport in bulk.ts) and exits 0, or prints the
+// Each stream writes one reused buffer (1 MiB) again and again, the next write as soon as the
+// kernel has taken the previous one (backpressure), ends its side, and waits for the sink's 8-byte
+// count of what it received; a count that differs from what was sent fails the run. Prints exactly one JSON line (UploadReport in bulk.ts) and exits 0, or prints the
 // reason on stderr and exits 1. Bounded twice: the whole run (--timeout-ms), and --stall-ms without
 // any progress (nothing more handed to the kernel, no confirmation), so a broken path fails fast.
 import { randomFillSync } from 'node:crypto';
@@ -46,7 +46,8 @@ const chunk = randomFillSync(Buffer.alloc(integer('chunk', values.chunk, 1024, 6
 interface Stream {
   index: number;
   planned: number;
-  queued: number;              // bytes passed to write()
+  written: number;             // bytes of finished writes: all in the kernel
+  inFlight: number;            // size of the write under way (one at a time), 0 when none
   socket: Socket;
   local: string;
   reply: Buffer[];
@@ -54,7 +55,7 @@ interface Stream {
   seconds?: number;
 }
 
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const mb = (bytes: number) => (bytes < 100_000 ? `${bytes} bytes` : `${(bytes / 1e6).toFixed(1)} MB`);
 const started = process.hrtime.bigint();
 const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
 const streams: Stream[] = [];
@@ -66,8 +67,13 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** Bytes the kernel has taken from this stream (queued minus what still waits in Node's buffer). */
-const handedOver = (stream: Stream) => stream.queued - stream.socket.writableLength;
+/** The part of the current write libuv still holds (its write queue); all of it if unknown. */
+function unwritten(stream: Stream): number {
+  const size = (stream.socket as unknown as { _handle?: { writeQueueSize?: unknown } })._handle?.writeQueueSize;
+  return typeof size === 'number' ? Math.min(size, stream.inFlight) : stream.inFlight;
+}
+/** Bytes the kernel has taken from this stream, to the byte: finished writes plus the current one's written part. */
+const handedOver = (stream: Stream) => stream.written + stream.inFlight - unwritten(stream);
 const describe = (stream: Stream) => `stream ${stream.index} (${stream.local || 'unconnected'} -> ${host}:${port})`;
 
 function done(): void {
@@ -84,17 +90,22 @@ function done(): void {
 
 function startStream(index: number, planned: number): Stream {
   const socket = connect({ host, port, allowHalfOpen: true, noDelay: true, ...(values.source ? { localAddress: values.source } : {}) });
-  const stream: Stream = { index, planned, queued: 0, socket, local: '', reply: [] };
+  const stream: Stream = { index, planned, written: 0, inFlight: 0, socket, local: '', reply: [] };
+  // One write at a time, the next when the kernel has taken all of it: the kernel's send buffer
+  // keeps the connection busy meanwhile, and progress stays exact for the stall check.
   const pump = () => {
-    while (stream.queued < planned) {
-      const n = Math.min(chunk.length, planned - stream.queued);
-      stream.queued += n;
-      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-        socket.once('drain', pump);
-        return;
-      }
+    if (stream.written >= planned) {
+      socket.end();
+      return;
     }
-    socket.end();
+    const n = Math.min(chunk.length, planned - stream.written);
+    stream.inFlight = n;
+    socket.write(n === chunk.length ? chunk : chunk.subarray(0, n), (error) => {
+      if (error) return; // the socket's 'error' event reports it
+      stream.written += n;
+      stream.inFlight = 0;
+      pump();
+    });
   };
   socket.once('connect', () => {
     stream.local = `${socket.localAddress ?? '?'}:${socket.localPort ?? '?'}`;

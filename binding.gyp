@@ -7,6 +7,7 @@
         "native/lb/maglev.cc",
         "native/lb/snapshot.cc",
         "native/dataplane/classify.cc",
+        "native/dataplane/fanout.cc",
         "native/io/packet_socket.cc",
         "native/io/worker.cc",
         "native/io/dataplane.cc",

@@ -70,7 +70,7 @@ async function handle(cmd: string, args: unknown): Promise<unknown> {
           txMode,
           flowCapacity: 1024,
           flowIdleTimeoutMs: 300_000,
-          ring: { ...DEFAULTS.ring },
+          ring: { ...DEFAULTS.ring, frameSize: 0 },
           fanoutId: (process.pid & 0xffff) ^ 0x5a5a,
           gratuitousArp: false,
           filter: vipMatchProgram([a.vip], ACCEPT_FRAME, 0),

@@ -34,7 +34,7 @@ const BROKEN: Record<string, { path: string; says: string }[]> = {
   'invalid-interface-name.json': [{ path: 'interface', says: 'not an interface name' }],
   'invalid-duplicate-server.json': [{ path: 'services[0].servers[1].address', says: 'already listed as servers[0]' }],
   'invalid-protocol.json': [{ path: 'services[0].protocol', says: 'did you mean "tcp"?' }],
-  'invalid-ring.json': [{ path: 'ring.frameSize', says: 'larger than ring.blockSize' }],
+  'invalid-ring.json': [{ path: 'ring.blockSize', says: 'must hold a 64 KiB GRO/TSO super-frame' }, { path: 'ring.frameSize', says: 'full-MTU frame' }],
   'invalid-health-type.json': [{ path: 'services[0].healthCheck.type', says: 'did you mean "http"?' }],
   'invalid-health-command-missing.json': [{ path: 'services[0].servers[1].healthCheck.command', says: 'a "command" check needs "command"' }],
   'invalid-health-port-all-ports.json': [{ path: 'services[0].healthCheck.port', says: 'needs "port"' }],
@@ -146,7 +146,7 @@ describe('valid configs', () => {
     assert.deepEqual(config.metrics, { enabled: true, listen: '127.0.0.1:9477' });
     assert.equal(config.drainOnRemove, true);
     assert.equal(config.drainTimeout, 300);
-    assert.deepEqual(config.ring, { blockSize: 1048576, blockCount: 32, frameSize: 2048, retireTimeoutMs: 10 });
+    assert.deepEqual(config.ring, { blockSize: 1048576, blockCount: 32, frameSize: 'auto', retireTimeoutMs: 10 });
     assert.equal(config.neighbourRefresh, 5);
     assert.equal(config.adminSocket, '/run/las/admin.sock');
     assert.equal(config.logLevel, 'info');

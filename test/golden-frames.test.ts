@@ -8,7 +8,7 @@ import {
   EGRESS_MAC, GOLDEN_FIXTURES, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT, type GoldenFixture,
 } from './fixtures/golden-frames.js';
 import {
-  frameOffsets, formatMac, PROTO_TCP, PROTO_UDP, prng, verifyIpv4HeaderChecksum, verifyL4Checksum,
+  frameOffsets, formatMac, prng, verifyIpv4HeaderChecksum,
 } from './support/frames.js';
 import { createClassifier, type ClassifierUnderTest } from './support/maglev-sim.js';
 
@@ -17,15 +17,6 @@ const classifier = createClassifier(addon, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
 let clock = 1_000;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** An unfragmented TCP/UDP frame whose L4 checksum can be verified. */
-function hasCheckableL4(frame: Buffer): boolean {
-  const { l3, ethertype } = frameOffsets(frame);
-  if (ethertype !== 0x0800) return false;
-  const proto = frame[l3 + 9];
-  const fragment = frame.readUInt16BE(l3 + 6) & 0x3fff;
-  return (proto === PROTO_TCP || proto === PROTO_UDP) && fragment === 0;
-}
 
 function checkVerdict(fx: GoldenFixture, verdict: Verdict): void {
   const want = fx.expect;
@@ -41,14 +32,8 @@ function checkVerdict(fx: GoldenFixture, verdict: Verdict): void {
       assert.equal(formatMac(verdict.frame.subarray(6, 12)), EGRESS_MAC, 'source MAC = egress MAC');
       assert.ok(want.output, 'a forward row carries its output frame');
       assert.equal(hex(verdict.frame), hex(want.output), 'exact output frame');
-      // Independent of the table: the IP header is left valid, and a checksum is valid whenever the
-      // fast path was asked to complete it.
+      // Independent of the table: the IP header is left valid.
       if (frameOffsets(verdict.frame).ethertype === 0x0800) assert.ok(verifyIpv4HeaderChecksum(verdict.frame));
-      if (fx.csumNotReady) {
-        assert.ok(hasCheckableL4(fx.input), 'csumNotReady rows are unfragmented TCP/UDP');
-        assert.equal(verifyL4Checksum(fx.input), false, 'the input checksum is wrong on purpose');
-        assert.equal(verifyL4Checksum(verdict.frame), true, 'the forwarded checksum verifies');
-      }
       return;
     }
     case 'arp_reply':
@@ -73,7 +58,7 @@ test('the table is well formed: reasons are real drop reasons, forward rows chan
     assert.ok(!descriptions.has(fx.description), `duplicate description "${fx.description}"`);
     descriptions.add(fx.description);
     if (fx.expect.reason !== undefined) assert.ok(reasons.has(fx.expect.reason), `unknown reason ${fx.expect.reason}`);
-    if (fx.expect.action === 'forward' && !fx.csumNotReady) {
+    if (fx.expect.action === 'forward') {
       assert.ok(fx.expect.output && fx.expect.serverMac);
       assert.equal(fx.expect.output.length, fx.input.length);
       assert.equal(hex(fx.expect.output.subarray(12)), hex(fx.input.subarray(12)), fx.description);
@@ -87,7 +72,7 @@ for (const fx of GOLDEN_FIXTURES) {
     const target: ClassifierUnderTest = classifier;
     const before = Buffer.from(fx.input);
     clock += 10;
-    const verdict = target.classify(fx.input, clock, fx.csumNotReady);
+    const verdict = target.classify(fx.input, clock);
     assert.equal(hex(fx.input), hex(before), 'classify() must not modify the caller\'s buffer');
     checkVerdict(fx, verdict);
   });
@@ -107,9 +92,7 @@ test('drop counters match the reasons of the table exactly', () => {
   assert.deepEqual(counters.drops, expected);
   const arpRows = counted.filter((fx) => fx.expect.action === 'arp_reply').length;
   assert.equal(counters.arpReplies, BigInt(arpRows));
-  const csumRows = counted.filter((fx) => fx.csumNotReady && fx.expect.action === 'forward').length;
-  assert.equal(counters.checksumsCompleted, BigInt(csumRows));
-  assert.ok(csumRows >= 2 && arpRows >= 3);
+  assert.ok(arpRows >= 3);
 });
 
 test('mutated and truncated golden frames never crash and always get a well-formed verdict', () => {
@@ -125,13 +108,14 @@ test('mutated and truncated golden frames never crash and always get a well-form
       const mutations = 1 + (next() % 3);
       for (let m = 0; m < mutations && frame.length > 0; m++) frame[next() % frame.length] = next() & 0xff;
       const input = next() % 4 === 0 ? frame.subarray(0, next() % (frame.length + 1)) : frame;
-      const verdict = fuzz.classify(input, 1_000 + frames, next() % 2 === 0);
+      const verdict = fuzz.classify(input, 1_000 + frames);
       frames++;
       const key = verdict.action === 'drop' ? verdict.reason : verdict.action;
       seen.set(key, (seen.get(key) ?? 0) + 1);
       if (verdict.action === 'drop') assert.ok(reasons.has(verdict.reason), verdict.reason);
       else if (verdict.action === 'forward') {
         assert.equal(verdict.frame.length, input.length);
+        assert.equal(hex(verdict.frame.subarray(12)), hex(input.subarray(12)), 'only the MACs change');
         assert.ok(serverMacs.has(formatMac(verdict.frame.subarray(0, 6))));
         assert.equal(formatMac(verdict.frame.subarray(6, 12)), EGRESS_MAC);
       } else if (verdict.action === 'arp_reply') {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "../dataplane/classify.h"
+#include "../dataplane/fanout.h"
 #include "../io/dataplane.h"
 #include "../io/frame_sender.h"
 #include "../io/packet_socket.h"
@@ -64,6 +65,7 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Classifier",
                        {InstanceMethod<&ClassifierWrap::Classify>("classify"),
+                        InstanceMethod<&ClassifierWrap::WorkerFor>("workerFor"),
                         InstanceMethod<&ClassifierWrap::SetSnapshot>("setSnapshot"),
                         InstanceMethod<&ClassifierWrap::FlowCount>("flowCount"),
                         InstanceMethod<&ClassifierWrap::Counters>("counters")});
@@ -94,13 +96,12 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
 
   Napi::Value Classify(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "classify(frame: Buffer, nowMs: number, csumNotReady?)");
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "classify(frame: Buffer, nowMs: number)");
     Napi::Buffer<uint8_t> in = info[0].As<Napi::Buffer<uint8_t>>();
     uint32_t now = info[1].As<Napi::Number>().Uint32Value();
-    bool csum = info.Length() > 2 && info[2].ToBoolean().Value();
     // Work on a copy: the caller's golden input frame must stay as it was.
     Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::Copy(env, in.Data(), in.Length());
-    Decision d = classify(frame.Data(), static_cast<uint32_t>(frame.Length()), csum, *snap_, *state_, now);
+    Decision d = classify(frame.Data(), static_cast<uint32_t>(frame.Length()), *snap_, *state_, now);
     state_->counters.flows_active.set(state_->flows.size());
     Napi::Object v = Napi::Object::New(env);
     switch (d.action) {
@@ -125,6 +126,20 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
     return v;
   }
 
+  // The worker (of `workers`) that owns this frame's flow, as the running workers check it against the
+  // kernel's fanout choice; -1 for a frame that is not a flow packet of a service.
+  Napi::Value WorkerFor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsBuffer() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "workerFor(frame: Buffer, workers: number)");
+    Napi::Buffer<uint8_t> frame = info[0].As<Napi::Buffer<uint8_t>>();
+    uint32_t workers = info[1].As<Napi::Number>().Uint32Value();
+    if (workers == 0) throw Napi::RangeError::New(env, "workers must be at least 1");
+    Prepared pr;
+    prepare(frame.Data(), static_cast<uint32_t>(frame.Length()), *snap_, *state_, pr);
+    if (pr.service < 0 || pr.reason != DropReason::Count) return Napi::Number::New(env, -1);
+    return Napi::Number::New(env, fanout_hash(pr, *snap_) % workers);
+  }
+
   Napi::Value FlowCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state_->flows.size()); }
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     return worker_counters_to_js(info.Env(), state_->counters.read());
@@ -145,6 +160,7 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::MaglevTable>("maglevTable", napi_enumerable),
                           InstanceMethod<&LasAddon::SendFrames>("sendFrames", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMac>("interfaceMac", napi_enumerable),
+                          InstanceMethod<&LasAddon::InterfaceMtu>("interfaceMtu", napi_enumerable),
                           InstanceMethod<&LasAddon::FlowTableViews>("flowTableViews", napi_enumerable),
                           InstanceMethod<&LasAddon::ExpireFlows>("expireFlows", napi_enumerable),
                           InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
@@ -231,6 +247,11 @@ class LasAddon : public Napi::Addon<LasAddon> {
   Napi::Value InterfaceMac(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Napi::String::New(env, guarded(env, [&] { return format_mac(interface_mac(info[0].ToString().Utf8Value())); }));
+  }
+
+  Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Napi::Number::New(env, guarded(env, [&] { return interface_mtu(info[0].ToString().Utf8Value()); }));
   }
 };
 

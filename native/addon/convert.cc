@@ -196,7 +196,9 @@ Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w) {
   big("txErrors", w.drops[static_cast<int>(DropReason::TxError)] + w.drops[static_cast<int>(DropReason::TxRingFull)]);
   big("arpReplies", w.arp_replies);
   big("batches", w.batches);
-  big("checksumsCompleted", w.checksums_completed);
+  big("gsoFrames", w.gso_frames);
+  big("txSyscalls", w.tx_syscalls);
+  big("wrongWorker", w.wrong_worker);
   big("flowsActive", w.flows_active);
   big("flowsExpired", w.flows_expired);
   big("flowTableFull", w.flow_table_full);

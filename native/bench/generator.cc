@@ -18,7 +18,7 @@
 #include <stdexcept>
 
 #include "../io/packet_socket.h"
-#include "../packet/checksum.h"
+#include "checksum.h"
 #include "../packet/consts.h"
 #include "rng.h"
 

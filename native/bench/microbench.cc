@@ -108,7 +108,7 @@ ClassifyBenchResult bench_classify(const std::vector<std::vector<uint8_t>>& fram
       if (!decide_too) continue;
       for (size_t k = 0; k < m; ++k) {
         uint32_t len = off[i + k + 1] - off[i + k];
-        Decision d = decide(work.data() + off[i + k], len, false, snap, w, kNow, prepared[k]);
+        Decision d = decide(work.data() + off[i + k], len, snap, w, kNow, prepared[k]);
         acc += static_cast<uint64_t>(d.action) + static_cast<uint64_t>(d.server);
       }
     }

@@ -27,7 +27,7 @@ void Sink::start() {
   if (running()) throw std::runtime_error("the sink is already running");
   int ifindex = interface_index(ifname_);
   RingConfig cfg{options_.block_size, options_.block_count, 2048, options_.retire_timeout_ms};
-  ring_.reset(new RxRing(ifindex, cfg, {}, -1));  // V3, PACKET_IGNORE_OUTGOING: only what arrives
+  ring_.reset(new RxRing(ifindex, cfg, {}, RxOptions{}));  // V3, PACKET_IGNORE_OUTGOING: only what arrives
   for (uint32_t i = 0; i < kMacSlots; ++i) {
     macs_[i].key.store(0, std::memory_order_relaxed);
     macs_[i].count.set(0);

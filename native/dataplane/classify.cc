@@ -3,7 +3,6 @@
 #include <cstring>
 
 #include "../packet/arp.h"
-#include "../packet/checksum.h"
 #include "../packet/parse.h"
 
 namespace las {
@@ -61,32 +60,15 @@ void rewrite_macs(uint8_t* frame, const ServerSpec& target, const WorkerState& w
   std::memcpy(frame + 6, w.egress_mac.bytes, 6);
 }
 
-// An ICMP error about a packet a server sent from the VIP goes to the server that owns that flow,
-// found from the quoted header (IPv4 + the first 8 bytes of TCP/UDP).
-Decision classify_icmp_error(uint8_t* frame, uint32_t len, const ParsedFrame& p, const Snapshot& snap, WorkerState& w) {
-  const uint32_t inner = p.l4_offset + kIcmpHeaderLen;
-  if (p.ip_end < inner + kIpv4MinHeaderLen) return drop(w, DropReason::TruncatedL4);
-  const uint8_t* ip = frame + inner;
-  uint32_t ihl = static_cast<uint32_t>(ip[0] & 0x0f) * 4;
-  if ((ip[0] >> 4) != 4 || ihl < kIpv4MinHeaderLen || p.ip_end < inner + ihl + 8) return drop(w, DropReason::TruncatedL4);
-  uint8_t proto = ip[9];
-  uint32_t vip = load_be32(ip + 12);
-  uint32_t client = load_be32(ip + 16);
-  uint16_t vport = load_be16(ip + ihl);
-  uint16_t cport = load_be16(ip + ihl + 2);
-  int si = snap.is_vip(vip) ? snap.find_service(vip, vport, proto) : -1;
-  if (si < 0) return drop(w, DropReason::IcmpNoFlow);
+// An ICMP error about a packet a server sent from the VIP goes to the server that owns that flow.
+Decision forward_icmp_error(uint8_t* frame, uint32_t len, const Prepared& pr, const Snapshot& snap, WorkerState& w) {
+  const int si = pr.service;
   const Service& svc = snap.services[si];
-  FlowKeyFields key{client, vip, 0, svc.spec.port, proto};
-  if (svc.spec.flow_key == FlowKeyMode::FiveTuple) {
-    key.sport = cport;
-    key.dport = vport;
-  }
   int server = -1;
-  if (const FlowEntry* e = w.flows.find(key, hash_flow(key, kFlowTableSeed))) server = svc.server_index(e->server_addr);
+  if (const FlowEntry* e = w.flows.find(pr.key, pr.hash)) server = svc.server_index(e->server_addr);
   // Without an entry, only a stateless scheduler can still name the owner.
   if (server < 0 && (svc.spec.scheduler == SchedulerKind::Maglev || svc.spec.scheduler == SchedulerKind::Sh)) {
-    server = schedule(svc, w, static_cast<uint32_t>(si), key);
+    server = schedule(svc, w, static_cast<uint32_t>(si), pr.key);
   }
   if (server < 0) return drop(w, DropReason::IcmpNoFlow);
   rewrite_macs(frame, svc.spec.servers[server], w);
@@ -96,17 +78,59 @@ Decision classify_icmp_error(uint8_t* frame, uint32_t len, const ParsedFrame& p,
   return Decision{Action::Forward, DropReason::Count, si, server};
 }
 
+// The flow an ICMP error quotes (IPv4 + the first 8 bytes of TCP/UDP, sent from the VIP to a client),
+// as the key of the client's flow.
+void prepare_icmp_error(const uint8_t* frame, const ParsedFrame& p, const Snapshot& snap, Prepared& out) {
+  out.icmp_error = true;
+  const uint32_t inner = p.l4_offset + kIcmpHeaderLen;
+  if (p.ip_end < inner + kIpv4MinHeaderLen) {
+    out.reason = DropReason::TruncatedL4;
+    return;
+  }
+  const uint8_t* ip = frame + inner;
+  uint32_t ihl = static_cast<uint32_t>(ip[0] & 0x0f) * 4;
+  if ((ip[0] >> 4) != 4 || ihl < kIpv4MinHeaderLen || p.ip_end < inner + ihl + 8) {
+    out.reason = DropReason::TruncatedL4;
+    return;
+  }
+  uint8_t proto = ip[9];
+  uint32_t vip = load_be32(ip + 12);
+  uint32_t client = load_be32(ip + 16);
+  uint16_t vport = load_be16(ip + ihl);
+  uint16_t cport = load_be16(ip + ihl + 2);
+  int si = snap.is_vip(vip) ? snap.find_service(vip, vport, proto) : -1;
+  if (si < 0) {
+    out.reason = DropReason::IcmpNoFlow;
+    return;
+  }
+  const Service& svc = snap.services[si];
+  out.service = si;
+  out.key = FlowKeyFields{client, vip, 0, svc.spec.port, proto};
+  if (svc.spec.flow_key == FlowKeyMode::FiveTuple) {
+    out.key.sport = cport;
+    out.key.dport = vport;
+  }
+}
+
 }  // namespace
 
 void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, Prepared& out) {
   out.p = parse_frame(frame, len);
   out.service = -1;
   out.reason = DropReason::Count;
+  out.icmp_error = false;
   const ParsedFrame& p = out.p;
   if (p.kind != FrameKind::Ipv4 || !snap.is_vip(p.dst)) return;
   if (p.proto == kProtoIcmp && !p.is_fragment && p.ip_end >= p.l4_offset + kIcmpHeaderLen) {
     uint8_t type = frame[p.l4_offset];
-    if (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded) return;  // decided from the quoted header
+    if (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded) {
+      prepare_icmp_error(frame, p, snap, out);
+      if (out.service >= 0) {
+        out.hash = hash_flow(out.key, kFlowTableSeed);
+        w.flows.prefetch(out.hash);
+      }
+      return;
+    }
   }
   int si;
   if (p.has_ports || !p.is_fragment) {
@@ -139,8 +163,8 @@ void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerSta
   w.flows.prefetch(out.hash);
 }
 
-Decision decide(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapshot& snap, WorkerState& w,
-                uint32_t now_ms, const Prepared& pr) {
+Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
+                const Prepared& pr) {
   const ParsedFrame& p = pr.p;
   if (p.kind == FrameKind::Malformed) return drop(w, p.reason);
   if (p.kind == FrameKind::Other) return drop(w, DropReason::NotIpv4);
@@ -164,7 +188,7 @@ Decision decide(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapsho
     return Decision{Action::Pass, DropReason::NotVip, -1, -1};
   }
   if (pr.reason != DropReason::Count) return drop(w, pr.reason);
-  if (pr.service < 0) return classify_icmp_error(frame, len, p, snap, w);
+  if (pr.icmp_error) return forward_icmp_error(frame, len, pr, snap, w);
 
   const int si = pr.service;
   const Service& svc = snap.services[si];
@@ -208,10 +232,6 @@ Decision decide(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapsho
     }
   }
 
-  if (csum_not_ready && !p.is_fragment &&
-      complete_l4_checksum(frame, p.l3_offset, p.l4_offset, p.ip_end, p.proto)) {
-    w.counters.checksums_completed.add(1);
-  }
   rewrite_macs(frame, svc.spec.servers[server], w);
 
   sc.packets.add(1);

@@ -55,22 +55,22 @@ struct Prepared {
   ParsedFrame p;
   int service;          // >= 0: a flow packet of this service, with key and hash below
   DropReason reason;    // Count, or why the frame will be dropped
+  bool icmp_error;      // an ICMP error: key and service are those of the flow it quotes
   FlowKeyFields key;
   uint64_t hash;
 };
 
 void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, Prepared& out);
 
-// frame is rewritten in place when the decision is Forward or ArpReply.
-// csum_not_ready: the ring said the L4 checksum was left to offload; it is completed before forwarding.
-Decision decide(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapshot& snap, WorkerState& w,
-                uint32_t now_ms, const Prepared& prepared);
+// frame is rewritten in place when the decision is Forward or ArpReply. Only the MACs change: a
+// partial checksum is finished by the kernel at egress (the virtio-net header says where).
+Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
+                const Prepared& prepared);
 
-inline Decision classify(uint8_t* frame, uint32_t len, bool csum_not_ready, const Snapshot& snap, WorkerState& w,
-                         uint32_t now_ms) {
+inline Decision classify(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms) {
   Prepared pr;
   prepare(frame, len, snap, w, pr);
-  return decide(frame, len, csum_not_ready, snap, w, now_ms, pr);
+  return decide(frame, len, snap, w, now_ms, pr);
 }
 
 }  // namespace las

@@ -10,6 +10,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "../dataplane/fanout.h"
 #include "../packet/arp.h"
 #include "worker.h"
 
@@ -72,6 +73,7 @@ void Dataplane::start() {
   // Every socket and ring exists before any thread runs: failures surface here, as exceptions.
   try {
     for (uint32_t i = 0; i < cfg_.workers; ++i) workers_.emplace_back(new Worker(*this, i));
+    if (cfg_.workers > 1) workers_[0]->set_fanout_program(fanout_program(*owned_current_));
     ingress_mac_ = interface_mac(cfg_.ingress_if);
     announce_fd_ = open_tx_socket(interface_index(cfg_.ingress_if), true);
   } catch (...) {
@@ -125,6 +127,9 @@ void Dataplane::publish(std::vector<ServiceSpec> services) {
   std::lock_guard<std::mutex> lock(control_);
   // The expensive part (Maglev tables) is built here, off the fast path.
   std::unique_ptr<Snapshot> next(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
+  // The fanout follows the new services' flow keys from here on (a frame between the two swaps may
+  // meet a worker that does not own it: counted as wrong_worker, forwarded all the same).
+  if (running_.load() && cfg_.workers > 1) workers_[0]->set_fanout_program(fanout_program(*next));
   std::vector<uint32_t> fresh;
   const std::vector<uint32_t>& old_vips = owned_current_->vips;
   for (uint32_t v : next->vips)

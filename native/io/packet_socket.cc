@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -65,7 +66,45 @@ uint32_t interface_mtu(const std::string& name) {
   return static_cast<uint32_t>(interface_request(name, SIOCGIFMTU, "MTU").ifr_mtu);
 }
 
-RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter>& filter, int fanout_id)
+namespace {
+constexpr uint32_t kRxNominalFrame = 2048;
+constexpr int kFanoutIgnoreOutgoing = 0x4000;  // PACKET_FANOUT_FLAG_IGNORE_OUTGOING, newer than these headers
+constexpr uint32_t kRxFrameOverhead = 256;  // block descriptor, tpacket3_hdr, alignment, virtio-net header
+constexpr uint32_t kTxDataOffset = TPACKET2_HDRLEN - sizeof(sockaddr_ll);  // where the kernel reads a TX slot
+constexpr uint32_t kL2Max = 14 + 8;           // Ethernet header and up to two VLAN tags
+constexpr uint32_t kGsoMaxIp = 65535;         // an IPv4 super-frame's total length
+}  // namespace
+
+uint32_t rx_block_capacity(uint32_t block_size) { return block_size > kRxFrameOverhead ? block_size - kRxFrameOverhead : 0; }
+
+uint32_t tx_slot_size_for_mtu(uint32_t mtu) {
+  uint32_t need = kTxDataOffset + kVnetHdrLen + kL2Max + mtu;
+  return (need + TPACKET_ALIGNMENT - 1) & ~(TPACKET_ALIGNMENT - 1);
+}
+
+uint32_t largest_rx_frame(uint32_t mtu) { return std::max(mtu, kGsoMaxIp) + kL2Max; }
+
+void check_ring_sizes(const RingConfig& ring, const std::string& ingress_if, uint32_t ingress_mtu,
+                      const std::string& egress_if, uint32_t egress_mtu) {
+  uint32_t largest = largest_rx_frame(ingress_mtu);
+  if (rx_block_capacity(ring.block_size) < largest) {
+    uint32_t need = 4096;
+    while (rx_block_capacity(need) < largest) need <<= 1;
+    throw std::runtime_error("ring.blockSize " + std::to_string(ring.block_size) + " cannot hold the largest frame \"" +
+                             ingress_if + "\" can deliver (" + std::to_string(largest) + " bytes: MTU " +
+                             std::to_string(ingress_mtu) + ", or a 64 KiB GRO/TSO super-frame): use at least " +
+                             std::to_string(need));
+  }
+  uint32_t slot = tx_slot_size_for_mtu(egress_mtu);
+  if (ring.frame_size != 0 && ring.frame_size < slot) {
+    throw std::runtime_error("ring.frameSize " + std::to_string(ring.frame_size) + " cannot hold a full frame for \"" +
+                             egress_if + "\" (MTU " + std::to_string(egress_mtu) + "): use at least " +
+                             std::to_string(slot) + ", or leave it out to size the TX ring from the MTU");
+  }
+  if (ring.frame_size > (1u << 20)) throw std::runtime_error("ring.frameSize must be at most 1048576");
+}
+
+RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter>& filter, RxOptions opts)
     : cfg_(cfg) {
   // Protocol 0 until bound: nothing is queued before the filter and the ring are in place.
   fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -75,11 +114,15 @@ RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter
     set_int(fd_, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION");
     // The dispatcher's own transmissions must not come back as input (one-armed set-ups).
     set_int(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
+    // Before the ring exists (the kernel refuses it after): each frame then arrives with its offload
+    // state, and a TCP super-frame is forwarded as one (the kernel segments it at egress).
+    if (opts.vnet_hdr) set_int(fd_, SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
     tpacket_req3 req{};
     req.tp_block_size = cfg.block_size;
     req.tp_block_nr = cfg.block_count;
-    req.tp_frame_size = cfg.frame_size;
-    req.tp_frame_nr = (cfg.block_size / cfg.frame_size) * cfg.block_count;
+    // V3 packs variable-sized frames into blocks; the frame size is only a nominal unit here.
+    req.tp_frame_size = kRxNominalFrame;
+    req.tp_frame_nr = (cfg.block_size / kRxNominalFrame) * cfg.block_count;
     req.tp_retire_blk_tov = cfg.retire_timeout_ms;
     if (setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) fail("PACKET_RX_RING");
     map_len_ = static_cast<size_t>(cfg.block_size) * cfg.block_count;
@@ -88,9 +131,17 @@ RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter
     if (m == MAP_FAILED) fail("mmap RX ring");
     map_ = static_cast<uint8_t*>(m);
     bind_to(fd_, ifindex, ETH_P_ALL);
-    if (fanout_id >= 0) {
-      int arg = (fanout_id & 0xffff) | (PACKET_FANOUT_HASH << 16);
-      if (setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) fail("PACKET_FANOUT");
+    if (opts.fanout_id >= 0) {
+      // The group's program picks the worker from the flow key (dataplane/fanout.h); until it is set
+      // every frame goes to the first member. The group has its own hook, so outgoing frames are
+      // ignored there too, not only by PACKET_IGNORE_OUTGOING above.
+      auto join = [&](int flags) {
+        int arg = (opts.fanout_id & 0xffff) | ((PACKET_FANOUT_CBPF | flags) << 16);
+        return setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg);
+      };
+      int rc = join(kFanoutIgnoreOutgoing);
+      if (rc < 0 && errno == EINVAL) rc = join(0);  // a kernel older than the flag
+      if (rc < 0) fail("PACKET_FANOUT");
     }
     uint64_t p, d;
     read_stats(p, d);  // start counting from here
@@ -104,6 +155,11 @@ RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter
 void RxRing::attach_filter(const std::vector<sock_filter>& filter) {
   sock_fprog prog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
   if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) fail("attach the VIP socket filter");
+}
+
+void RxRing::set_fanout_program(const std::vector<sock_filter>& program) {
+  sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+  if (setsockopt(fd_, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog) < 0) fail("set the fanout program (PACKET_FANOUT_DATA)");
 }
 
 RxRing::~RxRing() {
@@ -121,12 +177,13 @@ void RxRing::read_stats(uint64_t& packets, uint64_t& drops) {
   }
 }
 
-int open_tx_socket(int ifindex, bool qdisc_bypass) {
+int open_tx_socket(int ifindex, bool qdisc_bypass, bool vnet_hdr) {
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket(AF_PACKET) (LAS needs root or CAP_NET_RAW)");
   try {
     // Bypassing the qdisc also keeps forwarded frames away from the packet taps.
     if (qdisc_bypass) set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+    if (vnet_hdr) set_int(fd, SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
     bind_to(fd, ifindex, 0);  // protocol 0: this socket never receives
   } catch (...) {
     close(fd);
@@ -135,17 +192,20 @@ int open_tx_socket(int ifindex, bool qdisc_bypass) {
   return fd;
 }
 
-TxRing::TxRing(int ifindex, uint32_t frame_size, uint32_t frame_count)
-    : frame_size_(frame_size), frame_count_(frame_count) {
-  fd_ = open_tx_socket(ifindex, true);
+TxRing::TxRing(int ifindex, uint32_t frame_size, uint32_t frame_count) : frame_size_(frame_size) {
+  fd_ = open_tx_socket(ifindex, true, true);
   try {
     set_int(fd_, SOL_PACKET, PACKET_VERSION, TPACKET_V2, "PACKET_VERSION (TX)");
     tpacket_req req{};
-    uint32_t block = 1u << 16;
+    // Whole pages per block, at least 64 KiB, holding one slot or more.
+    uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+    uint32_t block = std::max<uint32_t>(1u << 16, (frame_size + page - 1) / page * page);
+    uint32_t per_block = block / frame_size;
     req.tp_block_size = block;
     req.tp_frame_size = frame_size;
-    req.tp_frame_nr = frame_count;
-    req.tp_block_nr = frame_count / (block / frame_size);
+    req.tp_block_nr = (frame_count + per_block - 1) / per_block;
+    req.tp_frame_nr = req.tp_block_nr * per_block;
+    frame_count_ = req.tp_frame_nr;
     if (setsockopt(fd_, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) < 0) fail("PACKET_TX_RING");
     map_len_ = static_cast<size_t>(req.tp_block_size) * req.tp_block_nr;
     void* m = mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
@@ -162,16 +222,19 @@ TxRing::~TxRing() {
   if (fd_ >= 0) close(fd_);
 }
 
-bool TxRing::enqueue(const uint8_t* frame, uint32_t len, const uint8_t* vlan_tag) {
+uint32_t TxRing::max_frame_len() const { return frame_size_ - kTxDataOffset - kVnetHdrLen; }
+
+bool TxRing::enqueue(const VnetHdr& vnet, const uint8_t* frame, uint32_t len, const uint8_t* vlan_tag) {
   auto* hdr = reinterpret_cast<tpacket2_hdr*>(map_ + static_cast<size_t>(next_) * frame_size_);
   // The kernel flips a slot back to AVAILABLE once sent (or WRONG_FORMAT if it refused it).
   if (__atomic_load_n(&hdr->tp_status, __ATOMIC_ACQUIRE) & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING)) {
     return false;
   }
-  uint32_t data_off = TPACKET2_HDRLEN - sizeof(sockaddr_ll);
   uint32_t out_len = len + (vlan_tag ? 4 : 0);
-  if (out_len > frame_size_ - data_off) return false;
-  uint8_t* out = reinterpret_cast<uint8_t*>(hdr) + data_off;
+  if (out_len > max_frame_len()) return false;
+  uint8_t* out = reinterpret_cast<uint8_t*>(hdr) + kTxDataOffset;
+  std::memcpy(out, &vnet, kVnetHdrLen);
+  out += kVnetHdrLen;
   if (vlan_tag) {
     std::memcpy(out, frame, 12);
     std::memcpy(out + 12, vlan_tag, 4);
@@ -179,7 +242,7 @@ bool TxRing::enqueue(const uint8_t* frame, uint32_t len, const uint8_t* vlan_tag
   } else {
     std::memcpy(out, frame, len);
   }
-  hdr->tp_len = out_len;
+  hdr->tp_len = kVnetHdrLen + out_len;
   __atomic_store_n(&hdr->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
   next_ = (next_ + 1) % frame_count_;
   ++queued_;

@@ -1,5 +1,6 @@
 // AF_PACKET sockets: a TPACKET_V3 RX ring (block-based, so one wake-up serves a whole batch) and a
 // TPACKET_V2 TX ring flushed with one send per batch, or plain send()/sendmmsg() from the RX frame.
+// The forwarding sockets carry the virtio-net header (packet/vnet.h) before every frame, both ways.
 #pragma once
 #include <linux/filter.h>
 #include <linux/if_packet.h>
@@ -9,24 +10,41 @@
 #include <vector>
 
 #include "../packet/bytes.h"
+#include "../packet/vnet.h"
 
 namespace las {
 
 struct RingConfig {
   uint32_t block_size;
   uint32_t block_count;
-  uint32_t frame_size;
+  uint32_t frame_size;  // TX ring slot; 0: sized from the egress MTU (the RX ring's frames are variable)
   uint32_t retire_timeout_ms;
 };
+
+// The largest frame a TPACKET_V3 block of block_size holds, and the TX ring slot a full-MTU frame needs.
+uint32_t rx_block_capacity(uint32_t block_size);
+uint32_t tx_slot_size_for_mtu(uint32_t mtu);
+// The longest frame an interface can hand a packet socket: its MTU plus two VLAN tags, or a
+// GSO super-frame of up to 64 KiB (a peer's TSO, the NIC's GRO), whichever is larger.
+uint32_t largest_rx_frame(uint32_t mtu);
+// Throws, naming the config field and the size it needs, when the RX blocks cannot hold the largest
+// frame the ingress interface delivers or the TX slots (if set) a full-MTU frame of the egress one.
+void check_ring_sizes(const RingConfig& ring, const std::string& ingress_if, uint32_t ingress_mtu,
+                      const std::string& egress_if, uint32_t egress_mtu);
 
 // Throws std::runtime_error naming the step and the errno on every failure.
 int interface_index(const std::string& name);
 Mac interface_mac(const std::string& name);
 uint32_t interface_mtu(const std::string& name);
 
+struct RxOptions {
+  bool vnet_hdr = false;  // a virtio-net header before each frame (tpacket3_hdr::tp_mac - kVnetHdrLen)
+  int fanout_id = -1;     // >= 0: join this PACKET_FANOUT_CBPF group (set its program with set_fanout_program)
+};
+
 class RxRing {
  public:
-  RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter>& filter, int fanout_id);
+  RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter>& filter, RxOptions opts);
   ~RxRing();
   RxRing(const RxRing&) = delete;
   RxRing& operator=(const RxRing&) = delete;
@@ -34,6 +52,8 @@ class RxRing {
   int fd() const { return fd_; }
   // Replaces the socket filter; the kernel swaps it atomically (a reload with new VIPs).
   void attach_filter(const std::vector<sock_filter>& filter);
+  // Replaces the fanout group's program (PACKET_FANOUT_DATA): the kernel swaps it atomically.
+  void set_fanout_program(const std::vector<sock_filter>& program);
   tpacket_block_desc* block(uint32_t i) const {
     return reinterpret_cast<tpacket_block_desc*>(map_ + static_cast<size_t>(i) * cfg_.block_size);
   }
@@ -48,6 +68,7 @@ class RxRing {
   RingConfig cfg_;
 };
 
+// Frames are queued with their virtio-net header (PACKET_VNET_HDR is set on the ring's socket).
 class TxRing {
  public:
   TxRing(int ifindex, uint32_t frame_size, uint32_t frame_count);
@@ -55,10 +76,13 @@ class TxRing {
   TxRing(const TxRing&) = delete;
   TxRing& operator=(const TxRing&) = delete;
 
-  // Copies the frame into the next free slot; false when the ring is full.
-  bool enqueue(const uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
+  // The longest frame (without its header, with a re-inserted VLAN tag) one slot holds.
+  uint32_t max_frame_len() const;
+  // Copies header and frame into the next free slot; false when the ring is full.
+  bool enqueue(const VnetHdr& vnet, const uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
   // One syscall hands every queued frame to the driver. Returns false on a send error.
   bool flush();
+  uint32_t queued() const { return queued_; }
   int fd() const { return fd_; }
 
  private:
@@ -71,7 +95,8 @@ class TxRing {
   uint32_t queued_ = 0;
 };
 
-// A bound packet socket for direct sends (txMode send/sendmmsg, ARP replies, tests).
-int open_tx_socket(int ifindex, bool qdisc_bypass);
+// A bound packet socket for direct sends (txMode send/sendmmsg, ARP replies, tests). With vnet_hdr
+// every frame sent on it must start with a virtio-net header.
+int open_tx_socket(int ifindex, bool qdisc_bypass, bool vnet_hdr = false);
 
 }  // namespace las

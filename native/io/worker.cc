@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "../dataplane/fanout.h"
 #include "../packet/bytes.h"
 #include "dataplane.h"
 
@@ -14,6 +15,8 @@ namespace las {
 
 namespace {
 constexpr uint32_t kMaxBatchMessages = 1024;
+constexpr uint32_t kIovPerMessage = 4;       // virtio-net header, MACs, VLAN tag, the rest
+constexpr uint32_t kTxRingSlots = 4096;
 constexpr uint32_t kBusySweepBudget = 256;    // slots examined per RX block
 constexpr uint32_t kIdleSweepBudget = 65536;  // slots examined per idle wake-up (<= 100 ms)
 constexpr int kPollTimeoutMs = 100;           // bounds how late a snapshot or stop is noticed
@@ -30,24 +33,30 @@ Worker::Worker(Dataplane& dp, uint32_t index)
     : dp_(dp),
       state_(dp.config().flow_capacity, dp.config().idle_ms, index),
       mode_(dp.config().tx_mode),
-      pass_through_(dp.config().pass_through) {
+      pass_through_(dp.config().pass_through),
+      workers_(dp.config().workers) {
   const DataplaneConfig& cfg = dp.config();
   int in_idx = interface_index(cfg.ingress_if);
   int out_idx = interface_index(cfg.egress_if);
   state_.ingress_mac = interface_mac(cfg.ingress_if);
   state_.egress_mac = interface_mac(cfg.egress_if);
-  rx_.reset(new RxRing(in_idx, cfg.ring, cfg.filter, cfg.workers > 1 ? cfg.fanout_id : -1));
+  egress_mtu_ = interface_mtu(cfg.egress_if);
+  check_ring_sizes(cfg.ring, cfg.ingress_if, interface_mtu(cfg.ingress_if), cfg.egress_if, egress_mtu_);
+  RxOptions rx{};
+  rx.vnet_hdr = true;
+  rx.fanout_id = cfg.workers > 1 ? cfg.fanout_id : -1;
+  rx_.reset(new RxRing(in_idx, cfg.ring, cfg.filter, rx));
   arp_fd_ = open_tx_socket(in_idx, true);
+  tx_fd_ = open_tx_socket(out_idx, true, true);
   if (mode_ == TxMode::Ring) {
-    tx_ring_.reset(new TxRing(out_idx, 2048, 4096));
+    tx_ring_.reset(new TxRing(out_idx, cfg.ring.frame_size ? cfg.ring.frame_size : tx_slot_size_for_mtu(egress_mtu_), kTxRingSlots));
   } else {
-    tx_fd_ = open_tx_socket(out_idx, true);
     mmsg_.resize(kMaxBatchMessages);
     mmsg_len_.resize(kMaxBatchMessages);
     tags_.resize(kMaxBatchMessages);
-    iov_.resize(kMaxBatchMessages * 3);
+    iov_.resize(kMaxBatchMessages * kIovPerMessage);
   }
-  scratch_.resize(cfg.ring.frame_size + 4);
+  scratch_.resize(kEthHeaderLen + kArpIpv4Len + 2 * kVlanTagLen);
 }
 
 Worker::~Worker() { close_io(); }
@@ -151,6 +160,17 @@ void Worker::handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_
     c.drop(DropReason::TruncatedCapture);
     return;
   }
+  // The kernel wrote the frame's offload state right before it (PACKET_VNET_HDR).
+  auto* vnet = reinterpret_cast<VnetHdr*>(frame - kVnetHdrLen);
+  const bool gso = vnet_is_gso(*vnet);
+  if (gso) c.gso_frames.add(1);
+  // Without segmentation offsets the kernel cannot cut a frame down to the egress MTU: drop it here,
+  // counted, rather than let the send fail.
+  const uint32_t l3_len = len - (pass_through_ ? kEthHeaderLen : prepared.p.l3_offset);
+  if (!gso && (pass_through_ || prepared.service >= 0) && l3_len > egress_mtu_) {
+    c.drop(DropReason::Oversize);
+    return;
+  }
   // The kernel moved an 802.1Q tag out of the frame: put it back on the way out.
   uint8_t tag[4];
   const uint8_t* vlan = nullptr;
@@ -160,10 +180,11 @@ void Worker::handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_
     store_be16(tag + 2, static_cast<uint16_t>(pkt->hv1.tp_vlan_tci));
     vlan = tag;
   }
-  bool csum = (pkt->tp_status & TP_STATUS_CSUMNOTREADY) != 0;
-  Decision d = pass_through_ ? pass_through(frame, len, snap) : decide(frame, len, csum, snap, state_, now_ms, prepared);
+  Decision d = pass_through_ ? pass_through(frame, len, snap) : decide(frame, len, snap, state_, now_ms, prepared);
   if (d.action == Action::Forward) {
-    transmit(frame, len, vlan);
+    if (workers_ > 1 && !pass_through_ && fanout_hash(prepared, snap) % workers_ != state_.index) c.wrong_worker.add(1);
+    if (vlan) vnet_shift(*vnet, kVlanTagLen);
+    transmit(vnet, frame, len, vlan);
   } else if (d.action == Action::ArpReply) {
     const uint8_t* out = frame;
     uint32_t out_len = len;
@@ -186,50 +207,62 @@ Decision Worker::pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap
   return Decision{Action::Forward, DropReason::Count, 0, 0};
 }
 
-void Worker::transmit(uint8_t* frame, uint32_t len, const uint8_t* vlan) {
+void Worker::describe(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,
+                      const uint8_t* vlan) {
+  iov[0] = {vnet, kVnetHdrLen};
+  int parts = 2;
+  if (vlan) {
+    std::memcpy(tag, vlan, 4);
+    iov[1] = {frame, 12};
+    iov[2] = {tag, 4};
+    iov[3] = {frame + 12, len - 12};
+    parts = 4;
+  } else {
+    iov[1] = {frame, len};
+  }
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_hdr.msg_iov = iov;
+  msg.msg_hdr.msg_iovlen = parts;
+}
+
+bool Worker::send_one(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t* vlan) {
+  mmsghdr m;
+  iovec iov[kIovPerMessage];
+  uint8_t tag[4];
+  describe(m, iov, tag, vnet, frame, len, vlan);
+  state_.counters.tx_syscalls.add(1);
+  return sendmsg(tx_fd_, &m.msg_hdr, MSG_DONTWAIT) >= 0;
+}
+
+void Worker::transmit(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t* vlan) {
   WorkerCounters& c = state_.counters;
   uint32_t out_len = len + (vlan ? 4 : 0);
   if (mode_ == TxMode::Ring) {
-    if (!tx_ring_->enqueue(frame, len, vlan)) {
+    if (out_len > tx_ring_->max_frame_len()) {
+      // A super-frame does not fit a slot sized for the MTU: send it by itself, after what is
+      // queued, so a flow's frames stay in order.
+      flush();
+      if (!send_one(vnet, frame, len, vlan)) {
+        c.drop(DropReason::TxError);
+        return;
+      }
+    } else if (!tx_ring_->enqueue(*vnet, frame, len, vlan)) {
       // Full: hand the queued frames to the kernel and try once more before dropping.
-      tx_ring_->flush();
-      if (!tx_ring_->enqueue(frame, len, vlan)) {
+      flush();
+      if (!tx_ring_->enqueue(*vnet, frame, len, vlan)) {
         c.drop(DropReason::TxRingFull);
         return;
       }
     }
   } else if (mode_ == TxMode::Send) {
-    // Measured faster than the TX ring on veth, where the ring is not zero-copy (shared/perf-notes.md).
-    const uint8_t* out = frame;
-    if (vlan) {
-      std::memcpy(scratch_.data(), frame, 12);
-      std::memcpy(scratch_.data() + 12, vlan, 4);
-      std::memcpy(scratch_.data() + 16, frame + 12, len - 12);
-      out = scratch_.data();
-    }
-    if (send(tx_fd_, out, out_len, MSG_DONTWAIT) < 0) {
+    if (!send_one(vnet, frame, len, vlan)) {
       c.drop(DropReason::TxError);
       return;
     }
   } else {
     // sendmmsg: the RX block stays ours until flush(), so iovecs point straight into it; a VLAN tag
     // is kept in a per-message slot for the same time.
-    iovec* v = &iov_[mmsg_count_ * 3];
-    int parts = 1;
-    if (vlan) {
-      uint8_t* tag = tags_[mmsg_count_].data();
-      std::memcpy(tag, vlan, 4);
-      v[0] = {frame, 12};
-      v[1] = {tag, 4};
-      v[2] = {frame + 12, len - 12};
-      parts = 3;
-    } else {
-      v[0] = {frame, len};
-    }
-    mmsghdr& m = mmsg_[mmsg_count_];
-    std::memset(&m, 0, sizeof m);
-    m.msg_hdr.msg_iov = v;
-    m.msg_hdr.msg_iovlen = parts;
+    describe(mmsg_[mmsg_count_], &iov_[mmsg_count_ * kIovPerMessage], tags_[mmsg_count_].data(), vnet, frame, len, vlan);
     mmsg_len_[mmsg_count_] = out_len;
     if (++mmsg_count_ == kMaxBatchMessages) flush();
     return;  // counted when sent
@@ -239,13 +272,16 @@ void Worker::transmit(uint8_t* frame, uint32_t len, const uint8_t* vlan) {
 }
 
 void Worker::flush() {
+  WorkerCounters& c = state_.counters;
   if (mode_ == TxMode::Ring) {
-    if (tx_ring_ && !tx_ring_->flush()) state_.counters.drop(DropReason::TxError);
+    if (!tx_ring_ || tx_ring_->queued() == 0) return;
+    c.tx_syscalls.add(1);
+    if (!tx_ring_->flush()) c.drop(DropReason::TxError);
     return;
   }
-  WorkerCounters& c = state_.counters;
   uint32_t sent = 0;
   while (sent < mmsg_count_) {
+    c.tx_syscalls.add(1);
     int rc = sendmmsg(tx_fd_, &mmsg_[sent], mmsg_count_ - sent, MSG_DONTWAIT);
     if (rc <= 0) {
       // The kernel refused the message at `sent`: count it lost and go on with the rest.

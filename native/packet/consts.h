@@ -49,7 +49,8 @@ constexpr uint32_t kIcmpHeaderLen = 8;
   X(TruncatedCapture, "truncated_capture")   \
   X(IcmpNoFlow, "icmp_no_flow")              \
   X(TxRingFull, "tx_ring_full")              \
-  X(TxError, "tx_error")
+  X(TxError, "tx_error")                     \
+  X(Oversize, "oversize")
 
 enum class DropReason : uint8_t {
 #define LAS_ENUM(name, text) name,

@@ -21,7 +21,7 @@ export const DEFAULTS = {
   flowTable: { capacity: 1_048_576 }, // idleTimeout: the largest flowTimeouts value
   // IPVS's defaults (ipvsadm --set and the per-state table), seconds.
   flowTimeouts: { tcpEstablished: 900, tcpSynRecv: 60, tcpFinWait: 120, tcpClose: 10, tcpLastAck: 30, udp: 300 },
-  ring: { blockSize: 1_048_576, blockCount: 32, frameSize: 2048, retireTimeoutMs: 10 },
+  ring: { blockSize: 1_048_576, blockCount: 32, frameSize: 'auto' as const, retireTimeoutMs: 10 },
   neighbourRefresh: 5,
   adminSocket: '/run/las/admin.sock',
   adminSocketMode: '0600',
@@ -185,14 +185,23 @@ const maglevTableSize: Check<number> = (value) => {
   return value;
 };
 
+/**
+ * The smallest RX block: it must hold the largest frame any interface delivers to a packet socket, a
+ * 64 KiB GRO/TSO super-frame with its headers (the addon's ringNeeds() says the same; a test checks).
+ */
+export const MIN_RX_BLOCK_SIZE = 131_072;
+export const MAX_TX_FRAME_SIZE = 1 << 20;
+
 const blockSize: Check<number> = (value) => {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 4096 && value <= 1 << 28 && (value & (value - 1)) === 0) return value;
-  return new Invalid(`${describe(value)} is not a power of two from 4096 to ${1 << 28}${quotedNumberHint(value)}; the TPACKET_V3 block must be whole pages: use 1048576 (the default) or e.g. 262144, 4194304`);
+  if (typeof value === 'number' && Number.isInteger(value) && value >= MIN_RX_BLOCK_SIZE && value <= 1 << 28 && (value & (value - 1)) === 0) return value;
+  const small = typeof value === 'number' && value > 0 && value < MIN_RX_BLOCK_SIZE ? ' (a block must hold a 64 KiB GRO/TSO super-frame)' : '';
+  return new Invalid(`${describe(value)} is not a power of two from ${MIN_RX_BLOCK_SIZE} to ${1 << 28}${small}${quotedNumberHint(value)}; use 1048576 (the default) or e.g. 262144, 4194304`);
 };
 
-const frameSize: Check<number> = (value) => {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 128 && value <= 1 << 28 && value % 16 === 0) return value;
-  return new Invalid(`${describe(value)} is not a multiple of 16 of at least 128${quotedNumberHint(value)}; it must hold one frame plus its tpacket header: use 2048 (the default) for MTU 1500`);
+const frameSize: Check<number | 'auto'> = (value) => {
+  if (value === 'auto') return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 128 && value <= MAX_TX_FRAME_SIZE && value % 16 === 0) return value;
+  return new Invalid(`${describe(value)} is not "auto" or a multiple of 16 from 128 to ${MAX_TX_FRAME_SIZE}${quotedNumberHint(value)}; it is the TX ring's slot and must hold a full-MTU frame with its headers: leave it out ("auto" sizes it from the egress MTU)`);
 };
 
 const httpPath: Check<string> = (value) =>
@@ -473,14 +482,6 @@ function crossCheck(raw: unknown): ConfigError[] {
   const workers = raw.workers ?? DEFAULTS.workers;
   if (Array.isArray(raw.cpus) && raw.cpus.length > 0 && isInt(workers, 1, MAX_WORKERS) && raw.cpus.length !== workers) {
     add('cpus', `lists ${raw.cpus.length} CPU${raw.cpus.length === 1 ? '' : 's'} for ${workers} worker${workers === 1 ? '' : 's'}; give exactly one CPU per worker, or leave "cpus" out to not pin`);
-  }
-
-  if (isRecord(raw.ring)) {
-    const block = raw.ring.blockSize ?? DEFAULTS.ring.blockSize;
-    const frame = raw.ring.frameSize;
-    if (typeof block === 'number' && typeof frame === 'number' && !(blockSize(block) instanceof Invalid) && !(frameSize(frame) instanceof Invalid) && frame > block) {
-      add('ring.frameSize', `${frame} is larger than ring.blockSize (${block}); a frame must fit in a block: lower frameSize or raise blockSize`);
-    }
   }
 
   if (!Array.isArray(raw.services)) return errors;

@@ -67,7 +67,9 @@ export interface LasConfig {
   gratuitousArp: boolean;         // default true
   flowTable: { capacity: number; idleTimeout: number }; // per worker; default 1048576 entries, idleTimeout = largest flowTimeouts value
   flowTimeouts: FlowTimeouts;
-  ring: { blockSize: number; blockCount: number; frameSize: number; retireTimeoutMs: number }; // default 1 MiB x 32, 2048, 10 ms
+  // RX: blockCount blocks of blockSize (default 1 MiB x 32), handed over after retireTimeoutMs (10);
+  // frameSize: the TX ring's slot, "auto" (the default) = from the egress MTU.
+  ring: { blockSize: number; blockCount: number; frameSize: number | 'auto'; retireTimeoutMs: number };
   neighbourRefresh: number;       // seconds between MAC re-resolution, default 5
   adminSocket: string;            // default "/run/las/admin.sock"
   adminSocketMode: string;        // default "0600" (octal, as written)

@@ -42,13 +42,12 @@ class Daemon implements DaemonControl {
   private readonly idleBoundSeconds: number;        // the native idle sweep's bound, fixed at start
   private readonly reloads = { ok: 0, refused: 0 };
   private readonly withoutServers = new Map<string, 'sorry' | 'dropped'>(); // services no server can take new flows for
-  private readonly watch: CounterWatch;
+  private watch?: CounterWatch;
   private reloadChain: Promise<unknown> = Promise.resolve();
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
     this.state = ServerState.fromConfig(config);
     this.idleBoundSeconds = config.flowTable.idleTimeout;
-    this.watch = new CounterWatch(log);
   }
 
   private get config(): LasConfig {
@@ -60,6 +59,7 @@ class Daemon implements DaemonControl {
     const { config, log } = this;
     // Fail early, naming the interface, before anything is installed.
     for (const ifname of new Set([config.interface, config.egressInterface])) addon.interfaceMac(ifname);
+    this.watch = new CounterWatch(log, { name: config.egressInterface, mtu: addon.interfaceMtu(config.egressInterface) });
     this.macs = await resolveMacs(config.egressInterface, this.state.addressesNeedingMac());
     this.txMode = await chooseTxMode(config.txMode, config.egressInterface);
     const options = buildDataplaneOptions(config, this.txMode, process.pid & 0xffff);
@@ -274,7 +274,7 @@ class Daemon implements DaemonControl {
       else this.log.warn({ service: e.service, server: e.address, activeFlows: e.activeFlows, drainTimeout: this.config.drainTimeout }, 'server drain timed out: its remaining flows are rescheduled');
     }
     if (ended.length > 0) this.publish();
-    if (stats) this.watch.check(stats);
+    if (stats) this.watch?.check(stats);
   }
 
   private startRefreshTimer(): void {

@@ -95,6 +95,9 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   counter('las_tx_packets_total', 'Frames sent by the I/O thread', ['worker'], perWorker((w) => w.txPackets));
   counter('las_tx_bytes_total', 'Bytes sent by the I/O thread', ['worker'], perWorker((w) => w.txBytes));
   counter('las_tx_errors_total', 'Frames the I/O thread failed to send', ['worker'], perWorker((w) => w.txErrors));
+  counter('las_tx_syscalls_total', 'Transmit syscalls (frames per syscall = tx_packets / this)', ['worker'], perWorker((w) => w.txSyscalls));
+  counter('las_gso_frames_total', 'TCP super-frames received and forwarded whole (the kernel segments them)', ['worker'], perWorker((w) => w.gsoFrames));
+  counter('las_wrong_worker_total', 'Frames the fanout gave a worker that does not own their flow (expected 0)', ['worker'], perWorker((w) => w.wrongWorker));
   counter('las_arp_replies_total', 'ARP replies sent for the VIPs', ['worker'], perWorker((w) => w.arpReplies));
   gauge('las_flow_table_entries', 'Flows in the worker\'s flow-table shard', ['worker'], perWorker((w) => w.flowsActive));
   gauge('las_flow_table_capacity', 'Flows the worker\'s shard can hold', ['worker'], perWorker(() => source.flowCapacity()));

@@ -18,7 +18,7 @@ export function buildDataplaneOptions(config: LasConfig, txMode: TxMode, fanoutI
     txMode,
     flowCapacity: config.flowTable.capacity,
     flowIdleTimeoutMs: Math.round(config.flowTable.idleTimeout * 1000),
-    ring: config.ring,
+    ring: { ...config.ring, frameSize: config.ring.frameSize === 'auto' ? 0 : config.ring.frameSize },
     fanoutId,
     gratuitousArp: config.gratuitousArp,
     filter: socketFilter(config),

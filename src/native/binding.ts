@@ -41,6 +41,7 @@ export interface DataplaneOptions {
   txMode: TxMode;
   flowCapacity: number;        // entries per worker shard (rounded up to a power of two)
   flowIdleTimeoutMs: number;
+  // frameSize: the TX ring's slot; 0 = sized from the egress MTU.
   ring: { blockSize: number; blockCount: number; frameSize: number; retireTimeoutMs: number };
   fanoutId: number;            // PACKET_FANOUT group id (unique per daemon)
   gratuitousArp: boolean;
@@ -53,6 +54,9 @@ export interface ServiceCounters { vip: string; port: number; protocol: Protocol
 export interface WorkerCounters {
   rxPackets: bigint; rxBytes: bigint; txPackets: bigint; txBytes: bigint;
   txErrors: bigint; arpReplies: bigint; batches: bigint;
+  gsoFrames: bigint;     // super-frames received with their segmentation left to the kernel
+  txSyscalls: bigint;    // transmit syscalls: txPackets / txSyscalls = frames per syscall
+  wrongWorker: bigint;   // frames the fanout handed a worker that does not own their flow (expected 0)
   flowsActive: bigint; flowTableFull: bigint; flowsExpired: bigint;
   ringPackets: bigint; ringDrops: bigint;   // PACKET_STATISTICS, accumulated
   drops: Record<string, bigint>;            // by reason, see DROP_REASONS
@@ -86,8 +90,10 @@ export interface NativeDataplane {
 /** The same packet logic as the I/O threads, without sockets: for golden-frame tests and the simulator. */
 export interface NativeClassifier {
   setSnapshot(snapshot: NativeSnapshot): void;
-  /** nowMs: the clock the flow table ages with; csumNotReady: as TP_STATUS_CSUMNOTREADY on a ring frame. */
-  classify(frame: Buffer, nowMs: number, csumNotReady?: boolean): Verdict;
+  /** nowMs: the clock the flow table ages with. */
+  classify(frame: Buffer, nowMs: number): Verdict;
+  /** The worker (0..workers-1) that owns the frame's flow, as the fanout program picks it; -1: not a flow frame. */
+  workerFor(frame: Buffer, workers: number): number;
   flowCount(): number;
   counters(): WorkerCounters;
 }
@@ -100,6 +106,7 @@ export interface Addon {
   /** Sends raw frames out of an interface in this network namespace (tests and the built-in generator). */
   sendFrames(ifname: string, frames: Buffer[]): number;
   interfaceMac(ifname: string): string;
+  interfaceMtu(ifname: string): number;
   /** Read-only views of each worker's flow table (see FLOW_ENTRY_LAYOUT); entries may be torn while read. */
   flowTableViews(dataplaneId: number): { worker: number; slots: number; buffer: ArrayBuffer }[];
   /** Queues expiries for a worker's I/O thread: 5-word records [src, dst, sport << 16 | dport, proto, lastSeenMs]. */

@@ -3,7 +3,7 @@
 // native/lb/hash.h (splitmix64 finaliser, hash_flow, kMaglevFlowSeed) so a test can predict the
 // Classifier's choice without asking it.
 import type {
-  Addon, ClassifierOptions, FlowKey, NativeClassifier, NativeService, NativeSnapshot, Verdict, WorkerCounters,
+  Addon, ClassifierOptions, FlowKey, NativeClassifier, NativeService, NativeSnapshot,
 } from '../../src/native/binding.js';
 import { ipv4ToInt, PROTO_TCP, PROTO_UDP } from './frames.js';
 
@@ -78,15 +78,8 @@ export function maglevPredictor(
 
 // ---------------------------------------------------------------- the Classifier as the tests use it
 
-/**
- * The socket-free Classifier with the two members the addon has but src/native/binding.ts does not
- * declare yet: the csumNotReady argument of classify() and counters().
- */
-export interface ClassifierUnderTest extends NativeClassifier {
-  classify(frame: Buffer, nowMs: number, csumNotReady?: boolean): Verdict;
-  counters(): WorkerCounters & { checksumsCompleted: bigint };
-}
+export type ClassifierUnderTest = NativeClassifier;
 
 export function createClassifier(addon: Addon, options: ClassifierOptions, snapshot: NativeSnapshot): ClassifierUnderTest {
-  return new addon.Classifier(options, snapshot) as ClassifierUnderTest;
+  return new addon.Classifier(options, snapshot);
 }

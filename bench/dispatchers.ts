@@ -12,7 +12,10 @@ import { waitUntil } from '../src/demo/processes.js';
 import { run } from '../src/netns/run.js';
 import type { Agent } from './agent-client.js';
 import type { GeneratorResult } from './native-bench.js';
-import { PORT, SERVERS, VIP, serversAfter, type BenchServer, type FlowSpace, type Scenario, type ServerChange, type Settings } from './scenarios.js';
+import type { FlowKey } from '../src/native/binding.js';
+import {
+  PORT, SERVERS, VIP, flowsUnderKey, serversAfter, type BenchServer, type FlowSpace, type Scenario, type ServerChange, type Settings,
+} from './scenarios.js';
 import { threadTicks } from './system.js';
 import type { Topology } from './topology.js';
 import { big } from './wire.js';
@@ -32,12 +35,36 @@ const MAGLEV_SIZE = 65_537;
 
 export interface ServerCounters { address: string; packets: bigint; newFlows: bigint; activeFlows: bigint }
 
+/**
+ * One LAS worker's counters. The fanout and super-frame counters (txSyscalls, gsoFrames,
+ * wrongWorker) are null when the daemon does not report them (an addon from before they existed).
+ */
+export interface WorkerCounters {
+  rxPackets: bigint;
+  rxBytes: bigint;
+  txPackets: bigint;
+  txBytes: bigint;
+  txErrors: bigint;
+  ringDrops: bigint;
+  txSyscalls: bigint | null;
+  gsoFrames: bigint | null;
+  wrongWorker: bigint | null;
+  drops: Record<string, bigint>;
+}
+
 /** What a dispatcher counts itself (LAS only; the kernel ones have interface counters instead). */
 export interface DispatcherCounters {
   rxPackets: bigint;
+  rxBytes: bigint;
   txPackets: bigint;
+  txBytes: bigint;
   txErrors: bigint;
   ringDrops: bigint;
+  /** Sums over workers; null when no worker reports the counter. */
+  txSyscalls: bigint | null;
+  gsoFrames: bigint | null;
+  wrongWorker: bigint | null;
+  workers: WorkerCounters[];
   drops: Record<string, bigint>;
   flowsActive: bigint;
   flowTableFull: bigint;
@@ -86,11 +113,15 @@ export function nftForwardRule(o: { vip: string; l4: L4; port: number; dstMac: s
  * nft-lb: jhash over the same 5-tuple LAS keys flows with; weights by repeating a server in the map.
  * The seed is fixed so runs are comparable.
  */
-export function nftBalancerRule(o: { vip: string; l4: L4; port: number; servers: BenchServer[]; srcMac: string; egress: string; seed?: number }): string {
+export function nftBalancerRule(o: {
+  vip: string; l4: L4; port: number; servers: Array<Pick<BenchServer, 'mac' | 'weight'>>; srcMac: string; egress: string; seed?: number;
+  /** The fields hashed, as LAS's flowKey: 5tuple (default) or addresses (ip saddr . ip daddr). */
+  key?: FlowKey;
+}): string {
   const buckets = o.servers.flatMap((s) => Array.from({ length: s.weight }, () => s.mac));
   if (buckets.length === 0) throw new Error('the nft balancer needs at least one server with weight > 0');
   const map = buckets.map((mac, i) => `${i} : ${mac}`).join(', ');
-  const key = `ip saddr . ${o.l4} sport . ip daddr . ${o.l4} dport`;
+  const key = o.key === 'addresses' ? 'ip saddr . ip daddr' : `ip saddr . ${o.l4} sport . ip daddr . ${o.l4} dport`;
   const seed = `0x${(o.seed ?? 0x4c4153).toString(16)}`;
   return `${match(o.vip, o.l4, o.port)} ether daddr set jhash ${key} mod ${buckets.length} seed ${seed} map { ${map} } ether saddr set ${o.srcMac} fwd to "${o.egress}"`;
 }
@@ -112,7 +143,7 @@ export function nftReplaceRule(rule: string, table = NFT_TABLE): string {
   return `flush chain netdev ${table} ingress\nadd rule netdev ${table} ingress ${rule}\n`;
 }
 
-async function nft(ns: string, script: string): Promise<void> {
+export async function nft(ns: string, script: string): Promise<void> {
   await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script });
 }
 
@@ -136,7 +167,7 @@ async function startKernel(id: 'kernel-fwd' | 'nft-lb', ctx: BenchContext, scena
   }
   const rule = id === 'kernel-fwd'
     ? nftForwardRule({ ...base, dstMac: SERVERS[0]!.mac })
-    : nftBalancerRule({ ...base, servers: SERVERS });
+    : nftBalancerRule({ ...base, servers: SERVERS, key: scenario.flowKey });
   await nft(ns, nftRuleset(topo.dispIn.ifname, rule));
   return {
     id,
@@ -144,7 +175,7 @@ async function startKernel(id: 'kernel-fwd' | 'nft-lb', ctx: BenchContext, scena
     counters: noCounters,
     async change(change) {
       if (id !== 'nft-lb') return;
-      await nft(ns, nftReplaceRule(nftBalancerRule({ ...base, servers: serversAfter(change) })));
+      await nft(ns, nftReplaceRule(nftBalancerRule({ ...base, servers: serversAfter(change), key: scenario.flowKey })));
     },
     async stop() {
       await run('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'netdev', NFT_TABLE]).catch(() => undefined);
@@ -167,14 +198,26 @@ export function countersFromStats(stats: unknown, ticks: { ticks: number; thread
   const s = obj(stats);
   const workers = list(s.workers).map(obj);
   const sum = (k: string) => workers.reduce((acc, w) => acc + big(w[k]), 0n);
+  // A counter the daemon does not report stays null, so "0" never stands for "not measured".
+  const optional = (w: Obj, k: string) => (w[k] === undefined || w[k] === null ? null : big(w[k]));
+  const sumOptional = (k: string) => (workers.some((w) => optional(w, k) !== null) ? workers.reduce((acc, w) => acc + (optional(w, k) ?? 0n), 0n) : null);
   const drops: Record<string, bigint> = {};
   for (const w of workers) for (const [reason, n] of Object.entries(obj(w.drops))) drops[reason] = (drops[reason] ?? 0n) + big(n);
+  const perWorker: WorkerCounters[] = workers.map((w) => ({
+    rxPackets: big(w.rxPackets), rxBytes: big(w.rxBytes), txPackets: big(w.txPackets), txBytes: big(w.txBytes),
+    txErrors: big(w.txErrors), ringDrops: big(w.ringDrops),
+    txSyscalls: optional(w, 'txSyscalls'), gsoFrames: optional(w, 'gsoFrames'), wrongWorker: optional(w, 'wrongWorker'),
+    drops: Object.fromEntries(Object.entries(obj(w.drops)).map(([k, v]) => [k, big(v)])),
+  }));
   const services = list(s.services).map(obj);
   const servers = services.flatMap((svc) => list(svc.servers).map(obj)).map((r) => ({
     address: String(r.address), packets: big(r.packets), newFlows: big(r.newFlows), activeFlows: big(r.activeFlows),
   }));
   return {
-    rxPackets: sum('rxPackets'), txPackets: sum('txPackets'), txErrors: sum('txErrors'), ringDrops: sum('ringDrops'), drops,
+    rxPackets: sum('rxPackets'), rxBytes: sum('rxBytes'), txPackets: sum('txPackets'), txBytes: sum('txBytes'),
+    txErrors: sum('txErrors'), ringDrops: sum('ringDrops'),
+    txSyscalls: sumOptional('txSyscalls'), gsoFrames: sumOptional('gsoFrames'), wrongWorker: sumOptional('wrongWorker'),
+    workers: perWorker, drops,
     flowsActive: sum('flowsActive'), flowTableFull: sum('flowTableFull'),
     newFlows: services.reduce((acc, svc) => acc + big(svc.newFlows), 0n),
     servers, threadTicks: ticks.ticks, threads: ticks.threads,
@@ -223,7 +266,7 @@ export function lasConfig(ctx: BenchContext, scenario: Scenario, adminSocket: st
       vip: VIP,
       port: PORT,
       protocol: l4Of(scenario),
-      flowKey: '5tuple',
+      flowKey: scenario.flowKey ?? '5tuple',
       scheduler: 'maglev',
       maglevTableSize: MAGLEV_SIZE,
       servers: servers.map((s) => ({ address: s.address, mac: s.mac, weight: s.weight })),
@@ -250,7 +293,8 @@ async function prefillTable(
 ): Promise<Record<string, unknown>> {
   const started = Date.now();
   const key = `${scenario.workers}/${txMode}`;
-  const target = BigInt(prefill.flows);
+  // With flowKey addresses the prefill's (address, port) pairs are only as many flows as addresses.
+  const target = BigInt(flowsUnderKey(prefill, scenario.flowKey));
   const passes: Array<{ ratePps: number; sent: number; flowsActive: number; intakePps: number }> = [];
   for (let pass = 0; pass < (ctx.settings.quick ? 2 : 4); pass++) {
     const learned = learnedIntake.get(key);
@@ -273,7 +317,7 @@ async function prefillTable(
     passes.push({ ratePps, sent: Number(r.sent), flowsActive: Number(c.flowsActive), intakePps: Math.round(intakePps) });
     if (c.flowsActive * 1000n >= target * 999n) break;
   }
-  return { flows: prefill.flows, passes, ms: Date.now() - started };
+  return { flows: Number(target), passes, ms: Date.now() - started };
 }
 
 async function startFull(ctx: BenchContext, scenario: Scenario, prefill: FlowSpace | undefined): Promise<RunningDispatcher> {

@@ -68,8 +68,50 @@ export interface TrialResult {
     /** CPU other jobs on the machine took during the window, in CPUs (0.5 = half of one core). */
     foreignCpus: number;
   };
-  las: { rxPackets: number; txPackets: number; flowsActive: number; newFlows: number } | null;
+  las: LasTrialCounters | null;
   change: ChangeResult | null;
+}
+
+/** One LAS worker during a trial: its share of the frames LAS received, and what the fanout got wrong. */
+export interface WorkerShare { worker: number; rxPackets: number; txPackets: number; rxShare: number; ringDrops: number; wrongWorker: number | null }
+
+export interface LasTrialCounters {
+  rxPackets: number;
+  txPackets: number;
+  flowsActive: number;
+  newFlows: number;
+  /** Frames the fanout handed a worker that does not own their flow (expected 0); null: not reported. */
+  wrongWorker: number | null;
+  txSyscalls: number | null;
+  /** txPackets / txSyscalls. */
+  framesPerSyscall: number | null;
+  gsoFrames: number | null;
+  workers: WorkerShare[];
+}
+
+const optionalDelta = (a: bigint | null | undefined, b: bigint | null | undefined): number | null =>
+  a === null || a === undefined || b === null || b === undefined ? null : num(b - a);
+
+/** The LAS counters of a trial: differences between two readings of the dispatcher's stats. */
+export function lasDelta(d0: DispatcherCounters, d1: DispatcherCounters): LasTrialCounters {
+  const rx = num(d1.rxPackets - d0.rxPackets);
+  const tx = num(d1.txPackets - d0.txPackets);
+  const txSyscalls = optionalDelta(d0.txSyscalls, d1.txSyscalls);
+  const workers = d1.workers.map((w, i): WorkerShare => {
+    const b = d0.workers[i];
+    const wrx = num(w.rxPackets - (b?.rxPackets ?? 0n));
+    return {
+      worker: i, rxPackets: wrx, txPackets: num(w.txPackets - (b?.txPackets ?? 0n)), rxShare: rx > 0 ? wrx / rx : 0,
+      ringDrops: num(w.ringDrops - (b?.ringDrops ?? 0n)), wrongWorker: optionalDelta(b?.wrongWorker, w.wrongWorker),
+    };
+  });
+  return {
+    rxPackets: rx, txPackets: tx, flowsActive: num(d1.flowsActive), newFlows: num(d1.newFlows - d0.newFlows),
+    wrongWorker: optionalDelta(d0.wrongWorker, d1.wrongWorker),
+    txSyscalls, framesPerSyscall: txSyscalls ? tx / txSyscalls : null,
+    gsoFrames: optionalDelta(d0.gsoFrames, d1.gsoFrames),
+    workers,
+  };
 }
 
 export interface ChangeResult {
@@ -241,9 +283,7 @@ export async function runTrial(ctx: BenchContext, sink: Agent, dispatcher: Runni
       perCpu,
       foreignCpus: elapsedMs > 0 ? (foreignTicks(threadsBefore, threadsAfter) * tickNs) / (elapsedMs * 1e6) : 0,
     },
-    las: d0 && d1
-      ? { rxPackets: num(d1.rxPackets - d0.rxPackets), txPackets: forwarded, flowsActive: num(d1.flowsActive), newFlows: num(d1.newFlows - d0.newFlows) }
-      : null,
+    las: d0 && d1 ? lasDelta(d0, d1) : null,
     change,
   };
 }

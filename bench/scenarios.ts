@@ -1,4 +1,5 @@
 // What the suite measures: the service, the traffic of each scenario and the run settings.
+import type { FlowKey } from '../src/native/binding.js';
 import type { GeneratorKind } from './native-bench.js';
 
 export const VIP = '10.99.0.100';
@@ -61,8 +62,17 @@ export interface Scenario {
   headline?: boolean;
   /** LAS's transmit path for this scenario (default: the run's --las-tx-mode). */
   lasTxMode?: LasTxMode;
+  /** LAS's flow key, and the fields the nft balancer hashes (default 5tuple). */
+  flowKey?: FlowKey;
   /** Dispatchers measured (default all four). */
   only?: Array<'kernel-fwd' | 'nft-lb' | 'las-pt' | 'las-full'>;
+}
+
+/** Distinct flows of a traffic range under a flow key: (address, port) pairs, or source addresses only. */
+export function flowsUnderKey(traffic: FlowSpace, key: FlowKey = '5tuple'): number {
+  if (key === '5tuple' || traffic.flows === 0) return traffic.flows;
+  const ip = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  return ip(traffic.srcIpMax) - ip(traffic.srcIpMin) + 1;
 }
 
 export interface Settings {
@@ -80,7 +90,11 @@ export interface Settings {
   burst: number;
   lasTxMode: LasTxMode;      // LAS pass-through and full (auto: send on veth, ring on NICs)
   drainMs: number;           // after the generator stops: no new frame at the sink for this long, then read
+  bulkTool: BulkToolChoice;  // TCP bulk scenarios: what measures the upload (auto: iperf3 when present or installable)
+  bulkStreams: number;       // parallel TCP connections per bulk upload
 }
+
+export type BulkToolChoice = 'auto' | 'iperf3' | 'node';
 
 export function defaultSettings(quick: boolean, cpus: number): Settings {
   const dispatcherCpu = cpus > 1 ? 1 : 0;
@@ -101,6 +115,8 @@ export function defaultSettings(quick: boolean, cpus: number): Settings {
     burst: 32,
     lasTxMode: 'auto',
     drainMs: quick ? 100 : 200,
+    bulkTool: 'auto',
+    bulkStreams: 1,
   };
 }
 
@@ -124,6 +140,28 @@ export function scenarios(settings: Settings): Scenario[] {
     // The headline traffic through each of LAS's transmit paths (txMode), beside the kernel balancer.
     ...(['send', 'sendmmsg', 'ring'] as const).map((mode) =>
       udp(`txmode-${mode}`, 'txmode', `64 B UDP, 1 M flows, LAS txMode ${mode}`, 64, 1_000_000, { lasTxMode: mode, only: ['nft-lb', 'las-pt', 'las-full'] })),
+  ];
+}
+
+/**
+ * Two LAS workers behind the PACKET_FANOUT_CBPF program, once per flow key: the headline traffic,
+ * LAS full beside the kernel balancer hashing the same fields. Kept out of scenarios() (their own
+ * section in results.json, `fanout`), selected by id, by "fanout" or by the "workers" group.
+ */
+export function fanoutScenarios(): Scenario[] {
+  return (['addresses', '5tuple'] as const).map((flowKey) => ({
+    id: `fanout-${flowKey}`, group: 'workers', title: `64 B UDP, 1 M flows, 2 LAS workers, flowKey ${flowKey}`, kind: 'udp', packetSize: 64,
+    traffic: flowSpace(1_000_000), workers: 2, flowKey, only: ['nft-lb', 'las-full'],
+  }));
+}
+
+/** TCP bulk uploads on the LVS-DR segment (bench/bulk.ts): the client's offloads on (Linux default) and off. */
+export interface BulkScenario { id: string; group: 'bulk'; title: string; offloads: boolean }
+
+export function bulkScenarios(): BulkScenario[] {
+  return [
+    { id: 'tcp-bulk-offload', group: 'bulk', title: 'TCP bulk upload, client TSO/GSO on (default)', offloads: true },
+    { id: 'tcp-bulk-nooffload', group: 'bulk', title: 'TCP bulk upload, client TSO/GSO off', offloads: false },
   ];
 }
 

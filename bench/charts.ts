@@ -1,6 +1,7 @@
 // SVG charts written next to results.json: vega-lite specs compiled to vega, rendered headless.
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { BULK_PATH_LABELS, BULK_PATHS } from './bulk.js';
 import { DISPATCHER_LABELS, type DispatcherId } from './dispatchers.js';
 import type { BenchResults } from './results.js';
 
@@ -125,8 +126,44 @@ export function throughputSpec(results: BenchResults): TopLevelSpec | undefined 
   } as TopLevelSpec;
 }
 
+/** TCP bulk uploads: Gbit/s per path and round (points) and the median (bar), per scenario. */
+export function bulkSpec(results: BenchResults): TopLevelSpec | undefined {
+  const bulk = results.bulk && !('error' in results.bulk) ? results.bulk : undefined;
+  if (!bulk || bulk.scenarios.length === 0) return undefined;
+  const medians: Array<{ scenario: string; path: string; gbps: number }> = [];
+  const rounds: Array<{ scenario: string; path: string; gbps: number; round: number }> = [];
+  for (const s of bulk.scenarios) {
+    for (const p of BULK_PATHS) {
+      const m = s.summary.perPath[p]?.gbps.median;
+      if (m !== undefined && Number.isFinite(m)) medians.push({ scenario: s.id, path: BULK_PATH_LABELS[p], gbps: m });
+      for (const r of s.rounds) {
+        const t = r.trials[p];
+        if (t) rounds.push({ scenario: s.id, path: BULK_PATH_LABELS[p], gbps: t.gbps, round: r.round });
+      }
+    }
+  }
+  const sort = BULK_PATHS.map((p) => BULK_PATH_LABELS[p]);
+  const x = { field: 'scenario', type: 'nominal', title: null, sort: bulk.scenarios.map((s) => s.id) } as const;
+  const colour = { field: 'path', type: 'nominal', title: 'path', sort, legend: { labelLimit: 400 } } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'TCP bulk upload', subtitle: `Gbit/s at the server, ${bulk.tool}; bars: median over rounds, points: each round` },
+    width: 360,
+    height: 280,
+    layer: [
+      { data: { values: medians }, mark: 'bar', encoding: { x, xOffset: { field: 'path', sort }, y: { field: 'gbps', type: 'quantitative', title: 'Gbit/s' }, color: colour } },
+      {
+        data: { values: rounds },
+        mark: { type: 'point', filled: true, color: 'black', size: 25 },
+        encoding: { x, xOffset: { field: 'path', sort }, y: { field: 'gbps', type: 'quantitative' }, tooltip: [{ field: 'path' }, { field: 'round' }, { field: 'gbps', format: '.2f' }] },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
 export const CHARTS: Array<{ file: string; spec: (r: BenchResults) => TopLevelSpec | undefined }> = [
   { file: 'delivered-vs-offered.svg', spec: deliveredVsOfferedSpec },
   { file: 'per-server-spread.svg', spec: spreadSpec },
   { file: 'throughput.svg', spec: throughputSpec },
+  { file: 'tcp-bulk.svg', spec: bulkSpec },
 ];

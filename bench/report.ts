@@ -1,5 +1,6 @@
 // summary.md and the derived parts of results.json (per-dispatcher summaries, ratios, targets, the
 // "what limits the numbers" notes).
+import { BULK_PATH_LABELS, BULK_PATHS, type BulkPath, type BulkSection, type BulkTrial } from './bulk.js';
 import { DISPATCHER_LABELS, DISPATCHERS, type DispatcherId } from './dispatchers.js';
 import type { TrialResult } from './measure.js';
 import { RATIOS, stat, type BenchResults, type DispatcherSummary, type RatioKey, type RoundResult, type ScenarioResult, type Stat, type Target } from './results.js';
@@ -115,6 +116,16 @@ export function computeTargets(r: BenchResults): Target[] {
 
 /** Observations from the figures themselves: which core was busy, where frames were lost. */
 export function limitsFromResults(r: BenchResults): string[] {
+  const notes = packetLimits(r);
+  const bulk = r.bulk && !('error' in r.bulk) ? r.bulk : undefined;
+  if (bulk) notes.push(...bulkLimits(bulk, r.machine.cores));
+  if (r.fanout.length > 0) {
+    notes.push(`Two LAS workers (fanout-*) on ${r.machine.cores} CPUs: the second worker shares CPU ${r.settings.dispatcherCpus[1] ?? 0} with the generator${r.machine.cores <= 2 ? ', so the rate says little about scaling' : ''}; what these scenarios check is that every frame reaches the worker owning its flow (wrongWorker 0) and how evenly the fanout program splits the flows between the workers.`);
+  }
+  return notes;
+}
+
+function packetLimits(r: BenchResults): string[] {
   const notes: string[] = [];
   const headline = r.scenarios.find((s) => s.headline) ?? r.scenarios[0];
   if (!headline) return notes;
@@ -173,6 +184,121 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+const gb = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
+const statCell = (s: Stat | null | undefined, f: (v: number) => string) => (!s ? 'n/a' : s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median));
+
+/** LAS 2 workers beside the kernel balancer, per flow key: rate, ratio, per-worker shares, wrongWorker. */
+export function fanoutTable(r: BenchResults): string {
+  return table(
+    ['scenario', 'flow key', 'nft balancer (Mpps)', 'LAS 2 workers (Mpps)', 'LAS / nft', 'LAS per-worker share of frames (median)', 'wrongWorker (all rounds)', 'LAS spread cv', 'LAS ring drops'],
+    r.fanout.map((sc) => {
+      const las = sc.rounds.map((x) => x.trials['las-full']).filter((t): t is TrialResult => t !== undefined);
+      const workers = Math.max(0, ...las.map((t) => t.las?.workers.length ?? 0));
+      const shares = Array.from({ length: workers }, (_, w) => stat(las.map((t) => t.las?.workers[w]?.rxShare ?? NaN)));
+      const wrong = las.map((t) => t.las?.wrongWorker);
+      const wrongCell = wrong.length === 0 ? 'n/a' : wrong.some((v) => v === null || v === undefined) ? 'not reported' : String(wrong.reduce<number>((a, v) => a + (v ?? 0), 0));
+      const full = sc.summary.perDispatcher['las-full'];
+      return [
+        sc.id, sc.params.flowKey ?? '5tuple',
+        mpps(sc.summary.perDispatcher['nft-lb']?.deliveredPps.median), mpps(full?.deliveredPps.median),
+        ratioCell(sc.summary.ratios['las-full/nft-lb']),
+        shares.length > 0 ? shares.map((st, w) => `w${w} ${pct(st.median)}`).join(', ') : 'n/a',
+        wrongCell,
+        full?.spreadCv ? full.spreadCv.median.toFixed(3) : 'n/a',
+        count(full?.drops.dispatcherRingDrops),
+      ];
+    }),
+  );
+}
+
+function bulkPathCell(b: BulkSection['scenarios'][number], path: BulkPath): string {
+  const p = b.summary.perPath[path];
+  if (!p) return 'n/a';
+  return `${statCell(p.gbps, gb)}${p.failed > 0 ? ` (${p.failed} failed)` : ''}`;
+}
+
+/** TCP bulk uploads: Gbit/s per path, ratios within each round, retransmits, LAS frames per syscall and super-frames. */
+export function bulkTable(r: BenchResults): string {
+  if (!r.bulk) return '';
+  if ('error' in r.bulk) return `TCP bulk scenarios failed: ${r.bulk.error}`;
+  const b = r.bulk;
+  const perPath = (sc: BulkSection['scenarios'][number], f: (p: NonNullable<BulkSection['scenarios'][number]['summary']['perPath'][BulkPath]>) => string) =>
+    BULK_PATHS.map((p) => { const x = sc.summary.perPath[p]; return x ? f(x) : 'n/a'; }).join(' / ');
+  const retr = (sc: BulkSection['scenarios'][number]) => perPath(sc, (x) => (x.retransmits ? String(Math.round(x.retransmits.median)) : 'n/a'));
+  const rtt = (sc: BulkSection['scenarios'][number]) => perPath(sc, (x) => (x.rttUs ? (x.rttUs.median / 1000).toFixed(2) : 'n/a'));
+  return table(
+    ['scenario', `direct (Gbit/s)`, 'LAS (Gbit/s)', 'nft DSR (Gbit/s)', 'LAS / nft', 'LAS / direct', 'nft / direct', 'retransmits direct / LAS / nft', 'RTT ms direct / LAS / nft', 'LAS frames per syscall', 'LAS super-frames (gsoFrames / rx)', 'LAS worker CPU', 'LAS oversize drops', 'wrongWorker'],
+    b.scenarios.map((sc) => {
+      const las = sc.summary.perPath.las;
+      return [
+        sc.title, bulkPathCell(sc, 'direct'), bulkPathCell(sc, 'las'), bulkPathCell(sc, 'nft'),
+        ratioCell(sc.summary.ratios['las/nft']), ratioCell(sc.summary.ratios['las/direct']), ratioCell(sc.summary.ratios['nft/direct']),
+        retr(sc), rtt(sc),
+        las?.framesPerSyscall ? statCell(las.framesPerSyscall, (v) => v.toFixed(2)) : 'not reported',
+        las?.superFrameShare ? statCell(las.superFrameShare, (v) => pct(v)) : 'not reported',
+        las?.lasThreadCpus ? `${las.lasThreadCpus.median.toFixed(2)} CPU` : 'n/a',
+        las?.oversizeDrops === null || las?.oversizeDrops === undefined ? 'not reported' : count(las.oversizeDrops),
+        las?.wrongWorker === null || las?.wrongWorker === undefined ? 'not reported' : count(las.wrongWorker),
+      ];
+    }),
+  );
+}
+
+function bulkSection(r: BenchResults): string[] {
+  const out: string[] = [];
+  if (!r.bulk) return out;
+  out.push('## TCP bulk upload through the dispatcher (LVS-DR segment)', '');
+  if ('error' in r.bulk) {
+    out.push(`Not run: ${r.bulk.error}`, '');
+    return out;
+  }
+  const b = r.bulk;
+  out.push(`Client → VIP:${b.port} → dispatcher → server, ACKs straight back; ${b.streams} TCP connection(s) per upload of ${b.seconds} s, measured with **${b.tool}**${b.iperf3Version ? ` (${b.iperf3Version})` : ''}: ${b.toolNote}. Paths: ${BULK_PATHS.map((p) => `**${p}** = ${BULK_PATH_LABELS[p]}`).join('; ')}. LAS: ${b.service.workers} worker (${b.service.cpus}), flowKey ${b.service.flowKey}, txMode ${b.service.txMode}; the nft balancer hashes the same addresses. ${b.topology.note}. Gbit/s = bytes the server application received / the tool's time; ratios are medians of the ratios within each round (min–max); retransmits = TcpRetransSegs growth in the client namespace.`, '');
+  out.push(bulkTable(r), '');
+  if (b.toolCheck) {
+    const t = b.toolCheck;
+    out.push(`Tool check, direct path, offloads on (is the Node tool the limit?): iperf3 ${statCell(t.summary.iperf3, gb)} Gbit/s, Node tool ${statCell(t.summary.node, gb)} Gbit/s, Node / iperf3 ${t.summary.nodeOverIperf3 ? ratioCell(t.summary.nodeOverIperf3) : 'n/a'}.`, '');
+  } else {
+    out.push('Tool check: not run (iperf3 not available); the Node tool measured every path.', '');
+  }
+  const rows: string[][] = [];
+  const cpuCell = (t: BulkTrial) => t.cpu.perCpu.map((c) => `${c.cpu}: ${pct(c.busyShare)}`).join(', ');
+  const trialRow = (label: string, t: BulkTrial) => [
+    label, String(t.round), t.path, t.tool, gb(t.gbps), t.completed ? 'yes' : `**no**${t.error ? `: ${t.error.slice(0, 160).replace(/\|/g, '/')}` : ''}`,
+    count(t.retransmits), t.rttUs ? `${(t.rttUs.mean / 1000).toFixed(2)} (${(t.rttUs.min / 1000).toFixed(2)}–${(t.rttUs.max / 1000).toFixed(2)})` : '–', t.server ?? '–', cpuCell(t), pct(t.cpu.foreignCpus),
+    t.las ? `rx ${count(t.las.rxPackets)}, tx ${count(t.las.txPackets)}, ${t.las.framesPerSyscall === null ? 'syscalls n/a' : `${t.las.framesPerSyscall.toFixed(2)} frames/syscall`}, ${t.las.superFrameShare === null ? 'gso n/a' : `gso ${pct(t.las.superFrameShare)}`}, worker ${t.las.threadCpus.toFixed(2)} CPU${Object.keys(t.las.drops).length > 0 ? `, drops ${Object.entries(t.las.drops).map(([k, v]) => `${k} ${count(v)}`).join(' ')}` : ''}${t.las.ringDrops > 0 ? `, ring drops ${count(t.las.ringDrops)}` : ''}` : '',
+  ];
+  for (const round of b.toolCheck?.rounds ?? []) for (const tool of round.order) { const t = round.trials[tool]; if (t) rows.push(trialRow('tool check', t)); }
+  for (const sc of b.scenarios) for (const round of sc.rounds) for (const path of round.order) { const t = round.trials[path]; if (t) rows.push(trialRow(sc.id, t)); }
+  out.push('<details><summary>Every upload</summary>', '');
+  out.push(table(['scenario', 'round', 'path', 'tool', 'Gbit/s', 'completed', 'retransmits', 'RTT ms (min–max)', 'server', 'CPU busy', 'other jobs', 'LAS'], rows), '');
+  out.push('</details>', '');
+  return out;
+}
+
+function bulkLimits(b: BulkSection, cores: number): string[] {
+  const notes: string[] = [];
+  const on = b.scenarios.find((s) => s.offloads);
+  const las = on?.summary.perPath.las;
+  if (las && las.superFrameShare === null) {
+    notes.push(`TCP bulk: this LAS does not report gsoFrames/txSyscalls (an addon from before PACKET_VNET_HDR); with the client's default offloads its packet socket receives 64 KB super-frames it cannot send, so the LAS bulk figures with offloads on are near 0 by design until then.`);
+  }
+  for (const sc of b.scenarios) {
+    const las = sc.rounds.map((x) => x.trials.las).filter((t): t is BulkTrial => t !== undefined && t.completed);
+    if (las.length === 0) continue;
+    const busiest = stat(las.map((t) => Math.max(0, ...t.cpu.perCpu.map((c) => c.busyShare)))).median;
+    const worker = sc.summary.perPath.las?.lasThreadCpus?.median;
+    const rttLas = sc.summary.perPath.las?.rttUs?.median;
+    const rttNft = sc.summary.perPath.nft?.rttUs?.median ?? sc.summary.perPath.direct?.rttUs?.median;
+    const rtt = rttLas !== undefined ? `; mean RTT through LAS ${(rttLas / 1000).toFixed(2)} ms${rttNft !== undefined ? ` (${sc.summary.perPath.nft?.rttUs ? 'nft' : 'direct'} ${(rttNft / 1000).toFixed(2)} ms)` : ''}` : '';
+    const retrans = sc.summary.perPath.las?.retransmits?.median;
+    const delayBound = busiest < 0.85 && rttLas !== undefined && rttNft !== undefined && rttLas > 2 * rttNft && retrans !== undefined && retrans < 10;
+    notes.push(`${sc.id}: during the LAS uploads the busiest CPU was ${pct(busiest)} busy and LAS's worker used ${worker !== undefined ? worker.toFixed(2) : 'n/a'} CPU${rtt}${retrans !== undefined ? `, ${Math.round(retrans)} retransmits` : ''}${delayBound ? `. No CPU saturated and nothing was lost while the round trip grew ${(rttLas! / rttNft!).toFixed(0)}×: TCP's window over the longer round trip through LAS bounded the upload, not LAS's CPU` : ''}.`);
+  }
+  notes.push(`TCP bulk on ${cores} CPUs: the client, the server, the kernel's forwarding and LAS's worker thread all share them; the direct and nft paths need no thread of their own, LAS needs one (its CPU share per upload is in results.json, las.threadCpus), so on this machine LAS / nft is partly a measure of CPU contention.`);
+  return notes;
+}
+
 export function headlineTable(r: BenchResults): string {
   const rows = r.scenarios.map((s) => {
     const d = (id: DispatcherId) => mpps(s.summary.perDispatcher[id]?.deliveredPps.median);
@@ -214,11 +340,13 @@ export function renderSummary(r: BenchResults): string {
     out.push('');
   }
 
-  out.push('## Delivered rate at the servers (Mpps) and ratios', '', headlineTable(r), '');
+  if (r.scenarios.length > 0) out.push('## Delivered rate at the servers (Mpps) and ratios', '', headlineTable(r), '');
 
-  out.push('## Offered rate, loss and drops per hop (all rounds summed)', '');
+  // The packet-rate scenarios, with the fanout ones (same topology and dispatchers).
+  const packet = [...r.scenarios, ...r.fanout];
+  if (packet.length > 0) out.push('## Offered rate, loss and drops per hop (all rounds summed)', '');
   const dropRows: string[][] = [];
-  for (const sc of r.scenarios) {
+  for (const sc of packet) {
     for (const id of DISPATCHERS) {
       const d = sc.summary.perDispatcher[id];
       if (!d) continue;
@@ -234,15 +362,15 @@ export function renderSummary(r: BenchResults): string {
     const errs = sc.rounds.flatMap((x) => Object.entries(x.errors).map(([id, e]) => `${sc.id} round ${x.round} ${id}: ${e}`));
     for (const e of errs) dropRows.push([e, '', '', '', '', '', '', '', '', '', '', '', '', '']);
   }
-  out.push(table(
+  if (packet.length > 0) out.push(table(
     ['scenario', 'dispatcher', 'offered', 'delivered', 'loss', 'gen errors', 'LAS ring drops', 'LAS other drops', 'backlog drops', 'iface drops', 'sink ring drops', `CPU ${s.generatorCpu} busy`, `CPU ${s.dispatcherCpus[0] ?? 1} busy`, 'other jobs (max, of a CPU)'],
     dropRows,
   ), '');
 
-  out.push('## Per-server spread (coefficient of variation of weight-normalised counts; 0 = perfect)', '');
-  out.push(table(
+  if (packet.length > 0) out.push('## Per-server spread (coefficient of variation of weight-normalised counts; 0 = perfect)', '');
+  if (packet.length > 0) out.push(table(
     ['scenario', 'nft balancer', 'LAS full', 'LAS full shares (last round)'],
-    r.scenarios.map((sc) => {
+    packet.map((sc) => {
       const last = sc.rounds[sc.rounds.length - 1]?.trials['las-full'];
       return [
         sc.id,
@@ -277,6 +405,14 @@ export function renderSummary(r: BenchResults): string {
       }),
     ), '');
   }
+
+  if (r.fanout.length > 0) {
+    out.push('## Two LAS workers behind the fanout program (per flow key)', '');
+    out.push(`The headline traffic (1 M flows) with LAS full on 2 workers, its flow key \`addresses\` or \`5tuple\`, beside the nft balancer hashing the same fields, in the same rounds. **wrongWorker** counts frames the fanout handed a worker that does not own their flow (expected 0); the shares are each worker's part of the frames LAS received. On ${r.machine.cores} CPUs the second worker shares a core with the generator: this checks correctness and balance more than speed.`, '');
+    out.push(fanoutTable(r), '');
+  }
+
+  out.push(...bulkSection(r));
 
   if (r.search) {
     const sr = r.search;

@@ -1,4 +1,5 @@
 // The shape of results.json (schema "las-bench/1"), shared by the runner, the report and the test.
+import type { BulkSection } from './bulk.js';
 import type { DispatcherId } from './dispatchers.js';
 import type { CodeVersion } from './machine.js';
 import type { TrialResult } from './measure.js';
@@ -47,6 +48,8 @@ export interface ScenarioResult {
   params: {
     kind: string; packetSize: number; flows: number | 'random per frame'; sources: FlowSpace; workers: number; change: ServerChange | null;
     prefillFlows: number; lasTxMode: string; dispatchers: DispatcherId[];
+    /** LAS's flow key and the nft balancer's hashed fields, when not the default 5tuple (fanout scenarios). */
+    flowKey?: string;
   };
   dispatcherInfo: Partial<Record<DispatcherId, Record<string, unknown>>>;
   rounds: RoundResult[];
@@ -93,6 +96,14 @@ export interface BenchResults {
   topology: { kind: 'veth' | 'nic'; namespaces: string[]; interfaces: Record<string, string>; vip: string; port: number; servers: Array<{ name: string; address: string; mac: string }> };
   dispatchers: Array<{ id: DispatcherId; label: string }>;
   scenarios: ScenarioResult[];
+  /**
+   * Two LAS workers behind the fanout program, per flow key (fanout-addresses, fanout-5tuple): the
+   * same shape as `scenarios`; each LAS trial's `las.workers` has the per-worker shares and
+   * `las.wrongWorker` the frames that reached a worker not owning their flow.
+   */
+  fanout: ScenarioResult[];
+  /** TCP bulk uploads on the LVS-DR segment (tcp-bulk-offload, tcp-bulk-nooffload); null when not run. */
+  bulk: BulkSection | { error: string } | null;
   search: SearchSection | null;
   micro: MicroResults | { error: string } | null;
   targets: Target[];

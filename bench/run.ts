@@ -9,6 +9,7 @@ import { loadAddon } from '../src/native/binding.js';
 import { repoRoot } from '../src/demo/processes.js';
 import { cleanupAll, installCleanupHandlers, trackPath } from '../src/netns/cleanup.js';
 import { Agent } from './agent-client.js';
+import { bulkTrialCount, runBulk, type BulkSection } from './bulk.js';
 import { CHARTS, renderSvg } from './charts.js';
 import {
   DISPATCHER_LABELS, DISPATCHERS, startDispatcher, type BenchContext, type DispatcherId, type RunningDispatcher,
@@ -19,11 +20,11 @@ import { runMicro } from './micro.js';
 import { forecastMoves } from './moves.js';
 import { benchAddon, type GeneratorResult } from './native-bench.js';
 import type { PktgenRun } from './pktgen.js';
-import { computeTargets, headlineTable, limitsFromResults, renderSummary, roundRatios, summarise } from './report.js';
+import { bulkTable, computeTargets, fanoutTable, headlineTable, limitsFromResults, renderSummary, roundRatios, summarise } from './report.js';
 import { RESULTS_SCHEMA, stat, type BenchResults, type RatioKey, type RoundResult, type ScenarioResult, type SearchSection } from './results.js';
 import {
-  PORT, SERVERS, VIP, defaultSettings, flowSpace, scenarios as allScenarios, selects, serversAfter,
-  type FlowSpace, type Scenario, type Settings,
+  PORT, SERVERS, VIP, bulkScenarios, defaultSettings, fanoutScenarios, flowSpace, scenarios as allScenarios, selects, serversAfter,
+  type BulkToolChoice, type FlowSpace, type Scenario, type Settings,
 } from './scenarios.js';
 import { rfc2544Search } from './search.js';
 import { createTopology, endpointMtu, parseInterfaces, type NicMap, type Topology } from './topology.js';
@@ -46,6 +47,8 @@ interface CliOptions {
   dispatcherCpus?: number[];
   progress: boolean;
   install: boolean;
+  bulkTool: BulkToolChoice;
+  bulkStreams?: number;
 }
 
 const positiveInt = (name: string) => (value: string): number => {
@@ -66,7 +69,7 @@ function buildProgram(): Command {
     .option('--quick', 'every scenario briefly (under 2 minutes): a smoke run that writes the same files')
     .option('--duration <ms>', 'measured window per trial in ms (default 3000, quick 300)', positiveInt('--duration'))
     .option('--rounds <n>', 'interleaved rounds per scenario (default 3, quick 1)', positiveInt('--rounds'))
-    .option('--scenarios <list>', 'only these: scenario ids, groups (size, flows, tcp, workers, change, txmode), "search", "micro"; * globs (udp-64-*)')
+    .option('--scenarios <list>', 'only these: scenario ids, groups (size, flows, tcp, workers, change, txmode, bulk, fanout), "search", "micro"; * globs (udp-64-*)')
     .option('--interfaces <map>', 'real NICs instead of veth: gen=IF,in=IF,out=IF,sink=IF (gen cabled to in, out to sink; moved into the suite\'s namespaces for the run)')
     .option('--out <dir>', 'results folder; each run writes <dir>/<timestamp>/', 'bench/results')
     .option('--search-steps <n>', 'RFC 2544 search: trials per dispatcher (default 7, quick 3)', positiveInt('--search-steps'))
@@ -82,13 +85,16 @@ function buildProgram(): Command {
     .addOption(new Option('--las-tx-mode <mode>', 'LAS transmit path (the daemon\'s txMode); auto = what the daemon picks for the egress interface (src/control/tx-mode.ts)').choices(['auto', 'ring', 'send', 'sendmmsg']).default('auto'))
     .option('--generator-cpu <n>', 'CPU of the generator thread (default 0)', (v) => cpuList(v)[0]!)
     .option('--dispatcher-cpus <list>', 'CPUs of LAS workers 1 and 2 (default 1,0 on two CPUs, 1,2 on more)', cpuList)
+    .addOption(new Option('--bulk-tool <tool>', 'TCP bulk scenarios: what measures the uploads (auto: iperf3 when present or installable, else the Node tool)').choices(['auto', 'iperf3', 'node']).default('auto'))
+    .option('--bulk-streams <n>', 'TCP bulk scenarios: parallel connections per upload (default 1)', positiveInt('--bulk-streams'))
     .option('--no-progress', 'no progress bar')
-    .option('--no-install', 'do not apt-get install missing tools (nftables)')
+    .option('--no-install', 'do not apt-get install missing tools (nftables, iperf3)')
     .addHelpText('after', `
 Examples:
   sudo npm run bench                                   # full run, 13-15 minutes on 2 vCPUs
   sudo npm run bench -- --quick                        # every scenario briefly
   sudo npm run bench -- --scenarios udp-64-1m,search --rounds 5 --duration 10000
+  sudo npm run bench -- --scenarios bulk,fanout --rounds 3     # TCP bulk uploads, 2 workers per flow key
   sudo npm run bench -- --interfaces gen=enp1s0f0,in=enp1s0f1,out=enp2s0f0,sink=enp2s0f1
 
 Results: bench/results/<timestamp>/{results.json,summary.md,*.svg}; see bench/README.md.`);
@@ -180,6 +186,8 @@ export async function main(argv: string[]): Promise<number> {
   if (opts.flowCapacity) settings.flowCapacity = opts.flowCapacity;
   if (opts.generatorCpu !== undefined) settings.generatorCpu = opts.generatorCpu;
   settings.lasTxMode = opts.lasTxMode;
+  settings.bulkTool = opts.bulkTool;
+  if (opts.bulkStreams) settings.bulkStreams = opts.bulkStreams;
   if (opts.dispatcherCpus) settings.dispatcherCpus = [opts.dispatcherCpus[0]!, opts.dispatcherCpus[1] ?? opts.dispatcherCpus[0]!];
   const warnings: string[] = [];
   if (machine.cores < 2) warnings.push('one CPU only: the generator, the kernel baselines and LAS share it; ratios mean little');
@@ -195,14 +203,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const chosen = allScenarios(settings).filter((s) => selects(opts.scenarios, s.id, s.group));
+  const chosenFanout = fanoutScenarios().filter((s) => selects(opts.scenarios, s.id, s.group) || selects(opts.scenarios, s.id, 'fanout'));
+  const chosenBulk = bulkScenarios().filter((s) => selects(opts.scenarios, s.id, s.group));
   const wantSearch = selects(opts.scenarios, 'search');
   const wantMicro = selects(opts.scenarios, 'micro');
-  if (chosen.length === 0 && !wantSearch && !wantMicro) {
-    process.stderr.write(`bench: --scenarios "${opts.scenarios}" selects nothing; ids: ${allScenarios(settings).map((s) => s.id).join(', ')}, search, micro\n`);
+  if (chosen.length === 0 && chosenFanout.length === 0 && chosenBulk.length === 0 && !wantSearch && !wantMicro) {
+    const ids = [...allScenarios(settings), ...fanoutScenarios(), ...bulkScenarios()].map((s) => s.id);
+    process.stderr.write(`bench: --scenarios "${opts.scenarios}" selects nothing; ids: ${ids.join(', ')}, search, micro\n`);
     return 2;
   }
 
-  const total = chosen.reduce((a, s) => a + (s.only ?? DISPATCHERS).length, 0) * settings.rounds + (wantSearch ? DISPATCHERS.length * settings.searchSteps : 0) + (wantMicro ? 6 : 0) + 2;
+  const packetTrials = [...chosen, ...chosenFanout].reduce((a, s) => a + (s.only ?? DISPATCHERS).length, 0) * settings.rounds;
+  const total = packetTrials + (chosenBulk.length > 0 ? bulkTrialCount(settings, chosenBulk) : 0) + (wantSearch ? DISPATCHERS.length * settings.searchSteps : 0) + (wantMicro ? 6 : 0) + 2;
   const progress = new Progress(total, opts.progress);
   const log = (m: string) => progress.log(m);
   installCleanupHandlers();
@@ -228,6 +240,8 @@ export async function main(argv: string[]): Promise<number> {
   let topo: Topology | undefined;
   const agents: Agent[] = [];
   const scenarioResults: ScenarioResult[] = [];
+  const fanoutResults: ScenarioResult[] = [];
+  let bulk: BulkSection | { error: string } | null = null;
   let search: SearchSection | null = null;
   let micro: BenchResults['micro'] = null;
   let generatorUsed: 'pktgen' | 'las-native' = 'las-native';
@@ -297,11 +311,11 @@ export async function main(argv: string[]): Promise<number> {
     };
 
     // ---------------------------------------------------------------- scenarios
-    for (const [index, scenario] of chosen.entries()) {
+    const measureScenario = async (scenario: Scenario, index: number): Promise<ScenarioResult | undefined> => {
       if (scenario.packetSize > mtu + 14) {
         warnings.push(`${scenario.id}: ${scenario.packetSize} B frames exceed the MTU (${mtu}); skipped`);
         for (let i = 0; i < settings.rounds * (scenario.only ?? DISPATCHERS).length; i++) progress.advance();
-        continue;
+        return undefined;
       }
       const rounds: RoundResult[] = [];
       const dispatcherInfo: ScenarioResult['dispatcherInfo'] = {};
@@ -344,15 +358,39 @@ export async function main(argv: string[]): Promise<number> {
           measured: { lasFull: measured.length > 0 ? stat(measured) : null, lasNewFlowsBeforeChange: before.length > 0 ? stat(before) : null },
         };
       }
-      scenarioResults.push({
+      return {
         id: scenario.id, title: scenario.title, group: scenario.group, headline: Boolean(scenario.headline),
         params: {
           kind: scenario.kind, packetSize: scenario.packetSize, flows: scenario.traffic.flows > 0 ? scenario.traffic.flows : 'random per frame',
           sources: scenario.traffic, workers: scenario.workers, change: scenario.change ?? null, prefillFlows: settings.prefillFlows,
           lasTxMode: scenario.lasTxMode ?? settings.lasTxMode, dispatchers: scenario.only ?? DISPATCHERS,
+          ...(scenario.flowKey ? { flowKey: scenario.flowKey } : {}),
         },
         dispatcherInfo, rounds, summary: summarise(rounds), moves,
-      });
+      };
+    };
+    for (const [index, scenario] of chosen.entries()) {
+      const result = await measureScenario(scenario, index);
+      if (result) scenarioResults.push(result);
+    }
+    // Two workers behind the fanout program, per flow key: their own section of results.json.
+    for (const [index, scenario] of chosenFanout.entries()) {
+      const result = await measureScenario(scenario, chosen.length + index);
+      if (result) fanoutResults.push(result);
+    }
+
+    // ---------------------------------------------------------------- TCP bulk uploads (their own LVS-DR segment)
+    if (chosenBulk.length > 0) {
+      try {
+        bulk = await runBulk({
+          settings, tmpDir, nftAvailable: nft.available, install: opts.install, log,
+          step: (label) => progress.step(label), advance: (label) => progress.advance(label),
+        }, chosenBulk);
+        warnings.push(...bulk.warnings);
+      } catch (error) {
+        bulk = { error: firstLine(error) };
+        log(`bulk: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      }
     }
 
     // ---------------------------------------------------------------- RFC 2544 search
@@ -433,7 +471,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const loadAfter = await backgroundLoad(settings.quick ? 300 : 1000);
   busyWarning('after the run', loadAfter);
-  const disturbed = scenarioResults.flatMap((s) => s.rounds.flatMap((x) => Object.values(x.trials).map((t) => ({ s: s.id, t: t! }))))
+  const disturbed = [...scenarioResults, ...fanoutResults].flatMap((s) => s.rounds.flatMap((x) => Object.values(x.trials).map((t) => ({ s: s.id, t: t! }))))
     .filter(({ t }) => t.cpu.foreignCpus > 0.1);
   if (disturbed.length > 0) {
     const worst = disturbed.reduce((a, b) => (b.t.cpu.foreignCpus > a.t.cpu.foreignCpus ? b : a));
@@ -472,6 +510,8 @@ export async function main(argv: string[]): Promise<number> {
     },
     dispatchers: DISPATCHERS.map((id) => ({ id, label: DISPATCHER_LABELS[id] })),
     scenarios: scenarioResults,
+    fanout: fanoutResults,
+    bulk,
     search,
     micro,
     targets: [],
@@ -496,6 +536,8 @@ export async function main(argv: string[]): Promise<number> {
   await writeFile(join(outDir, 'summary.md'), renderSummary(results));
 
   if (results.scenarios.length > 0) process.stdout.write(`\n${headlineTable(results)}\n`);
+  if (results.fanout.length > 0) process.stdout.write(`\n${fanoutTable(results)}\n`);
+  if (results.bulk) process.stdout.write(`\n${bulkTable(results)}\n`);
   process.stdout.write(`\nResults: ${relative(process.cwd(), outDir) || outDir}/ (${files.join(', ')})\n`);
   return failed ? 1 : 0;
 }

@@ -1,19 +1,22 @@
 // `las demo`: the LVS-DR segment in namespaces, three real HTTP servers, the LAS daemon in the
-// dispatcher namespace, and a client sending requests to the VIP. Everything it creates is
-// removed at the end, on failure, and on Ctrl-C/SIGTERM (installCleanupHandlers).
+// dispatcher namespace, and a client sending requests to the VIP, then one bulk upload through it.
+// Everything it creates is removed at the end, on failure, and on Ctrl-C/SIGTERM (installCleanupHandlers).
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminRequest } from '../control/admin-client.js';
 import { cleanupAll, exitSignal, installCleanupHandlers, trackPath } from '../netns/cleanup.js';
 import { createDrSegment, type DrSegment } from '../netns/lvs-dr.js';
+import type { BulkSink } from './bulk.js';
 import { startDaemon, type DaemonProcess } from './daemon-process.js';
+import { DEFAULT_UPLOAD_BYTES, demoUpload, startUploadSinks, UPLOAD_PORT, UPLOAD_SERVICE } from './demo-upload.js';
 import { labConfig, writeLabConfig } from './lab-config.js';
 import { runHttpClient, startRealServer, type ClientResult, type RealServer } from './processes.js';
 
 export interface DemoOptions {
   requests: number;
   keepGoing?: boolean;   // false: stop sending after the first failed request
+  uploadBytes?: number;  // the bulk upload after the requests, default 100 MB
 }
 
 const SERVERS = 3;
@@ -24,6 +27,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let segment: DrSegment | undefined;
   let daemon: DaemonProcess | undefined;
   const servers: RealServer[] = [];
+  let sinks = new Map<string, BulkSink>();
   try {
     const dir = await mkdtemp(join(tmpdir(), 'las-demo-'));
     trackPath(dir);
@@ -34,10 +38,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     say(`starting ${SERVERS} real servers…`);
     servers.push(...(await Promise.all(segment.servers.map((server) => startRealServer(server.ns, server.name, { port: 80 })))));
+    sinks = await startUploadSinks(segment.servers);
 
     say('starting dispatcher…');
     const adminSocket = join(dir, 'admin.sock');
-    const configPath = await writeLabConfig(dir, labConfig(segment, adminSocket));
+    const configPath = await writeLabConfig(dir, labConfig(segment, adminSocket, [{}, UPLOAD_SERVICE]));
     daemon = await startDaemon({ ns: segment.dispatcher.ns, configPath, adminSocket });
     say(`  las run --config ${configPath}  (pid ${daemon.pid}, interface ${segment.dispatcher.ifname} in ${segment.dispatcher.ns})`);
 
@@ -50,19 +55,26 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       ...(options.keepGoing ? {} : { maxFailures: 1 }),
     });
     printResult(segment, result);
+    const uploadBytes = options.uploadBytes ?? DEFAULT_UPLOAD_BYTES;
+    say(`uploading ${(uploadBytes / 1e6).toFixed(0)} MB to ${segment.vip}:${UPLOAD_PORT} (one TCP connection, the client's default offloads)…`);
+    const upload = await demoUpload(segment, sinks, uploadBytes);
+    say(upload.line);
+    say('');
     await printStats(adminSocket);
 
     const answered = Object.values(result.byServer).filter((count) => count > 0).length;
-    const success = result.failed === 0 && result.ok === options.requests && answered >= 2;
-    if (!success) {
+    const requestsOk = result.failed === 0 && result.ok === options.requests && answered >= 2;
+    if (!requestsOk) {
       say(answered < 2 && result.failed === 0
         ? `FAIL: only ${answered} server(s) answered; expected the requests to spread over at least 2`
         : `FAIL: ${result.failed} of ${options.requests} requests got no answer`);
-      if (!daemon.running()) say(`the daemon exited:\n${daemon.output().stderr.trim()}`);
     } else {
       say(`OK: all ${result.ok} requests answered by ${answered} servers, replies sent directly to the client`);
     }
-    return success ? 0 : 1;
+    if (!upload.ok) say(upload.line);
+    else say(`OK: the ${(uploadBytes / 1e6).toFixed(0)} MB upload arrived whole through the VIP`);
+    if ((!requestsOk || !upload.ok) && !daemon.running()) say(`the daemon exited:\n${daemon.output().stderr.trim()}`);
+    return requestsOk && upload.ok ? 0 : 1;
   } catch (error) {
     // After Ctrl-C the signal handler is already tearing things down; its fallout is not news.
     if (!exitSignal()) say(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -71,6 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     if (!exitSignal()) say('removing namespaces…');
     await daemon?.stop(5000);
     await Promise.all(servers.map((server) => server.stop()));
+    await Promise.all([...sinks.values()].map((sink) => sink.stop()));
     await segment?.destroy().catch((error: unknown) => say(`cleanup: ${String(error)}`));
     await cleanupAll().catch((error: unknown) => say(`cleanup: ${String(error)}`)); // temp dir and anything left
   }

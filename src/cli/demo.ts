@@ -14,18 +14,20 @@ export function registerDemo(program: Command): void {
     .description('build a client, a dispatcher and real HTTP servers in network namespaces and balance requests through LAS (root)')
     .option('--requests <n>', 'HTTP requests to send through the VIP', positiveInteger, 300)
     .option('--keep-going', 'do not stop at the first failed request; report all failures at the end')
+    .option('--routed', 'the two-NIC layout: clients on their own subnet, the dispatcher routes between them and the servers (interface + egressInterface)')
     .addHelpText(
       'after',
       examples([
         'sudo las demo                            # 300 requests through the VIP',
         'sudo las demo --requests 5000 --keep-going',
+        'sudo las demo --routed                   # the dispatcher as the clients\' gateway, two NICs',
         '',
         'The exit code is 0 when every request was answered by a real server.',
       ]),
     )
-    .action(async (options: { requests: number; keepGoing?: boolean }) => {
+    .action(async (options: { requests: number; keepGoing?: boolean; routed?: boolean }) => {
       // Imported on use: the demo pulls in the daemon side, which the other verbs do not need.
       const { runDemo } = await import('../demo/demo.js');
-      process.exitCode = await runDemo({ requests: options.requests, keepGoing: options.keepGoing === true });
+      process.exitCode = await runDemo({ requests: options.requests, keepGoing: options.keepGoing === true, routed: options.routed === true });
     });
 }

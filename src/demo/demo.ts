@@ -7,16 +7,19 @@ import { join } from 'node:path';
 import { adminRequest } from '../control/admin-client.js';
 import { cleanupAll, exitSignal, installCleanupHandlers, trackPath } from '../netns/cleanup.js';
 import { createDrSegment, type DrSegment } from '../netns/lvs-dr.js';
+import { createRoutedDr, isRoutedDr } from '../netns/routed-dr.js';
 import type { BulkSink } from './bulk.js';
 import { startDaemon, type DaemonProcess } from './daemon-process.js';
 import { DEFAULT_UPLOAD_BYTES, demoUpload, startUploadSinks, UPLOAD_PORT, UPLOAD_SERVICE } from './demo-upload.js';
 import { labConfig, writeLabConfig } from './lab-config.js';
 import { runHttpClient, startRealServer, type ClientResult, type RealServer } from './processes.js';
+import { routedTopologyLines } from './routed-demo.js';
 
 export interface DemoOptions {
   requests: number;
   keepGoing?: boolean;   // false: stop sending after the first failed request
   uploadBytes?: number;  // the bulk upload after the requests, default 100 MB
+  routed?: boolean;      // the two-NIC routed layout (routed-dr.ts): clients on their own subnet, the dispatcher routes
 }
 
 const SERVERS = 3;
@@ -33,7 +36,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     trackPath(dir);
 
     say('creating namespaces…');
-    segment = await createDrSegment({ servers: SERVERS });
+    segment = options.routed ? await createRoutedDr({ servers: SERVERS }) : await createDrSegment({ servers: SERVERS });
     printTopology(segment);
 
     say(`starting ${SERVERS} real servers…`);
@@ -44,7 +47,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const adminSocket = join(dir, 'admin.sock');
     const configPath = await writeLabConfig(dir, labConfig(segment, adminSocket, [{}, UPLOAD_SERVICE]));
     daemon = await startDaemon({ ns: segment.dispatcher.ns, configPath, adminSocket });
-    say(`  las run --config ${configPath}  (pid ${daemon.pid}, interface ${segment.dispatcher.ifname} in ${segment.dispatcher.ns})`);
+    const nics = isRoutedDr(segment) ? `interface ${segment.dispatcher.ifname}, egressInterface ${segment.dispatcherEgress.ifname}` : `interface ${segment.dispatcher.ifname}`;
+    say(`  las run --config ${configPath}  (pid ${daemon.pid}, ${nics} in ${segment.dispatcher.ns})`);
 
     say(`sending ${options.requests} requests to http://${segment.vip}/ (a new TCP connection each)…`);
     const result = await runHttpClient(segment.client.ns, {
@@ -69,7 +73,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         ? `FAIL: only ${answered} server(s) answered; expected the requests to spread over at least 2`
         : `FAIL: ${result.failed} of ${options.requests} requests got no answer`);
     } else {
-      say(`OK: all ${result.ok} requests answered by ${answered} servers, replies sent directly to the client`);
+      const replies = isRoutedDr(segment) ? "replies routed back to the client by the dispatcher's kernel" : 'replies sent directly to the client';
+      say(`OK: all ${result.ok} requests answered by ${answered} servers, ${replies}`);
     }
     if (!upload.ok) say(upload.line);
     else say(`OK: the ${(uploadBytes / 1e6).toFixed(0)} MB upload arrived whole through the VIP`);
@@ -90,6 +95,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 }
 
 function printTopology(segment: DrSegment): void {
+  if (isRoutedDr(segment)) {
+    for (const line of routedTopologyLines(segment)) say(line);
+    return;
+  }
   const row = (role: string, ns: string, address: string, mac: string) => say(`  ${role.padEnd(11)} ${address.padEnd(12)} ${mac}  ${ns}`);
   row('client', segment.client.ns, segment.client.address, segment.client.mac);
   row('dispatcher', segment.dispatcher.ns, segment.dispatcher.address, segment.dispatcher.mac);

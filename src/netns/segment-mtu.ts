@@ -4,24 +4,27 @@
 import { linkInfo } from './namespace.js';
 import { run } from './run.js';
 import type { DrSegment } from './lvs-dr.js';
-import { isRoutedDr } from './routed-dr.js';
 
 export interface LinkRef { ns: string; ifname: string }
 
 export const MIN_MTU = 68;      // IPv4's minimum
 export const MAX_MTU = 65535;   // veth's maximum
 
-/** Every link of a DR segment: hosts' NICs, then the switch ports, then the bridge (last: it follows its ports). */
-// The routed layout (routed-dr.ts) adds the dispatcher's server-side NIC and the clients' bridge.
-export function segmentLinks(segment: DrSegment): LinkRef[] {
-  const routed = isRoutedDr(segment);
-  const hosts = [...segment.clients, segment.dispatcher, ...(routed ? [segment.dispatcherEgress] : []), ...segment.servers];
-  return [
-    ...hosts.map((host) => ({ ns: host.ns, ifname: host.ifname })),
-    ...hosts.map((host) => ({ ns: segment.switch.ns, ifname: host.port })),
-    ...(routed ? [{ ns: segment.clientSwitch.ns, ifname: segment.clientSwitch.bridge }] : []),
-    { ns: segment.switch.ns, ifname: segment.switch.bridge },
-  ];
+interface IpLink { ifname: string; linkinfo?: { info_kind?: string } }
+
+/**
+ * Every link in the segment's namespaces but `lo`: hosts' NICs (the dispatcher's two in a routed
+ * layout), the switch ports, then the bridges (last: a bridge follows its ports).
+ */
+export async function segmentLinks(segment: Pick<DrSegment, 'namespaces'>): Promise<LinkRef[]> {
+  const links: Array<LinkRef & { bridge: boolean }> = [];
+  for (const ns of segment.namespaces) {
+    const { stdout } = await run('ip', ['-n', ns, '-d', '-j', 'link', 'show']);
+    for (const link of JSON.parse(stdout) as IpLink[]) {
+      if (link.ifname !== 'lo') links.push({ ns, ifname: link.ifname, bridge: link.linkinfo?.info_kind === 'bridge' });
+    }
+  }
+  return [...links.filter((link) => !link.bridge), ...links.filter((link) => link.bridge)].map(({ ns, ifname }) => ({ ns, ifname }));
 }
 
 /** Sets `mtu` on each link in order, then checks that every one reports it. */
@@ -37,9 +40,9 @@ export async function setLinksMtu(links: LinkRef[], mtu: number): Promise<void> 
 }
 
 /**
- * MTU for the whole segment (client(s), dispatcher, servers, switch ports, bridge). Set it before
+ * MTU for the whole segment (client(s), dispatcher, servers, switch ports, bridges). Set it before
  * starting the daemon: the dispatcher sizes its rings from the interface MTU when it starts.
  */
-export async function setSegmentMtu(segment: DrSegment, mtu: number): Promise<void> {
-  await setLinksMtu(segmentLinks(segment), mtu);
+export async function setSegmentMtu(segment: Pick<DrSegment, 'namespaces'>, mtu: number): Promise<void> {
+  await setLinksMtu(await segmentLinks(segment), mtu);
 }

@@ -1,0 +1,157 @@
+// The kernel's fanout and the fast path agree on which worker owns a frame. A real Dataplane with
+// three workers receives a table of frames for every kind of service (address-keyed, 5-tuple,
+// all-ports, a VIP mixing both keys), ICMP errors quoting flows, first and later fragments, and
+// 802.1Q / QinQ tags; for each frame the worker the kernel's PACKET_FANOUT_CBPF program chose must be
+// the one the socket-free classifier computes from its own flow key.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { loadAddon, type NativeSnapshot } from '../src/native/binding.js';
+import { addNamespace, addVethPair, deleteNamespace, setLinkUp, setSysctls, uniquePrefix } from '../src/netns/namespace.js';
+import {
+  ETH_QINQ, ICMP_DEST_UNREACHABLE, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN,
+  icmp, intToIpv4, ipFrame, ipv4, ipv4ToInt, prng, tcp, tcpFrame, udp, udpFrame, type FrameMacs,
+} from './support/frames.js';
+
+const CHILD = fileURLToPath(new URL('./support/fanout-child.js', import.meta.url));
+const WORKERS = 3;  // not a power of two: the kernel takes the program's result modulo the members
+const VIP_MIXED = '10.9.0.1';
+const VIP_ALL_PORTS = '10.9.0.2';
+const VIP_TUNNEL = '10.9.0.3';
+const ROUTER = '192.0.2.254';
+
+const server = (i: number) => ({ address: `10.9.1.${i}`, mac: `02:00:00:00:09:0${i}`, weight: 1 });
+const service = (vip: string, port: number, protocol: 'tcp' | 'udp', flowKey: 'addresses' | '5tuple', scheduler: 'maglev' | 'wrr' = 'maglev') =>
+  ({ vip, port, protocol, flowKey, scheduler, maglevTableSize: 251, servers: [server(1), server(2), server(3)] });
+
+const SNAPSHOT: NativeSnapshot = {
+  services: [
+    service(VIP_MIXED, 80, 'tcp', 'addresses', 'wrr'),
+    service(VIP_MIXED, 443, 'tcp', '5tuple'),
+    service(VIP_MIXED, 53, 'udp', '5tuple'),
+    service(VIP_MIXED, 0, 'udp', 'addresses'),
+    service(VIP_ALL_PORTS, 0, 'tcp', '5tuple'),
+    service(VIP_TUNNEL, 4789, 'udp', 'addresses'),
+  ],
+};
+
+interface Row { kind: string; frame: Buffer; flow: string }
+
+function table(macs: FrameMacs): Row[] {
+  const next = prng(0xfa0);
+  const client = () => intToIpv4(ipv4ToInt('198.51.100.0') + (next() % 1000));
+  const port = () => 1024 + (next() % 60000);
+  const rows: Row[] = [];
+  const flow = (src: string, sport: number, dst: string, dport: number) => `${src}:${sport}>${dst}:${dport}`;
+  // Plain flows of every service, a few per client so that address keys repeat.
+  for (const [vip, dport, proto] of [[VIP_MIXED, 80, 'tcp'], [VIP_MIXED, 443, 'tcp'], [VIP_MIXED, 53, 'udp'], [VIP_MIXED, 9999, 'udp'],
+    [VIP_ALL_PORTS, 22, 'tcp'], [VIP_ALL_PORTS, 8080, 'tcp'], [VIP_TUNNEL, 4789, 'udp']] as const) {
+    for (let i = 0; i < 10; i++) {
+      const src = client();
+      for (const sport of [port(), port()]) {
+        const frame = proto === 'tcp'
+          ? tcpFrame(macs, { src, dst: vip }, { sport, dport, flags: TCP_SYN })
+          : udpFrame(macs, { src, dst: vip }, { sport, dport, payload: Buffer.alloc(20, 1) });
+        rows.push({ kind: `${proto} ${vip}:${dport}`, frame, flow: flow(src, sport, vip, dport) });
+      }
+    }
+  }
+  // ICMP errors quoting a server's reply (VIP -> client): they belong with the client's flow.
+  const quoting = (type: number, code: number, vip: string, vport: number, src: string, cport: number, proto: 'tcp' | 'udp') => {
+    const l4 = proto === 'tcp'
+      ? tcp({ src: vip, dst: src, sport: vport, dport: cport, flags: TCP_ACK })
+      : udp({ src: vip, dst: src, sport: vport, dport: cport, payload: Buffer.alloc(8) });
+    const quoted = ipv4({ src: vip, dst: src, protocol: proto === 'tcp' ? PROTO_TCP : PROTO_UDP, dontFragment: true }, l4).subarray(0, 28);
+    return ipFrame(macs, { src: ROUTER, dst: vip, protocol: PROTO_ICMP }, icmp({ type, code, rest: 1400, payload: quoted }));
+  };
+  for (const row of rows.filter((_, i) => i % 3 === 0)) {
+    const [, src, sport, vip, dport] = /^(.+):(\d+)>(.+):(\d+)$/.exec(row.flow)!;
+    const proto = row.kind.startsWith('tcp') ? 'tcp' : 'udp';
+    const type = rows.indexOf(row) % 2 === 0 ? ICMP_DEST_UNREACHABLE : ICMP_TIME_EXCEEDED;
+    rows.push({ kind: 'icmp error', flow: row.flow, frame: quoting(type, type === ICMP_DEST_UNREACHABLE ? ICMP_FRAG_NEEDED : 0, vip!, Number(dport), src!, Number(sport), proto) });
+  }
+  // Fragments of datagrams to address-keyed UDP services: the first carries the ports, later ones do not.
+  for (const [vip, dport] of [[VIP_TUNNEL, 4789], [VIP_MIXED, 7000]] as const) {
+    for (let i = 0; i < 6; i++) {
+      const src = client();
+      const sport = port();
+      const id = next() & 0xffff;
+      const first = udp({ src, dst: vip, sport, dport, payload: Buffer.alloc(64, 2) }).subarray(0, 48);
+      const f = flow(src, sport, vip, dport);
+      rows.push({ kind: 'first fragment', flow: f, frame: ipFrame(macs, { src, dst: vip, protocol: PROTO_UDP, id, moreFragments: true }, first) });
+      rows.push({ kind: 'later fragment', flow: f, frame: ipFrame(macs, { src, dst: vip, protocol: PROTO_UDP, id, fragmentOffset: 6 }, Buffer.alloc(24, 3)) });
+    }
+  }
+  // The same 5-tuple flows behind an 802.1Q tag and behind QinQ (the kernel strips only the outer one).
+  for (const vlans of [[{ vid: 10 }], [{ tpid: ETH_QINQ, vid: 20 }, { vid: 30 }]]) {
+    for (let i = 0; i < 8; i++) {
+      const src = client();
+      const sport = port();
+      rows.push({ kind: `${vlans.length} tag(s)`, flow: flow(src, sport, VIP_MIXED, 443),
+        frame: tcpFrame({ ...macs, vlans }, { src, dst: VIP_MIXED }, { sport, dport: 443, flags: TCP_SYN }) });
+    }
+  }
+  return rows;
+}
+
+async function runChild(ns: string, job: unknown): Promise<{ results: { kernel: number; classifier: number }[]; wrongWorker: string[] }> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
+  child.stdin.end(`${JSON.stringify(job)}\n`);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, `fanout child failed (${code}): ${err.trim()}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as { results: { kernel: number; classifier: number }[]; wrongWorker: string[] };
+}
+
+test('the kernel fanout program sends every frame to the worker the classifier says owns its flow', { timeout: 180_000 }, async (t) => {
+  const ns = `${uniquePrefix('lasf')}-fan`;
+  await addNamespace(ns);
+  try {
+    await setSysctls(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 }).catch(() => undefined);
+    await addVethPair({ name: 'lb0', ns }, { name: 'gen0', ns });
+    await setLinkUp(ns, 'lb0');
+    await setLinkUp(ns, 'gen0');
+    const macs = { dst: '02:00:00:00:0f:01', src: '02:00:00:00:0f:02' };
+    const rows = table(macs);
+    const vips = [VIP_MIXED, VIP_ALL_PORTS, VIP_TUNNEL];
+    const { results, wrongWorker } = await runChild(ns, {
+      ifname: 'lb0', peer: 'gen0', workers: WORKERS, vips, snapshot: SNAPSHOT, frames: rows.map((r) => r.frame.toString('hex')),
+    });
+    assert.equal(results.length, rows.length);
+    const byFlow = new Map<string, Set<number>>();
+    const perWorker = new Array<number>(WORKERS).fill(0);
+    rows.forEach((row, i) => {
+      const { kernel, classifier } = results[i]!;
+      assert.ok(kernel >= 0, `${row.kind} ${row.flow}: no worker received it`);
+      assert.ok(classifier >= 0, `${row.kind} ${row.flow}: the classifier sees no flow in it`);
+      assert.equal(kernel, classifier, `${row.kind} ${row.flow}: the kernel chose worker ${kernel}, the classifier ${classifier}`);
+      perWorker[kernel]!++;
+      byFlow.set(row.flow, (byFlow.get(row.flow) ?? new Set()).add(kernel));
+    });
+    // Every frame of one flow (its fragments, the ICMP errors about it) met one worker.
+    for (const [flow, workers] of byFlow) assert.equal(workers.size, 1, `${flow} reached workers ${[...workers].join(', ')}`);
+    const shared = rows.filter((row) => row.kind.includes('fragment') || row.kind === 'icmp error').length;
+    assert.ok(perWorker.every((n) => n > rows.length / WORKERS / 3), `frames per worker ${perWorker.join('/')}: the hash spreads`);
+    assert.deepEqual(wrongWorker, new Array(WORKERS).fill('0'), 'the workers found no frame of another worker');
+    t.diagnostic(`${rows.length} frames of ${byFlow.size} flows (${shared} fragments or ICMP errors), per worker ${perWorker.join('/')}`);
+  } finally {
+    await deleteNamespace(ns);
+  }
+});
+
+test('the fanout hash follows the flow key: ports matter for 5-tuple services only', () => {
+  const addon = loadAddon();
+  const c = new addon.Classifier({ ingressMac: '02:00:00:00:0f:01', egressMac: '02:00:00:00:0f:03', flowCapacity: 1024, flowIdleTimeoutMs: 1000 }, SNAPSHOT);
+  const macs = { dst: '02:00:00:00:0f:01', src: '02:00:00:00:0f:02' };
+  const workersOf = (vip: string, dport: number) => new Set(Array.from({ length: 64 }, (_, i) =>
+    c.workerFor(tcpFrame(macs, { src: '198.51.100.7', dst: vip }, { sport: 2000 + i, dport, flags: TCP_SYN }), 4)));
+  assert.equal(workersOf(VIP_MIXED, 80).size, 1, 'one client address, one worker for an addresses service');
+  assert.ok(workersOf(VIP_MIXED, 443).size > 1, 'a 5-tuple service spreads one client\'s connections');
+  assert.equal(c.workerFor(tcpFrame(macs, { src: '198.51.100.7', dst: '10.9.9.9' }, { sport: 1, dport: 80, flags: TCP_SYN }), 4), -1, 'not a VIP');
+});

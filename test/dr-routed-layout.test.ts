@@ -4,6 +4,7 @@
 // not to the VIP, are routed back by the dispatcher's own kernel (ip_forward=1).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ensureCommand } from '../src/netns/ensure-package.js';
 import { runInNs } from '../src/netns/run.js';
 import { withRoutedDr, type RoutedDr } from '../src/netns/routed-dr.js';
 import { withRoutedDrLab, type RoutedDrLab } from './support/dr-lab.js';
@@ -149,6 +150,7 @@ test('routed layout: a 200 MiB upload to the VIP with default offloads arrives w
   await withRoutedDrLab({ servers: 3, bulk: true }, async (lab) => {
     const layout = lab.segment;
     // Default offloads: the client's NIC hands its stack's TCP super-frames (TSO/GSO) to the wire as they are.
+    await ensureCommand('ethtool', 'ethtool');
     const features = (await runInNs(layout.client.ns, 'ethtool', ['-k', layout.client.ifname])).stdout;
     t.diagnostic(`client ${layout.client.ifname}: ${features.split('\n').filter((l) => /^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload):/.test(l)).map((l) => l.trim()).join(', ')}`);
     assert.match(features, /^tcp-segmentation-offload: on/m);

@@ -2,12 +2,16 @@
 // `las check`; a valid one is accepted with every default filled in.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../src/config/load.js';
-import { parseConfig } from '../src/config/schema.js';
+import { checkRingSizes } from '../src/config/ring-check.js';
+import { MIN_RX_BLOCK_SIZE, parseConfig } from '../src/config/schema.js';
 import type { LasConfig } from '../src/config/types.js';
+import { loadAddon } from '../src/native/binding.js';
 
 // Compiled to dist/test/: the fixtures stay in the source tree.
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/configs/', import.meta.url));
@@ -215,6 +219,49 @@ describe('control-plane keys', () => {
     assert.ok(result.ok);
     assert.equal(result.config.flowTable.idleTimeout, 300);
     assert.equal(result.config.flowTimeouts.tcpEstablished, 900);
+  });
+});
+
+describe('ring sizes follow the interfaces', () => {
+  const needs = (mtu: number) => loadAddon().ringNeeds(mtu);
+  const config = (ring: Record<string, unknown>, egress = 'eth1'): LasConfig => {
+    const result = parseConfig({ interface: 'eth0', egressInterface: egress, ring, services: [{ name: 'web', vip: '10.0.0.100', servers: [{ address: '10.0.0.11' }] }] });
+    assert.ok(result.ok, JSON.stringify(result));
+    return result.config;
+  };
+
+  it('the schema\'s smallest block is the one the fast path needs for a 64 KiB super-frame', () => {
+    assert.equal(needs(1500).blockSize, MIN_RX_BLOCK_SIZE);
+    assert.equal(needs(9000).blockSize, MIN_RX_BLOCK_SIZE);
+    assert.equal(needs(131072).blockSize, 2 * MIN_RX_BLOCK_SIZE, 'a 128 KiB MTU needs the next power of two');
+  });
+
+  it('a TX slot too small for the egress MTU is refused, naming the field, the interface and the size needed', () => {
+    const mtus: Record<string, number> = { eth0: 1500, eth1: 9000 };
+    const errors = checkRingSizes(config({ frameSize: 2048 }), needs, (i) => mtus[i]);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.path, 'ring.frameSize');
+    assert.match(errors[0]!.message, new RegExp(`"eth1" \\(MTU 9000\\); use at least ${needs(9000).frameSize}`));
+    assert.ok(needs(9000).frameSize > 9000 && needs(1500).frameSize <= 2048);
+    assert.deepEqual(checkRingSizes(config({}), needs, (i) => mtus[i]), [], '"auto" sizes the slot from the MTU');
+    assert.deepEqual(checkRingSizes(config({ frameSize: 2048 }, 'eth0'), needs, (i) => mtus[i]), [], '2048 holds an MTU-1500 frame');
+    assert.deepEqual(checkRingSizes(config({ frameSize: 128 }), needs, () => undefined), [], 'interfaces not on this machine are not checked');
+  });
+
+  it('`las check` on the machine itself refuses a ring that cannot hold the interface\'s frames', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'las-ring-'));
+    try {
+      const file = join(dir, 'las.json');
+      // lo exists in every network namespace, with an MTU of 64 KiB.
+      writeFileSync(file, JSON.stringify({ interface: 'lo', ring: { blockSize: 131072, frameSize: 2048 }, services: [{ name: 'web', vip: '10.0.0.100', servers: [{ address: '10.0.0.11' }] }] }));
+      const run = las('check', file);
+      assert.equal(run.status, 1, run.output);
+      const mtu = Number(readFileSync('/sys/class/net/lo/mtu', 'utf8'));
+      assert.match(run.stderr, new RegExp(`ring\\.frameSize: 2048 cannot hold a full frame for "lo" \\(MTU ${mtu}\\); use at least ${needs(mtu).frameSize}`));
+      if (needs(mtu).blockSize > 131072) assert.match(run.stderr, /ring\.blockSize: 131072 cannot hold the largest frame "lo" can deliver/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -161,6 +161,7 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::SendFrames>("sendFrames", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMac>("interfaceMac", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMtu>("interfaceMtu", napi_enumerable),
+                          InstanceMethod<&LasAddon::RingNeeds>("ringNeeds", napi_enumerable),
                           InstanceMethod<&LasAddon::FlowTableViews>("flowTableViews", napi_enumerable),
                           InstanceMethod<&LasAddon::ExpireFlows>("expireFlows", napi_enumerable),
                           InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
@@ -247,6 +248,17 @@ class LasAddon : public Napi::Addon<LasAddon> {
   Napi::Value InterfaceMac(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Napi::String::New(env, guarded(env, [&] { return format_mac(interface_mac(info[0].ToString().Utf8Value())); }));
+  }
+
+  // The smallest ring.blockSize and ring.frameSize for an interface MTU, as the daemon checks them.
+  Napi::Value RingNeeds(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "ringNeeds(mtu: number)");
+    uint32_t mtu = info[0].As<Napi::Number>().Uint32Value();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("blockSize", min_rx_block_size(mtu));
+    o.Set("frameSize", tx_slot_size_for_mtu(mtu));
+    return o;
   }
 
   Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {

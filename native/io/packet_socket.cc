@@ -75,25 +75,27 @@ constexpr uint32_t kL2Max = 14 + 8;           // Ethernet header and up to two V
 constexpr uint32_t kGsoMaxIp = 65535;         // an IPv4 super-frame's total length
 }  // namespace
 
-uint32_t rx_block_capacity(uint32_t block_size) { return block_size > kRxFrameOverhead ? block_size - kRxFrameOverhead : 0; }
+static uint32_t rx_block_capacity(uint32_t block_size) { return block_size > kRxFrameOverhead ? block_size - kRxFrameOverhead : 0; }
+
+uint32_t min_rx_block_size(uint32_t mtu) {
+  uint32_t largest = std::max(mtu, kGsoMaxIp) + kL2Max;
+  uint32_t size = 4096;
+  while (rx_block_capacity(size) < largest) size <<= 1;
+  return size;
+}
 
 uint32_t tx_slot_size_for_mtu(uint32_t mtu) {
   uint32_t need = kTxDataOffset + kVnetHdrLen + kL2Max + mtu;
   return (need + TPACKET_ALIGNMENT - 1) & ~(TPACKET_ALIGNMENT - 1);
 }
 
-uint32_t largest_rx_frame(uint32_t mtu) { return std::max(mtu, kGsoMaxIp) + kL2Max; }
-
 void check_ring_sizes(const RingConfig& ring, const std::string& ingress_if, uint32_t ingress_mtu,
                       const std::string& egress_if, uint32_t egress_mtu) {
-  uint32_t largest = largest_rx_frame(ingress_mtu);
-  if (rx_block_capacity(ring.block_size) < largest) {
-    uint32_t need = 4096;
-    while (rx_block_capacity(need) < largest) need <<= 1;
+  uint32_t block = min_rx_block_size(ingress_mtu);
+  if (ring.block_size < block) {
     throw std::runtime_error("ring.blockSize " + std::to_string(ring.block_size) + " cannot hold the largest frame \"" +
-                             ingress_if + "\" can deliver (" + std::to_string(largest) + " bytes: MTU " +
-                             std::to_string(ingress_mtu) + ", or a 64 KiB GRO/TSO super-frame): use at least " +
-                             std::to_string(need));
+                             ingress_if + "\" can deliver (MTU " + std::to_string(ingress_mtu) +
+                             ", or a 64 KiB GRO/TSO super-frame): use at least " + std::to_string(block));
   }
   uint32_t slot = tx_slot_size_for_mtu(egress_mtu);
   if (ring.frame_size != 0 && ring.frame_size < slot) {
@@ -101,7 +103,6 @@ void check_ring_sizes(const RingConfig& ring, const std::string& ingress_if, uin
                              egress_if + "\" (MTU " + std::to_string(egress_mtu) + "): use at least " +
                              std::to_string(slot) + ", or leave it out to size the TX ring from the MTU");
   }
-  if (ring.frame_size > (1u << 20)) throw std::runtime_error("ring.frameSize must be at most 1048576");
 }
 
 RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter>& filter, RxOptions opts)

@@ -21,12 +21,11 @@ struct RingConfig {
   uint32_t retire_timeout_ms;
 };
 
-// The largest frame a TPACKET_V3 block of block_size holds, and the TX ring slot a full-MTU frame needs.
-uint32_t rx_block_capacity(uint32_t block_size);
+// The smallest RX block (a power of two) that holds the longest frame an interface with this MTU can
+// hand a packet socket: a full-MTU frame with two VLAN tags, or a GSO super-frame of up to 64 KiB (a
+// peer's TSO, the NIC's GRO), whichever is larger. And the TX ring slot a full-MTU frame needs.
+uint32_t min_rx_block_size(uint32_t mtu);
 uint32_t tx_slot_size_for_mtu(uint32_t mtu);
-// The longest frame an interface can hand a packet socket: its MTU plus two VLAN tags, or a
-// GSO super-frame of up to 64 KiB (a peer's TSO, the NIC's GRO), whichever is larger.
-uint32_t largest_rx_frame(uint32_t mtu);
 // Throws, naming the config field and the size it needs, when the RX blocks cannot hold the largest
 // frame the ingress interface delivers or the TX slots (if set) a full-MTU frame of the egress one.
 void check_ring_sizes(const RingConfig& ring, const std::string& ingress_if, uint32_t ingress_mtu,

@@ -1,6 +1,9 @@
-// `las check FILE`: validate a config without touching the network.
+// `las check FILE`: validate a config without touching the network. Ring sizes are also checked
+// against the interfaces' MTUs where those interfaces exist (on the dispatcher itself).
 import type { Command } from 'commander';
-import { formatConfigErrors, loadConfigFile } from '../config/load.js';
+import { formatConfigErrors, loadConfigFile, type ConfigResult } from '../config/load.js';
+import { checkRingSizes } from '../config/ring-check.js';
+import { loadAddon } from '../native/binding.js';
 import type { LasConfig, ServiceConfig } from '../config/types.js';
 import { ExitError, examples } from './common.js';
 
@@ -17,10 +20,15 @@ export function registerCheck(program: Command): void {
         'las check --json las.json | jq .ring  # the config as the daemon uses it',
         '',
         'Invalid: exit code 1 and one line per problem, "FILE: path: problem; fix".',
+        'Where the config\'s interfaces exist, the ring sizes are checked against their MTUs too.',
       ]),
     )
     .action(async (file: string, options: { json?: boolean }) => {
-      const result = await loadConfigFile(file);
+      let result: ConfigResult = await loadConfigFile(file);
+      if (result.ok) {
+        const errors = checkRingSizes(result.config, (mtu) => loadAddon().ringNeeds(mtu));
+        if (errors.length > 0) result = { ok: false, errors };
+      }
       if (options.json) {
         process.stdout.write(`${JSON.stringify(result.ok ? result.config : { errors: result.errors }, null, 2)}\n`);
         if (!result.ok) throw new ExitError(1);

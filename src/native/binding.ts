@@ -107,6 +107,8 @@ export interface Addon {
   sendFrames(ifname: string, frames: Buffer[]): number;
   interfaceMac(ifname: string): string;
   interfaceMtu(ifname: string): number;
+  /** The smallest ring.blockSize (RX, super-frames included) and ring.frameSize (TX slot) for an MTU. */
+  ringNeeds(mtu: number): { blockSize: number; frameSize: number };
   /** Read-only views of each worker's flow table (see FLOW_ENTRY_LAYOUT); entries may be torn while read. */
   flowTableViews(dataplaneId: number): { worker: number; slots: number; buffer: ArrayBuffer }[];
   /** Queues expiries for a worker's I/O thread: 5-word records [src, dst, sport << 16 | dport, proto, lastSeenMs]. */

@@ -21,6 +21,7 @@ const SERVERS = 3;
 const SOURCES = 24;
 const PER_SOURCE_ADDRESSES = 8;          // requests per source with flowKey "addresses"
 const CONNECTIONS_5TUPLE = 240;          // 10 per source with flowKey "5tuple"
+const SINGLE_SOURCE_CONNECTIONS = 64;     // then from one source address only, with flowKey "5tuple"
 // Share tolerance for "5tuple" (equal weights, so every server should get 1/3 of the connections):
 // - maglev: each connection hashes independently (random ephemeral ports), so a server's count is
 //   binomial(240, 1/3): sd = sqrt(240 * 1/3 * 2/3) = 7.3 connections = 0.030 of the share. ±0.15 is
@@ -108,6 +109,19 @@ test('workers 2 and 4, every scheduler: "addresses" keeps each client address on
           for (const w of view.workers) assert.ok(w.flowsActive > 0, `worker ${w.index} owns no flow of ${CONNECTIONS_5TUPLE} connections (${describeWorkers(view)})`);
           const flows = view.workers.reduce((sum, w) => sum + w.flowsActive, 0);
           assert.ok(flows <= CONNECTIONS_5TUPLE && flows >= CONNECTIONS_5TUPLE - 10, `live flows ${flows} for ${CONNECTIONS_5TUPLE} connections (${describeWorkers(view)})`);
+
+          // The connections of ONE client address are flows of their own too: the ports must spread
+          // them over the workers (one busy client, or many behind one NAT address, must not load a
+          // single worker). Linux connects from even source ports, so a hash that only sees the low
+          // bits of the source port would put them all on half the workers or fewer. 64 connections
+          // with random ports leave a worker empty with probability 4 × (3/4)^64 ≈ 4e-8.
+          const single = await lab.runClient({ requests: SINGLE_SOURCE_CONNECTIONS, sources: [sources[0] as string], concurrency: 8, timeoutMs: 5000 });
+          assert.equal(single.failed, 0, `one-address failures: ${JSON.stringify(single.errors)}`);
+          const after = await statsView(lab);
+          const gained = after.workers.map((w, i) => w.flowsActive - (view.workers[i]?.flowsActive ?? 0));
+          st.diagnostic(`${SINGLE_SOURCE_CONNECTIONS} connections from ${sources[0]}: new flows per worker ${gained.join('/')}`);
+          assertNoWrongWorker(after, `workers ${workers} ${scheduler} 5tuple, one address`);
+          gained.forEach((n, i) => assert.ok(n > 0, `worker ${i} got none of ${SINGLE_SOURCE_CONNECTIONS} connections from one client address (new flows per worker ${gained.join('/')})`));
         });
       }
     }

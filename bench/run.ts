@@ -91,7 +91,7 @@ function buildProgram(): Command {
     .option('--no-install', 'do not apt-get install missing tools (nftables, iperf3)')
     .addHelpText('after', `
 Examples:
-  sudo npm run bench                                   # full run, 13-15 minutes on 2 vCPUs
+  sudo npm run bench                                   # full run, 17-20 minutes on 2 vCPUs
   sudo npm run bench -- --quick                        # every scenario briefly
   sudo npm run bench -- --scenarios udp-64-1m,search --rounds 5 --duration 10000
   sudo npm run bench -- --scenarios bulk,fanout --rounds 3     # TCP bulk uploads, 2 workers per flow key

@@ -50,7 +50,7 @@ test('two workers, UDP flowKey addresses, rr: fragmented and whole datagrams fro
     const { stdout } = await lab.exec('client', process.execPath, [
       CHILD, '--vip', lab.vip, '--port', String(UDP_PORT), '--sources', sources.join(','),
       '--sizes', SIZES.join(','), '--rounds', String(ROUNDS), '--timeout-ms', '3000',
-    ], { timeoutMs: 60_000 });
+    ], { timeoutMs: 80_000 });  // 18 datagrams per source, each bounded by 3 s: 54 s at worst
     const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as UdpProbeResult;
     const view = await statsView(lab);
     t.diagnostic(`${result.answered}/${result.sent} answered in ${result.durationMs} ms; ${describeWorkers(view)}`);

@@ -1,5 +1,5 @@
 // The kernel's fanout and the fast path agree on which worker owns a frame. A real Dataplane with
-// three workers receives a table of frames for every kind of service (address-keyed, 5-tuple,
+// three and with four workers receives a table of frames for every kind of service (address-keyed, 5-tuple,
 // all-ports, a VIP mixing both keys), ICMP errors quoting flows, first and later fragments, and
 // 802.1Q / QinQ tags; for each frame the worker the kernel's PACKET_FANOUT_CBPF program chose must be
 // the one the socket-free classifier computes from its own flow key.
@@ -15,7 +15,6 @@ import {
 } from './support/frames.js';
 
 const CHILD = fileURLToPath(new URL('./support/fanout-child.js', import.meta.url));
-const WORKERS = 3;  // not a power of two: the kernel takes the program's result modulo the members
 const VIP_MIXED = '10.9.0.1';
 const VIP_ALL_PORTS = '10.9.0.2';
 const VIP_TUNNEL = '10.9.0.3';
@@ -109,7 +108,9 @@ async function runChild(ns: string, job: unknown): Promise<{ results: { kernel: 
   return JSON.parse(out.trim().split('\n').pop()!) as { results: { kernel: number; classifier: number }[]; wrongWorker: string[] };
 }
 
-test('the kernel fanout program sends every frame to the worker the classifier says owns its flow', { timeout: 180_000 }, async (t) => {
+// 3: the kernel takes the program's result modulo the members, whatever their number; 4: a power of
+// two keeps only the hash's low bits.
+for (const WORKERS of [3, 4]) test(`${WORKERS} workers: the kernel fanout program sends every frame to the worker the classifier says owns its flow`, { timeout: 180_000 }, async (t) => {
   const ns = `${uniquePrefix('lasf')}-fan`;
   await addNamespace(ns);
   try {
@@ -149,9 +150,18 @@ test('the fanout hash follows the flow key: ports matter for 5-tuple services on
   const addon = loadAddon();
   const c = new addon.Classifier({ ingressMac: '02:00:00:00:0f:01', egressMac: '02:00:00:00:0f:03', flowCapacity: 1024, flowIdleTimeoutMs: 1000 }, SNAPSHOT);
   const macs = { dst: '02:00:00:00:0f:01', src: '02:00:00:00:0f:02' };
-  const workersOf = (vip: string, dport: number) => new Set(Array.from({ length: 64 }, (_, i) =>
-    c.workerFor(tcpFrame(macs, { src: '198.51.100.7', dst: vip }, { sport: 2000 + i, dport, flags: TCP_SYN }), 4)));
-  assert.equal(workersOf(VIP_MIXED, 80).size, 1, 'one client address, one worker for an addresses service');
-  assert.ok(workersOf(VIP_MIXED, 443).size > 1, 'a 5-tuple service spreads one client\'s connections');
+  // Linux clients pick even source ports: the spread must not hinge on the lowest bit.
+  const workersOf = (vip: string, dport: number, workers: number) => {
+    const count = new Array<number>(workers).fill(0);
+    for (let i = 0; i < 256; i++) {
+      count[c.workerFor(tcpFrame(macs, { src: '198.51.100.7', dst: vip }, { sport: 32768 + 2 * i, dport, flags: TCP_SYN }), workers)]!++;
+    }
+    return count;
+  };
+  for (const workers of [2, 3, 4]) {
+    assert.equal(workersOf(VIP_MIXED, 80, workers).filter((n) => n > 0).length, 1, 'one client address, one worker for an addresses service');
+    const spread = workersOf(VIP_MIXED, 443, workers);
+    assert.ok(spread.every((n) => n > 256 / workers / 2), `one client's 5-tuple connections spread over ${workers} workers: ${spread.join('/')}`);
+  }
   assert.equal(c.workerFor(tcpFrame(macs, { src: '198.51.100.7', dst: '10.9.9.9' }, { sport: 1, dport: 80, flags: TCP_SYN }), 4), -1, 'not a VIP');
 });

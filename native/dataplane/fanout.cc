@@ -79,6 +79,14 @@ void skip_ipv4_header(Asm& a, uint32_t off) {
   a.op(BPF_ALU | BPF_ADD | BPF_X);
   a.op(BPF_MISC | BPF_TAX);
 }
+// A = A ^ (A >> n)
+void xor_shift(Asm& a, uint32_t n) {
+  a.op(BPF_ST, kTmp);
+  a.op(BPF_ALU | BPF_RSH | BPF_K, n);
+  a.op(BPF_MISC | BPF_TAX);
+  a.op(BPF_LD | BPF_MEM, kTmp);
+  a.op(BPF_ALU | BPF_XOR | BPF_X);
+}
 // A = A ^ M[slot]
 void xor_mem(Asm& a, uint32_t slot) {
   a.op(BPF_ST, kTmp);
@@ -221,12 +229,11 @@ std::vector<sock_filter> fanout_program(const Snapshot& snap) {
   xor_mem(a, kDst);
   a.op(BPF_ALU | BPF_MUL | BPF_K, kFanoutMul2);
   xor_mem(a, kHashPorts);
+  xor_shift(a, 16);
+  a.op(BPF_ALU | BPF_MUL | BPF_K, kFanoutMul2);
+  xor_shift(a, 13);
   a.op(BPF_ALU | BPF_MUL | BPF_K, kFanoutMul3);
-  a.op(BPF_ST, kTmp);
-  a.op(BPF_ALU | BPF_RSH | BPF_K, 16);
-  a.op(BPF_MISC | BPF_TAX);
-  a.op(BPF_LD | BPF_MEM, kTmp);
-  a.op(BPF_ALU | BPF_XOR | BPF_X);
+  xor_shift(a, 16);
   a.op(BPF_RET | BPF_A);
   a.bind(ret0);
   a.op(BPF_RET | BPF_K, 0);

@@ -21,9 +21,13 @@ constexpr uint32_t kFanoutMul3 = 0xc2b2ae35u;
 
 // ports: (source port << 16) | destination port for a 5-tuple key, 0 for an address key.
 inline uint32_t fanout_mix(uint32_t src, uint32_t dst, uint32_t ports) {
-  uint32_t h = src * kFanoutMul1;
-  h = (h ^ dst) * kFanoutMul2;
-  h = (h ^ ports) * kFanoutMul3;
+  uint32_t h = ((src * kFanoutMul1 ^ dst) * kFanoutMul2) ^ ports;
+  // murmur3's finaliser: every bit of the result depends on every bit of h, so the low bits that
+  // `% workers` keeps see all of the source port (Linux picks even ones: its lowest bit never moves).
+  h ^= h >> 16;
+  h *= kFanoutMul2;
+  h ^= h >> 13;
+  h *= kFanoutMul3;
   return h ^ (h >> 16);
 }
 

@@ -20,6 +20,8 @@ export interface PassThroughArgs {
   vip: string;
   server: { address: string; mac: string };
   txMode?: TxMode | 'auto';
+  /** RX ring keys over the daemon's defaults (--las-ring), as the daemon's config takes them. */
+  ring?: { blockSize?: number; blockCount?: number; retireTimeoutMs?: number };
 }
 
 let sink: NativeSink | undefined;
@@ -70,7 +72,7 @@ async function handle(cmd: string, args: unknown): Promise<unknown> {
           txMode,
           flowCapacity: 1024,
           flowIdleTimeoutMs: 300_000,
-          ring: { ...DEFAULTS.ring, frameSize: 0 },
+          ring: { ...DEFAULTS.ring, frameSize: 0, ...(a.ring ?? {}) },
           fanoutId: (process.pid & 0xffff) ^ 0x5a5a,
           gratuitousArp: false,
           filter: vipMatchProgram([a.vip], ACCEPT_FRAME, 0),

@@ -161,7 +161,7 @@ export interface BulkSection {
     servers: Array<{ name: string; address: string; mac: string }>;
     note: string;
   };
-  service: { flowKey: 'addresses'; scheduler: 'maglev'; workers: number; txMode: string; cpus: 'not pinned' };
+  service: { flowKey: 'addresses'; scheduler: 'maglev'; workers: number; txMode: string; cpus: 'not pinned'; ring: Settings['lasRing'] };
   toolCheck: BulkToolCheck | null;
   scenarios: BulkScenarioResult[];
   warnings: string[];
@@ -414,6 +414,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
       const adminSocket = join(ctx.tmpDir, `bulk-admin-${n}.sock`);
       const config = labConfig(segment, adminSocket, { name: 'bulk', port, protocol: 'tcp', flowKey: 'addresses', scheduler: 'maglev' }, {
         workers: 1, txMode: settings.lasTxMode, flowTable: { capacity: 65_536 }, metrics: { enabled: false }, logLevel: 'info',
+        ...(settings.lasRing ? { ring: settings.lasRing } : {}),
       });
       const configPath = await writeLabConfig(ctx.tmpDir, config, `bulk-las-${n}.json`);
       const daemon = await startDaemon({ ns: disp.ns, configPath, adminSocket, readyTimeoutMs: 60_000 });
@@ -570,7 +571,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
         servers: servers.map((s) => ({ name: s.name, address: s.address, mac: s.mac })),
         note: 'client, dispatcher and servers on one bridge (veth, MTU 1500); the client has a static neighbour entry VIP → dispatcher MAC; servers hold the VIP on lo',
       },
-      service: { flowKey: 'addresses', scheduler: 'maglev', workers: 1, txMode: settings.lasTxMode, cpus: 'not pinned' },
+      service: { flowKey: 'addresses', scheduler: 'maglev', workers: 1, txMode: settings.lasTxMode, cpus: 'not pinned', ring: settings.lasRing },
       toolCheck, scenarios: results, warnings,
     };
   } finally {

@@ -229,6 +229,7 @@ async function startPassThrough(ctx: BenchContext, scenario: Scenario): Promise<
   const started = await disp.request<{ txMode: string }>('passthrough.start', {
     ingress: topo.dispIn.ifname, egress: topo.dispOut.ifname, workers: scenario.workers, cpus: workerCpus(ctx, scenario.workers),
     vip: VIP, server: { address: SERVERS[0]!.address, mac: SERVERS[0]!.mac }, txMode: scenario.lasTxMode ?? ctx.settings.lasTxMode,
+    ...(ctx.settings.lasRing ? { ring: ctx.settings.lasRing } : {}),
   });
   return {
     id: 'las-pt',
@@ -251,6 +252,7 @@ export function lasConfig(ctx: BenchContext, scenario: Scenario, adminSocket: st
     workers: scenario.workers,
     cpus: workerCpus(ctx, scenario.workers),
     txMode: scenario.lasTxMode ?? ctx.settings.lasTxMode,
+    ...(ctx.settings.lasRing ? { ring: ctx.settings.lasRing } : {}),
     ingressDrop: 'tc',
     gratuitousArp: false,
     flowTable: { capacity: ctx.settings.flowCapacity },

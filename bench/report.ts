@@ -253,7 +253,7 @@ function bulkSection(r: BenchResults): string[] {
     return out;
   }
   const b = r.bulk;
-  out.push(`Client → VIP:${b.port} → dispatcher → server, ACKs straight back; ${b.streams} TCP connection(s) per upload of ${b.seconds} s, measured with **${b.tool}**${b.iperf3Version ? ` (${b.iperf3Version})` : ''}: ${b.toolNote}. Paths: ${BULK_PATHS.map((p) => `**${p}** = ${BULK_PATH_LABELS[p]}`).join('; ')}. LAS: ${b.service.workers} worker (${b.service.cpus}), flowKey ${b.service.flowKey}, txMode ${b.service.txMode}; the nft balancer hashes the same addresses. ${b.topology.note}. Gbit/s = bytes the server application received / the tool's time; ratios are medians of the ratios within each round (min–max); retransmits = TcpRetransSegs growth in the client namespace.`, '');
+  out.push(`Client → VIP:${b.port} → dispatcher → server, ACKs straight back; ${b.streams} TCP connection(s) per upload of ${b.seconds} s, measured with **${b.tool}**${b.iperf3Version ? ` (${b.iperf3Version})` : ''}: ${b.toolNote}. Paths: ${BULK_PATHS.map((p) => `**${p}** = ${BULK_PATH_LABELS[p]}`).join('; ')}. LAS: ${b.service.workers} worker (${b.service.cpus}), flowKey ${b.service.flowKey}, txMode ${b.service.txMode}${b.service.ring ? `, RX ring ${Object.entries(b.service.ring).map(([k, v]) => `${k} ${v}`).join(', ')} (--las-ring)` : ''}; the nft balancer hashes the same addresses. ${b.topology.note}. Gbit/s = bytes the server application received / the tool's time; ratios are medians of the ratios within each round (min–max); retransmits = TcpRetransSegs growth in the client namespace.`, '');
   out.push(bulkTable(r), '');
   if (b.toolCheck) {
     const t = b.toolCheck;
@@ -328,6 +328,7 @@ export function renderSummary(r: BenchResults): string {
   out.push(`- Machine: ${r.machine.cpuModel}, ${r.machine.cores} CPUs, kernel ${r.machine.kernel}, Node ${r.machine.node}`);
   const bg = (l: Array<{ cpu: number; busyShare: number }>) => l.map((c) => `CPU ${c.cpu} ${pct(c.busyShare)}`).join(', ');
   out.push(`- Other load on the machine with the suite idle: before ${bg(r.backgroundLoad.before)}; after ${bg(r.backgroundLoad.after)}; load average ${r.backgroundLoad.loadAverage.map((x) => x.toFixed(2)).join(' ')}`);
+  if (s.lasRing) out.push(`- LAS RX ring (--las-ring) for every LAS run: ${Object.entries(s.lasRing).map(([k, v]) => `${k} ${v}`).join(', ')}; the rest as the daemon's defaults`);
   out.push(`- Generator: **${r.generator.used}** (${r.generator.note}), pinned to CPU ${s.generatorCpu}; LAS worker(s) on CPU ${s.dispatcherCpus.join(', ')}`);
   out.push(`- Topology: ${r.topology.kind === 'veth' ? 'veth pairs' : 'real NICs'} generator → dispatcher → sink (${Object.entries(r.topology.interfaces).map(([k, v]) => `${k}=${v}`).join(', ')}); VIP ${r.topology.vip}:${r.topology.port}, ${r.topology.servers.length} servers`);
   out.push(`- ${s.rounds} interleaved round(s) of ${s.durationMs} ms per dispatcher and scenario at the generator's full rate; LAS full is started fresh each time with ${s.prefillFlows.toLocaleString('en-US')} flows put in its table by traffic first (capacity ${s.flowCapacity.toLocaleString('en-US')} per worker)`);

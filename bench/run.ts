@@ -24,7 +24,7 @@ import { bulkTable, computeTargets, fanoutTable, headlineTable, limitsFromResult
 import { RESULTS_SCHEMA, stat, type BenchResults, type RatioKey, type RoundResult, type ScenarioResult, type SearchSection } from './results.js';
 import {
   PORT, SERVERS, VIP, bulkScenarios, defaultSettings, fanoutScenarios, flowSpace, scenarios as allScenarios, selects, serversAfter,
-  type BulkToolChoice, type FlowSpace, type Scenario, type Settings,
+  parseLasRing, type BulkToolChoice, type FlowSpace, type LasRing, type Scenario, type Settings,
 } from './scenarios.js';
 import { rfc2544Search } from './search.js';
 import { createTopology, endpointMtu, parseInterfaces, type NicMap, type Topology } from './topology.js';
@@ -49,6 +49,7 @@ interface CliOptions {
   install: boolean;
   bulkTool: BulkToolChoice;
   bulkStreams?: number;
+  lasRing?: LasRing;
 }
 
 const positiveInt = (name: string) => (value: string): number => {
@@ -87,6 +88,9 @@ function buildProgram(): Command {
     .option('--dispatcher-cpus <list>', 'CPUs of LAS workers 1 and 2 (default 1,0 on two CPUs, 1,2 on more)', cpuList)
     .addOption(new Option('--bulk-tool <tool>', 'TCP bulk scenarios: what measures the uploads (auto: iperf3 when present or installable, else the Node tool)').choices(['auto', 'iperf3', 'node']).default('auto'))
     .option('--bulk-streams <n>', 'TCP bulk scenarios: parallel connections per upload (default 1)', positiveInt('--bulk-streams'))
+    .option('--las-ring <keys>', 'LAS RX ring for every LAS run, the daemon\'s "ring" keys: blockSize=N,blockCount=N,retireTimeoutMs=N (default: the daemon\'s defaults)', (v) => {
+      try { return parseLasRing(v); } catch (error) { throw new InvalidArgumentError((error as Error).message); }
+    })
     .option('--no-progress', 'no progress bar')
     .option('--no-install', 'do not apt-get install missing tools (nftables, iperf3)')
     .addHelpText('after', `
@@ -188,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
   settings.lasTxMode = opts.lasTxMode;
   settings.bulkTool = opts.bulkTool;
   if (opts.bulkStreams) settings.bulkStreams = opts.bulkStreams;
+  if (opts.lasRing) settings.lasRing = opts.lasRing;
   if (opts.dispatcherCpus) settings.dispatcherCpus = [opts.dispatcherCpus[0]!, opts.dispatcherCpus[1] ?? opts.dispatcherCpus[0]!];
   const warnings: string[] = [];
   if (machine.cores < 2) warnings.push('one CPU only: the generator, the kernel baselines and LAS share it; ratios mean little');

@@ -92,6 +92,26 @@ export interface Settings {
   drainMs: number;           // after the generator stops: no new frame at the sink for this long, then read
   bulkTool: BulkToolChoice;  // TCP bulk scenarios: what measures the upload (auto: iperf3 when present or installable)
   bulkStreams: number;       // parallel TCP connections per bulk upload
+  /** LAS's RX ring for every LAS run (the daemon's "ring" keys); null: the daemon's defaults. */
+  lasRing: LasRing | null;
+}
+
+export interface LasRing { blockSize?: number; blockCount?: number; retireTimeoutMs?: number }
+
+/** --las-ring "blockSize=131072,blockCount=256,retireTimeoutMs=1" → the config's ring keys. */
+export function parseLasRing(text: string): LasRing {
+  const ring: LasRing = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, value] = part.split('=');
+    const n = Number(value);
+    if (key !== 'blockSize' && key !== 'blockCount' && key !== 'retireTimeoutMs') {
+      throw new Error(`--las-ring: "${part}" is not KEY=N with KEY one of blockSize, blockCount, retireTimeoutMs`);
+    }
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--las-ring: ${key} must be a whole number above 0, got "${value ?? ''}"`);
+    ring[key] = n;
+  }
+  if (Object.keys(ring).length === 0) throw new Error('--las-ring: give e.g. blockSize=131072,blockCount=256');
+  return ring;
 }
 
 export type BulkToolChoice = 'auto' | 'iperf3' | 'node';
@@ -117,6 +137,7 @@ export function defaultSettings(quick: boolean, cpus: number): Settings {
     drainMs: quick ? 100 : 200,
     bulkTool: 'auto',
     bulkStreams: 1,
+    lasRing: null,
   };
 }
 

@@ -117,3 +117,17 @@ test('200 MB upload with MTU 9000 on every link of the segment: every byte arriv
     await uploadThroughDispatcher(t, lab, 'MTU 9000');
   });
 });
+
+// The TX ring takes MTU-sized frames in its slots and sends a super-frame that does not fit one by
+// itself; both must keep every byte in order. 1568-byte slots do not divide a ring block, which is
+// what the slot arithmetic has to get right.
+for (const offloads of [true, false]) {
+  test(`200 MB upload through txMode "ring" with the client's offloads ${offloads ? 'on' : 'off'}: every byte arrives, no TX errors`, TEST_TIMEOUT, async (t) => {
+    await withDrLab({ servers: 2, bulk: true, config: { txMode: 'ring' } }, async (lab) => {
+      if (!offloads) await lab.setOffloads('client', false);
+      const c = await uploadThroughDispatcher(t, lab, `ring, offloads ${offloads ? 'on' : 'off'}`);
+      if (offloads) assert.ok(c.sum('gsoFrames') > 0, 'no GSO super-frame reached the dispatcher');
+      else assert.ok(c.sum('txPackets') > 100_000, 'MTU-sized frames went round the TX ring many times');
+    });
+  });
+}

@@ -201,12 +201,16 @@ TxRing::TxRing(int ifindex, uint32_t frame_size, uint32_t frame_count) : frame_s
     // Whole pages per block, at least 64 KiB, holding one slot or more.
     uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
     uint32_t block = std::max<uint32_t>(1u << 16, (frame_size + page - 1) / page * page);
-    uint32_t per_block = block / frame_size;
+    per_block_ = block / frame_size;
+    block_size_ = block;
     req.tp_block_size = block;
     req.tp_frame_size = frame_size;
-    req.tp_block_nr = (frame_count + per_block - 1) / per_block;
-    req.tp_frame_nr = req.tp_block_nr * per_block;
+    req.tp_block_nr = (frame_count + per_block_ - 1) / per_block_;
+    req.tp_frame_nr = req.tp_block_nr * per_block_;
     frame_count_ = req.tp_frame_nr;
+    // A frame the kernel refuses is skipped, not left at the head of the ring, where it would stop
+    // every frame queued behind it for good.
+    set_int(fd_, SOL_PACKET, PACKET_LOSS, 1, "PACKET_LOSS");
     if (setsockopt(fd_, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) < 0) fail("PACKET_TX_RING");
     map_len_ = static_cast<size_t>(req.tp_block_size) * req.tp_block_nr;
     void* m = mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
@@ -226,7 +230,9 @@ TxRing::~TxRing() {
 uint32_t TxRing::max_frame_len() const { return frame_size_ - kTxDataOffset - kVnetHdrLen; }
 
 bool TxRing::enqueue(const VnetHdr& vnet, const uint8_t* frame, uint32_t len, const uint8_t* vlan_tag) {
-  auto* hdr = reinterpret_cast<tpacket2_hdr*>(map_ + static_cast<size_t>(next_) * frame_size_);
+  // Slots never straddle blocks: a block ends with a gap when the slot size does not divide it.
+  auto* hdr = reinterpret_cast<tpacket2_hdr*>(map_ + static_cast<size_t>(next_ / per_block_) * block_size_ +
+                                              static_cast<size_t>(next_ % per_block_) * frame_size_);
   // The kernel flips a slot back to AVAILABLE once sent (or WRONG_FORMAT if it refused it).
   if (__atomic_load_n(&hdr->tp_status, __ATOMIC_ACQUIRE) & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING)) {
     return false;

@@ -90,6 +90,8 @@ class TxRing {
   size_t map_len_ = 0;
   uint32_t frame_size_;
   uint32_t frame_count_;
+  uint32_t per_block_;
+  uint32_t block_size_;
   uint32_t next_ = 0;
   uint32_t queued_ = 0;
 };

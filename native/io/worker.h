@@ -62,6 +62,7 @@ class Worker {
   uint32_t mmsg_count_ = 0;
   std::vector<uint8_t> scratch_;  // VLAN re-insertion for ARP replies
   uint32_t last_stats_ms_ = 0;
+  uint32_t last_idle_sweep_ms_ = 0;
   const Snapshot* snap_ = nullptr;
   ExpireQueue expiries_;
 };

@@ -62,13 +62,13 @@ export interface BulkLasCounters {
   drops: Record<string, number>;
   /** drops.oversize: super-frames LAS could not send (null: the daemon has no such reason). */
   oversizeDrops: number | null;
-  txSyscalls: number | null;
-  /** txPackets / txSyscalls, summed over workers. */
+  txSyscalls: number;
+  /** txPackets / txSyscalls, summed over workers; null when txSyscalls is 0 (nothing sent). */
   framesPerSyscall: number | null;
-  gsoFrames: number | null;
-  /** gsoFrames / rxPackets: the share of received frames that were super-frames. */
+  gsoFrames: number;
+  /** gsoFrames / rxPackets: the share of received frames that were super-frames; null when rxPackets is 0. */
   superFrameShare: number | null;
-  wrongWorker: number | null;
+  wrongWorker: number;
   /** The las-io threads' CPU time over the upload, in CPUs (1 = one core busy throughout). */
   threadCpus: number;
 }
@@ -119,9 +119,10 @@ export interface BulkPathSummary {
   /** iperf3's mean RTT per upload, µs. */
   rttUs: Stat | null;
   failed: number;
+  /** The LAS figures are null on a path without LAS counters (direct, nft) and when no LAS upload yielded the figure. */
   framesPerSyscall: Stat | null;
   superFrameShare: Stat | null;
-  /** Sums over rounds. */
+  /** Sums over rounds; null on a path without LAS counters, oversizeDrops also when the daemon has no such drop reason. */
   oversizeDrops: number | null;
   wrongWorker: number | null;
   lasThreadCpus: Stat | null;
@@ -484,7 +485,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
             txErrors: num(after.c.txErrors - before.c.txErrors), ringDrops: num(after.c.ringDrops - before.c.ringDrops),
             drops, oversizeDrops: oversizeKnown ? num(after.c.drops.oversize! - (before.c.drops.oversize ?? 0n)) : null,
             txSyscalls: d.txSyscalls, framesPerSyscall: d.framesPerSyscall, gsoFrames: d.gsoFrames,
-            superFrameShare: d.gsoFrames !== null && d.rxPackets > 0 ? d.gsoFrames / d.rxPackets : null,
+            superFrameShare: d.rxPackets > 0 ? d.gsoFrames / d.rxPackets : null,
             wrongWorker: d.wrongWorker,
             threadCpus: wallMs > 0 ? ((after.c.threadTicks - before.c.threadTicks) * (1000 / hz)) / wallMs : 0,
           };

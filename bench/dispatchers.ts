@@ -35,10 +35,7 @@ const MAGLEV_SIZE = 65_537;
 
 export interface ServerCounters { address: string; packets: bigint; newFlows: bigint; activeFlows: bigint }
 
-/**
- * One LAS worker's counters. The fanout and super-frame counters (txSyscalls, gsoFrames,
- * wrongWorker) are null when the daemon does not report them (an addon from before they existed).
- */
+/** One LAS worker's counters. */
 export interface WorkerCounters {
   rxPackets: bigint;
   rxBytes: bigint;
@@ -46,9 +43,9 @@ export interface WorkerCounters {
   txBytes: bigint;
   txErrors: bigint;
   ringDrops: bigint;
-  txSyscalls: bigint | null;
-  gsoFrames: bigint | null;
-  wrongWorker: bigint | null;
+  txSyscalls: bigint;
+  gsoFrames: bigint;
+  wrongWorker: bigint;
   drops: Record<string, bigint>;
 }
 
@@ -60,10 +57,9 @@ export interface DispatcherCounters {
   txBytes: bigint;
   txErrors: bigint;
   ringDrops: bigint;
-  /** Sums over workers; null when no worker reports the counter. */
-  txSyscalls: bigint | null;
-  gsoFrames: bigint | null;
-  wrongWorker: bigint | null;
+  txSyscalls: bigint;
+  gsoFrames: bigint;
+  wrongWorker: bigint;
   workers: WorkerCounters[];
   drops: Record<string, bigint>;
   flowsActive: bigint;
@@ -198,15 +194,12 @@ export function countersFromStats(stats: unknown, ticks: { ticks: number; thread
   const s = obj(stats);
   const workers = list(s.workers).map(obj);
   const sum = (k: string) => workers.reduce((acc, w) => acc + big(w[k]), 0n);
-  // A counter the daemon does not report stays null, so "0" never stands for "not measured".
-  const optional = (w: Obj, k: string) => (w[k] === undefined || w[k] === null ? null : big(w[k]));
-  const sumOptional = (k: string) => (workers.some((w) => optional(w, k) !== null) ? workers.reduce((acc, w) => acc + (optional(w, k) ?? 0n), 0n) : null);
   const drops: Record<string, bigint> = {};
   for (const w of workers) for (const [reason, n] of Object.entries(obj(w.drops))) drops[reason] = (drops[reason] ?? 0n) + big(n);
   const perWorker: WorkerCounters[] = workers.map((w) => ({
     rxPackets: big(w.rxPackets), rxBytes: big(w.rxBytes), txPackets: big(w.txPackets), txBytes: big(w.txBytes),
     txErrors: big(w.txErrors), ringDrops: big(w.ringDrops),
-    txSyscalls: optional(w, 'txSyscalls'), gsoFrames: optional(w, 'gsoFrames'), wrongWorker: optional(w, 'wrongWorker'),
+    txSyscalls: big(w.txSyscalls), gsoFrames: big(w.gsoFrames), wrongWorker: big(w.wrongWorker),
     drops: Object.fromEntries(Object.entries(obj(w.drops)).map(([k, v]) => [k, big(v)])),
   }));
   const services = list(s.services).map(obj);
@@ -216,7 +209,7 @@ export function countersFromStats(stats: unknown, ticks: { ticks: number; thread
   return {
     rxPackets: sum('rxPackets'), rxBytes: sum('rxBytes'), txPackets: sum('txPackets'), txBytes: sum('txBytes'),
     txErrors: sum('txErrors'), ringDrops: sum('ringDrops'),
-    txSyscalls: sumOptional('txSyscalls'), gsoFrames: sumOptional('gsoFrames'), wrongWorker: sumOptional('wrongWorker'),
+    txSyscalls: sum('txSyscalls'), gsoFrames: sum('gsoFrames'), wrongWorker: sum('wrongWorker'),
     workers: perWorker, drops,
     flowsActive: sum('flowsActive'), flowTableFull: sum('flowTableFull'),
     newFlows: services.reduce((acc, svc) => acc + big(svc.newFlows), 0n),

@@ -73,43 +73,40 @@ export interface TrialResult {
 }
 
 /** One LAS worker during a trial: its share of the frames LAS received, and what the fanout got wrong. */
-export interface WorkerShare { worker: number; rxPackets: number; txPackets: number; rxShare: number; ringDrops: number; wrongWorker: number | null }
+export interface WorkerShare { worker: number; rxPackets: number; txPackets: number; rxShare: number; ringDrops: number; wrongWorker: number }
 
 export interface LasTrialCounters {
   rxPackets: number;
   txPackets: number;
   flowsActive: number;
   newFlows: number;
-  /** Frames the fanout handed a worker that does not own their flow (expected 0); null: not reported. */
-  wrongWorker: number | null;
-  txSyscalls: number | null;
-  /** txPackets / txSyscalls. */
+  /** Frames the fanout handed a worker that does not own their flow (expected 0). */
+  wrongWorker: number;
+  txSyscalls: number;
+  /** txPackets / txSyscalls; null when txSyscalls is 0 (nothing sent in the window). */
   framesPerSyscall: number | null;
-  gsoFrames: number | null;
+  gsoFrames: number;
   workers: WorkerShare[];
 }
-
-const optionalDelta = (a: bigint | null | undefined, b: bigint | null | undefined): number | null =>
-  a === null || a === undefined || b === null || b === undefined ? null : num(b - a);
 
 /** The LAS counters of a trial: differences between two readings of the dispatcher's stats. */
 export function lasDelta(d0: DispatcherCounters, d1: DispatcherCounters): LasTrialCounters {
   const rx = num(d1.rxPackets - d0.rxPackets);
   const tx = num(d1.txPackets - d0.txPackets);
-  const txSyscalls = optionalDelta(d0.txSyscalls, d1.txSyscalls);
+  const txSyscalls = num(d1.txSyscalls - d0.txSyscalls);
   const workers = d1.workers.map((w, i): WorkerShare => {
     const b = d0.workers[i];
     const wrx = num(w.rxPackets - (b?.rxPackets ?? 0n));
     return {
       worker: i, rxPackets: wrx, txPackets: num(w.txPackets - (b?.txPackets ?? 0n)), rxShare: rx > 0 ? wrx / rx : 0,
-      ringDrops: num(w.ringDrops - (b?.ringDrops ?? 0n)), wrongWorker: optionalDelta(b?.wrongWorker, w.wrongWorker),
+      ringDrops: num(w.ringDrops - (b?.ringDrops ?? 0n)), wrongWorker: num(w.wrongWorker - (b?.wrongWorker ?? 0n)),
     };
   });
   return {
     rxPackets: rx, txPackets: tx, flowsActive: num(d1.flowsActive), newFlows: num(d1.newFlows - d0.newFlows),
-    wrongWorker: optionalDelta(d0.wrongWorker, d1.wrongWorker),
+    wrongWorker: num(d1.wrongWorker - d0.wrongWorker),
     txSyscalls, framesPerSyscall: txSyscalls ? tx / txSyscalls : null,
-    gsoFrames: optionalDelta(d0.gsoFrames, d1.gsoFrames),
+    gsoFrames: num(d1.gsoFrames - d0.gsoFrames),
     workers,
   };
 }

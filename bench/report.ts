@@ -195,8 +195,8 @@ export function fanoutTable(r: BenchResults): string {
       const las = sc.rounds.map((x) => x.trials['las-full']).filter((t): t is TrialResult => t !== undefined);
       const workers = Math.max(0, ...las.map((t) => t.las?.workers.length ?? 0));
       const shares = Array.from({ length: workers }, (_, w) => stat(las.map((t) => t.las?.workers[w]?.rxShare ?? NaN)));
-      const wrong = las.map((t) => t.las?.wrongWorker);
-      const wrongCell = wrong.length === 0 ? 'n/a' : wrong.some((v) => v === null || v === undefined) ? 'not reported' : String(wrong.reduce<number>((a, v) => a + (v ?? 0), 0));
+      const wrong = las.flatMap((t) => (t.las ? [t.las.wrongWorker] : []));
+      const wrongCell = wrong.length === 0 ? 'n/a' : String(wrong.reduce((a, v) => a + v, 0));
       const full = sc.summary.perDispatcher['las-full'];
       return [
         sc.id, sc.params.flowKey ?? '5tuple',
@@ -234,11 +234,11 @@ export function bulkTable(r: BenchResults): string {
         sc.title, bulkPathCell(sc, 'direct'), bulkPathCell(sc, 'las'), bulkPathCell(sc, 'nft'),
         ratioCell(sc.summary.ratios['las/nft']), ratioCell(sc.summary.ratios['las/direct']), ratioCell(sc.summary.ratios['nft/direct']),
         retr(sc), rtt(sc),
-        las?.framesPerSyscall ? statCell(las.framesPerSyscall, (v) => v.toFixed(2)) : 'not reported',
-        las?.superFrameShare ? statCell(las.superFrameShare, (v) => pct(v)) : 'not reported',
+        statCell(las?.framesPerSyscall, (v) => v.toFixed(2)),
+        statCell(las?.superFrameShare, (v) => pct(v)),
         las?.lasThreadCpus ? `${las.lasThreadCpus.median.toFixed(2)} CPU` : 'n/a',
         las?.oversizeDrops === null || las?.oversizeDrops === undefined ? 'not reported' : count(las.oversizeDrops),
-        las?.wrongWorker === null || las?.wrongWorker === undefined ? 'not reported' : count(las.wrongWorker),
+        las?.wrongWorker === null || las?.wrongWorker === undefined ? 'n/a' : count(las.wrongWorker),
       ];
     }),
   );
@@ -278,11 +278,6 @@ function bulkSection(r: BenchResults): string[] {
 
 function bulkLimits(b: BulkSection, cores: number): string[] {
   const notes: string[] = [];
-  const on = b.scenarios.find((s) => s.offloads);
-  const las = on?.summary.perPath.las;
-  if (las && las.superFrameShare === null) {
-    notes.push(`TCP bulk: this LAS does not report gsoFrames/txSyscalls (an addon from before PACKET_VNET_HDR); with the client's default offloads its packet socket receives 64 KB super-frames it cannot send, so the LAS bulk figures with offloads on are near 0 by design until then.`);
-  }
   for (const sc of b.scenarios) {
     const las = sc.rounds.map((x) => x.trials.las).filter((t): t is BulkTrial => t !== undefined && t.completed);
     if (las.length === 0) continue;

@@ -48,7 +48,9 @@ export type BulkRatioKey = `${(typeof BULK_RATIOS)[number][0]}/${(typeof BULK_RA
 /** The iperf3 port; the Node sinks listen one above it (both run on every server). */
 export const BULK_TEST_PORT = 5201;
 const NODE_PORT = BULK_TEST_PORT + 1;
-const BULK_PINS = (settings: Settings) => ({ client: settings.generatorCpu, server: settings.dispatcherCpus[0]!, las: settings.dispatcherCpus[0]! });
+// The LAS worker is pinned as in the packet scenarios (and as an operator pins workers with `cpus`);
+// client and server are left to the scheduler, which then keeps them off the worker's CPU.
+const lasCpu = (settings: Settings) => settings.dispatcherCpus[0]!;
 const SERVERS = 2;
 
 export interface BulkLasCounters {
@@ -164,8 +166,8 @@ export interface BulkSection {
     note: string;
   };
   service: { flowKey: 'addresses'; scheduler: 'maglev'; workers: number; txMode: string; ring: Settings['lasRing'] };
-  /** CPUs of the upload client, the server (iperf3; the Node sink is not pinned) and the LAS worker. */
-  cpus: { client: number; server: number; las: number };
+  /** The LAS worker's CPU; client and server are not pinned. */
+  lasCpu: number;
   toolCheck: BulkToolCheck | null;
   scenarios: BulkScenarioResult[];
   warnings: string[];
@@ -328,11 +330,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
   try {
     const client = segment.client;
     const disp = segment.dispatcher;
-    // Pinned as the packet scenarios are: the client where the generator runs, the LAS worker on the
-    // dispatcher's CPU, the server beside it. Unpinned, the three landed on the two CPUs differently
-    // from run to run and the LAS rate swung between 0.6x and 1.5x the nft path's.
-    const pins = BULK_PINS(settings);
-    const onCpu = (cpu: number, cmd: string, args: string[]): [string, string[]] => ['taskset', ['-c', String(cpu), cmd, ...args]];
+
     // The VIP's MAC is the dispatcher's, for every path that goes to the VIP (nft answers no ARP).
     await execNs(client.ns, 'ip', ['neigh', 'replace', segment.vip, 'lladdr', disp.mac, 'dev', client.ifname, 'nud', 'permanent'], 5000);
 
@@ -340,7 +338,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
     const iperf3Servers = new Map<string, { child: ChildProcess; stderr: OutputTail }>();
     const startIperf3Server = async (ns: string) => {
       const stderr = new OutputTail(16 * 1024);
-      const child = spawnInNs(ns, ...onCpu(pins.server, 'iperf3', ['-s', '-p', String(BULK_TEST_PORT)]), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawnInNs(ns, 'iperf3', ['-s', '-p', String(BULK_TEST_PORT)], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
       children.push(child);
       iperf3Servers.set(ns, { child, stderr });
@@ -362,7 +360,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
     const iperf3: Uploader = {
       tool: 'iperf3',
       async upload(host, port) {
-        const r = await execNs(client.ns, ...onCpu(pins.client, 'iperf3', ['-c', host, '-p', String(port), '-t', String(seconds), '-P', String(streams), '-J', '--connect-timeout', '5000']), seconds * 1000 + 30_000);
+        const r = await execNs(client.ns, 'iperf3', ['-c', host, '-p', String(port), '-t', String(seconds), '-P', String(streams), '-J', '--connect-timeout', '5000'], seconds * 1000 + 30_000);
         let j: Record<string, any> | undefined;
         try { j = JSON.parse(r.stdout) as Record<string, any>; } catch { /* below */ }
         const received = j?.end?.sum_received as { bytes?: number; seconds?: number } | undefined;
@@ -400,7 +398,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
         const timeoutMs = Math.max(seconds * 10_000, 30_000);
         const stallMs = Math.max(3000, seconds * 1000);
         const argv = [distScript('src/demo/bulk-upload.js'), ...uploadArgv({ host, port, bytes, streams, timeoutMs }), '--stall-ms', String(stallMs)];
-        const r = await execNs(client.ns, ...onCpu(pins.client, process.execPath, argv), timeoutMs + 15_000);
+        const r = await execNs(client.ns, process.execPath, argv, timeoutMs + 15_000);
         const none = { toolRetransmits: null, rttUs: null, cpu: null };
         if (r.code !== 0) return { completed: false, bytes: 0, seconds: 0, ...none, error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`).slice(0, 400) };
         try {
@@ -422,7 +420,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
       const n = ++seq;
       const adminSocket = join(ctx.tmpDir, `bulk-admin-${n}.sock`);
       const config = labConfig(segment, adminSocket, { name: 'bulk', port, protocol: 'tcp', flowKey: 'addresses', scheduler: 'maglev' }, {
-        workers: 1, cpus: [pins.las], txMode: settings.lasTxMode, flowTable: { capacity: 65_536 }, metrics: { enabled: false }, logLevel: 'info',
+        workers: 1, cpus: [lasCpu(settings)], txMode: settings.lasTxMode, flowTable: { capacity: 65_536 }, metrics: { enabled: false }, logLevel: 'info',
         ...(settings.lasRing ? { ring: settings.lasRing } : {}),
       });
       const configPath = await writeLabConfig(ctx.tmpDir, config, `bulk-las-${n}.json`);
@@ -581,7 +579,7 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
         note: 'client, dispatcher and servers on one bridge (veth, MTU 1500); the client has a static neighbour entry VIP → dispatcher MAC; servers hold the VIP on lo',
       },
       service: { flowKey: 'addresses', scheduler: 'maglev', workers: 1, txMode: settings.lasTxMode, ring: settings.lasRing },
-      cpus: BULK_PINS(settings),
+      lasCpu: lasCpu(settings),
       toolCheck, scenarios: results, warnings,
     };
   } finally {

@@ -17,6 +17,7 @@ namespace {
 constexpr uint32_t kMaxBatchMessages = 1024;
 constexpr uint32_t kIovPerMessage = 4;       // virtio-net header, MACs, VLAN tag, the rest
 constexpr uint32_t kTxRingSlots = 4096;
+constexpr uint32_t kArpScratchLen = 256;     // an ARP request (padded to 60 bytes, or longer) with its VLAN tag back
 constexpr uint32_t kBusySweepBudget = 256;    // slots examined per RX block
 constexpr uint32_t kIdleSweepBudget = 65536;  // slots examined per poll period while waiting for traffic
 constexpr int kPollTimeoutMs = 100;           // bounds how late a snapshot or stop is noticed
@@ -56,7 +57,7 @@ Worker::Worker(Dataplane& dp, uint32_t index)
     tags_.resize(kMaxBatchMessages);
     iov_.resize(kMaxBatchMessages * kIovPerMessage);
   }
-  scratch_.resize(kEthHeaderLen + kArpIpv4Len + 2 * kVlanTagLen);
+  scratch_.resize(kArpScratchLen);
 }
 
 Worker::~Worker() { close_io(); }
@@ -213,7 +214,7 @@ Decision Worker::pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap
   return Decision{Action::Forward, DropReason::Count, 0, 0};
 }
 
-void Worker::describe(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,
+void Worker::build_message(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,
                       const uint8_t* vlan) {
   iov[0] = {vnet, kVnetHdrLen};
   int parts = 2;
@@ -235,7 +236,7 @@ bool Worker::send_one(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t
   mmsghdr m;
   iovec iov[kIovPerMessage];
   uint8_t tag[4];
-  describe(m, iov, tag, vnet, frame, len, vlan);
+  build_message(m, iov, tag, vnet, frame, len, vlan);
   state_.counters.tx_syscalls.add(1);
   return sendmsg(tx_fd_, &m.msg_hdr, MSG_DONTWAIT) >= 0;
 }
@@ -268,7 +269,7 @@ void Worker::transmit(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t
   } else {
     // sendmmsg: the RX block stays ours until flush(), so iovecs point straight into it; a VLAN tag
     // is kept in a per-message slot for the same time.
-    describe(mmsg_[mmsg_count_], &iov_[mmsg_count_ * kIovPerMessage], tags_[mmsg_count_].data(), vnet, frame, len, vlan);
+    build_message(mmsg_[mmsg_count_], &iov_[mmsg_count_ * kIovPerMessage], tags_[mmsg_count_].data(), vnet, frame, len, vlan);
     mmsg_len_[mmsg_count_] = out_len;
     if (++mmsg_count_ == kMaxBatchMessages) flush();
     return;  // counted when sent

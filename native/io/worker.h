@@ -37,7 +37,7 @@ class Worker {
   Decision pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap);
   void transmit(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
   // Fills msg with iovecs for header, frame and a re-inserted VLAN tag (kept in `tag`).
-  void describe(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,
+  void build_message(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,
                 const uint8_t* vlan_tag);
   bool send_one(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
   void flush();

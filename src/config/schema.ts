@@ -406,7 +406,7 @@ const configSchema = strictObject(
         errorMap: containerErrors('a list of CPU numbers', 'write e.g. "cpus": [2, 3] (one per worker) or leave it out'),
       })
       .optional(),
-    txMode: leaf(oneOf(['auto', 'ring', 'send', 'sendmmsg'] as const, '"auto" picks "send" on veth and "ring" elsewhere')).optional(),
+    txMode: leaf(oneOf(['auto', 'ring', 'send', 'sendmmsg'] as const, '"auto" picks "sendmmsg" on veth and "ring" elsewhere')).optional(),
     ingressDrop: leaf(oneOf(['tc', 'none'] as const, '"tc" keeps the dispatcher\'s own kernel off VIP traffic; "none" only if you drop it yourself')).optional(),
     gratuitousArp: leaf(boolean).optional(),
     flowTable: strictObject(

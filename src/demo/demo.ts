@@ -145,6 +145,8 @@ async function printStats(adminSocket: string): Promise<void> {
   }
   const sum = (key: string) => workers.reduce((total, worker) => total + num(worker[key]), 0);
   say(`  workers ${workers.length}: rx ${sum('rxPackets')} packets, tx ${sum('txPackets')} packets, ARP replies ${sum('arpReplies')}, tx errors ${sum('txErrors')}, active flows ${sum('flowsActive')}`);
+  const syscalls = sum('txSyscalls');
+  say(`  ${sum('gsoFrames')} TCP super-frames forwarded whole, ${syscalls > 0 ? (sum('txPackets') / syscalls).toFixed(1) : '0'} frames per send syscall`);
   const drops: Record<string, number> = {};
   for (const worker of workers) {
     if (isObject(worker.drops)) for (const [reason, count] of Object.entries(worker.drops)) drops[reason] = (drops[reason] ?? 0) + num(count);

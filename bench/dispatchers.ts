@@ -49,19 +49,9 @@ export interface WorkerCounters {
   drops: Record<string, bigint>;
 }
 
-/** What a dispatcher counts itself (LAS only; the kernel ones have interface counters instead). */
-export interface DispatcherCounters {
-  rxPackets: bigint;
-  rxBytes: bigint;
-  txPackets: bigint;
-  txBytes: bigint;
-  txErrors: bigint;
-  ringDrops: bigint;
-  txSyscalls: bigint;
-  gsoFrames: bigint;
-  wrongWorker: bigint;
+/** What a dispatcher counts itself (LAS only; the kernel ones have interface counters instead): the workers' sums and more. */
+export interface DispatcherCounters extends WorkerCounters {
   workers: WorkerCounters[];
-  drops: Record<string, bigint>;
   flowsActive: bigint;
   flowTableFull: bigint;
   newFlows: bigint;

@@ -165,6 +165,28 @@ export function namespacesDestroyer(prefix: string, namespaces: string[]): () =>
   };
 }
 
+/** A layout's hosts by role; an unknown role is an error that names the known ones. */
+export function hostFinder(prefix: string, hosts: DrHost[]): (role: string) => DrHost {
+  const byRole = new Map(hosts.map((host) => [host.role, host]));
+  return (role) => {
+    const found = byRole.get(role);
+    if (!found) throw new Error(`no host "${role}" in ${prefix} (roles: ${[...byRole.keys()].join(', ')})`);
+    return found;
+  };
+}
+
+/** Creates a layout, runs fn, and always destroys the layout, also when fn throws. */
+export async function withLayout<O, L extends { destroy(): Promise<void> }, T>(
+  create: (opts: O) => Promise<L>, opts: O, fn: (layout: L) => Promise<T>,
+): Promise<T> {
+  const layout = await create(opts);
+  try {
+    return await fn(layout);
+  } finally {
+    await layout.destroy();
+  }
+}
+
 /** Builds the segment; on any failure removes what it already created and rethrows. */
 export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment> {
   const plans = planHosts(opts);
@@ -181,12 +203,7 @@ export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment
     await plainSwitch(switchNs);
     await setLinkUp(switchNs, bridge);
     const hosts = await settleAll(plans.map((plan) => setUpHost(prefix, switchNs, bridge, vip, plan)));
-    const byRole = new Map(hosts.map((host) => [host.role, host]));
-    const host = (role: string): DrHost => {
-      const found = byRole.get(role);
-      if (!found) throw new Error(`no host "${role}" in segment ${prefix} (roles: ${[...byRole.keys()].join(', ')})`);
-      return found;
-    };
+    const host = hostFinder(prefix, hosts);
     const clients: DrClient[] = plans
       .filter((plan) => plan.role.startsWith('client'))
       .map((plan) => ({ ...host(plan.role), sources: plan.extra.length > 0 ? plan.extra : [plan.address] }));
@@ -212,13 +229,8 @@ export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment
 }
 
 /** Creates a segment, runs fn, and always destroys the segment, also when fn throws. */
-export async function withDrSegment<T>(opts: DrSegmentOptions, fn: (segment: DrSegment) => Promise<T>): Promise<T> {
-  const segment = await createDrSegment(opts);
-  try {
-    return await fn(segment);
-  } finally {
-    await segment.destroy();
-  }
+export function withDrSegment<T>(opts: DrSegmentOptions, fn: (segment: DrSegment) => Promise<T>): Promise<T> {
+  return withLayout(createDrSegment, opts, fn);
 }
 
 /** Reads an interface MAC again (e.g. after a test changed it). */

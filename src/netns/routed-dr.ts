@@ -16,7 +16,7 @@
 // namespace has no addresses and does not route). The result is a DrSegment whose `dispatcher` is
 // the client-side NIC (where VIP traffic arrives, `interface`), so the lab and the demo work on it.
 import {
-  DR_PREFIX_LENGTH, namespacesDestroyer, plainSwitch, quietIpv6, settleAll, setUpEndpoint,
+  DR_PREFIX_LENGTH, hostFinder, namespacesDestroyer, plainSwitch, quietIpv6, settleAll, setUpEndpoint, withLayout,
   type DrClient, type DrHost, type DrSegment, type DrSegmentOptions, type DrServer,
 } from './lvs-dr.js';
 import { addBridge, addNamespace, addRoute, setLinkUp, setSysctls, uniquePrefix } from './namespace.js';
@@ -119,12 +119,7 @@ export async function createRoutedDr(opts: RoutedDrOptions): Promise<RoutedDr> {
       settleAll(plans.filter((p) => !p.role.startsWith('dispatcher')).map(setUp)),
     ]);
     const hosts = [...hostsOfDispatcher!, ...others!];
-    const byRole = new Map(hosts.map((h) => [h.role, h]));
-    const host = (role: string): DrHost => {
-      const found = byRole.get(role);
-      if (!found) throw new Error(`no host "${role}" in layout ${prefix} (roles: ${[...byRole.keys()].join(', ')})`);
-      return found;
-    };
+    const host = hostFinder(prefix, hosts);
     const clients: DrClient[] = plans
       .filter((p) => p.role.startsWith('client'))
       .map((p) => ({ ...host(p.role), sources: p.extra.length > 0 ? p.extra : [p.address] }));
@@ -156,13 +151,8 @@ export async function createRoutedDr(opts: RoutedDrOptions): Promise<RoutedDr> {
 }
 
 /** Creates the routed layout, runs fn, and always destroys it, also when fn throws. */
-export async function withRoutedDr<T>(opts: RoutedDrOptions, fn: (layout: RoutedDr) => Promise<T>): Promise<T> {
-  const layout = await createRoutedDr(opts);
-  try {
-    return await fn(layout);
-  } finally {
-    await layout.destroy();
-  }
+export function withRoutedDr<T>(opts: RoutedDrOptions, fn: (layout: RoutedDr) => Promise<T>): Promise<T> {
+  return withLayout(createRoutedDr, opts, fn);
 }
 
 /** True for a layout built by createRoutedDr (the demo and the lab take either kind). */

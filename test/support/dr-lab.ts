@@ -83,15 +83,12 @@ export interface DrLab {
   startServer(name: string): Promise<void>;
   /** The bulk port (opts.bulk), or undefined when the lab has no bulk sinks. */
   bulkPort: number | undefined;
-  bulkSinks: Map<string, BulkSink>;
   /** Uploads to VIP:bulkPort and waits until the sink confirmed every byte; throws without opts.bulk. */
   upload(args?: LabUploadArgs): Promise<UploadResult>;
   /** Finished bulk connections per server name. */
   bulkReceipts(): Promise<Map<string, BulkReceipt[]>>;
   /** ethtool -K tso/gso/gro on a host's NIC ("client", "s1", ...). */
   setOffloads(role: string, on: boolean): Promise<void>;
-  /** One MTU on every link of the segment (the daemon reads its MTU at start: prefer opts.mtu). */
-  setMtu(mtu: number): Promise<void>;
 }
 
 export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promise<T>): Promise<T> {
@@ -196,7 +193,6 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       },
       startServer,
       bulkPort,
-      bulkSinks,
       upload(args = {}) {
         if (bulkPort === undefined) throw new Error('lab.upload() needs withDrLab({ bulk: true })');
         const client = args.client ?? 'client';
@@ -214,7 +210,6 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
         return new Map(entries);
       },
       setOffloads: (role, on) => setOffloads(seg.ns(role), seg.host(role).ifname, on),
-      setMtu: (mtu) => setSegmentMtu(seg, mtu),
     };
     if (opts.startDaemon ?? true) await start();
     return await fn(lab);

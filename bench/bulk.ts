@@ -62,8 +62,8 @@ export interface BulkLasCounters {
   txErrors: number;
   ringDrops: number;
   drops: Record<string, number>;
-  /** drops.oversize: super-frames LAS could not send (null: the daemon has no such reason). */
-  oversizeDrops: number | null;
+  /** drops.oversize: frames too long for the egress MTU, without segmentation offsets, that LAS could not send. */
+  oversizeDrops: number;
   txSyscalls: number;
   /** txPackets / txSyscalls, summed over workers; null when txSyscalls is 0 (nothing sent). */
   framesPerSyscall: number | null;
@@ -124,7 +124,7 @@ export interface BulkPathSummary {
   /** The LAS figures are null on a path without LAS counters (direct, nft) and when no LAS upload yielded the figure. */
   framesPerSyscall: Stat | null;
   superFrameShare: Stat | null;
-  /** Sums over rounds; null on a path without LAS counters, oversizeDrops also when the daemon has no such drop reason. */
+  /** Sums over rounds; null on a path without LAS counters. */
   oversizeDrops: number | null;
   wrongWorker: number | null;
   lasThreadCpus: Stat | null;
@@ -475,13 +475,12 @@ export async function runBulk(ctx: BulkContext, scenarios: BulkScenario[]): Prom
         if (before && after) {
           const d = lasDelta(before.c, after.c);
           const drops = Object.fromEntries(Object.entries(after.c.drops).map(([k, v]) => [k, num(v - (before.c.drops[k] ?? 0n))]).filter(([, v]) => v !== 0));
-          const oversizeKnown = 'oversize' in after.c.drops;
           lasOut = {
             txMode: after.txMode,
             rxPackets: d.rxPackets, txPackets: d.txPackets,
             rxBytes: num(after.c.rxBytes - before.c.rxBytes), txBytes: num(after.c.txBytes - before.c.txBytes),
             txErrors: num(after.c.txErrors - before.c.txErrors), ringDrops: num(after.c.ringDrops - before.c.ringDrops),
-            drops, oversizeDrops: oversizeKnown ? num(after.c.drops.oversize! - (before.c.drops.oversize ?? 0n)) : null,
+            drops, oversizeDrops: num(after.c.drops.oversize! - before.c.drops.oversize!),
             txSyscalls: d.txSyscalls, framesPerSyscall: d.framesPerSyscall, gsoFrames: d.gsoFrames,
             superFrameShare: d.rxPackets > 0 ? d.gsoFrames / d.rxPackets : null,
             wrongWorker: d.wrongWorker,

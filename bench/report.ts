@@ -237,7 +237,7 @@ export function bulkTable(r: BenchResults): string {
         statCell(las?.framesPerSyscall, (v) => v.toFixed(2)),
         statCell(las?.superFrameShare, (v) => pct(v)),
         las?.lasThreadCpus ? `${las.lasThreadCpus.median.toFixed(2)} CPU` : 'n/a',
-        las?.oversizeDrops === null || las?.oversizeDrops === undefined ? 'not reported' : count(las.oversizeDrops),
+        las?.oversizeDrops === null || las?.oversizeDrops === undefined ? 'n/a' : count(las.oversizeDrops),
         las?.wrongWorker === null || las?.wrongWorker === undefined ? 'n/a' : count(las.wrongWorker),
       ];
     }),

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  loadAddon, type ClassifierOptions, type NativeServer, type NativeService, type NativeSnapshot, type Verdict,
+  loadAddon, type ClassifierOptions, type NativeClassifier, type NativeServer, type NativeService, type NativeSnapshot, type Verdict,
 } from '../src/native/binding.js';
 import { TCP_ACK, TCP_SYN, tcpFrame, udpFrame } from './support/frames.js';
-import { createClassifier, maglevPredictor, type ClassifierUnderTest, type SimPacket } from './support/maglev-sim.js';
+import { createClassifier, maglevPredictor, type SimPacket } from './support/maglev-sim.js';
 
 const addon = loadAddon();
 
@@ -57,7 +57,7 @@ function forwardedTo(verdict: Verdict, snapshot: NativeSnapshot): string {
 }
 
 /** Sends one packet and returns the chosen server's address. */
-function send(c: ClassifierUnderTest, snapshot: NativeSnapshot, frame: Buffer, nowMs = 1_000): string {
+function send(c: NativeClassifier, snapshot: NativeSnapshot, frame: Buffer, nowMs = 1_000): string {
   return forwardedTo(c.classify(frame, nowMs), snapshot);
 }
 

@@ -78,8 +78,6 @@ export function maglevPredictor(
 
 // ---------------------------------------------------------------- the Classifier as the tests use it
 
-export type ClassifierUnderTest = NativeClassifier;
-
-export function createClassifier(addon: Addon, options: ClassifierOptions, snapshot: NativeSnapshot): ClassifierUnderTest {
+export function createClassifier(addon: Addon, options: ClassifierOptions, snapshot: NativeSnapshot): NativeClassifier {
   return new addon.Classifier(options, snapshot);
 }

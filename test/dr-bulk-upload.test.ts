@@ -7,14 +7,10 @@ import { test, type TestContext } from 'node:test';
 import { formatRate } from '../src/demo/bulk.js';
 import { ensureCommand } from '../src/netns/ensure-package.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
+import { isObject, num, type Json } from './support/json.js';
 
 const BYTES = 200_000_000;
 const TEST_TIMEOUT = { timeout: 240_000 };
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** Counters cross the admin socket as decimal strings (bigint); a missing one is NaN, never 0. */
-const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN);
 
 interface FastPathCounters {
   workers: Json[];

@@ -10,7 +10,8 @@ import { run } from '../src/netns/run.js';
 import { segmentLinks, setLinksMtu } from '../src/netns/segment-mtu.js';
 import { withRoutedDrLab, type RoutedDrLab } from './support/dr-lab.js';
 import type { UdpProbeResult } from './support/udp-probe-child.js';
-import { num, statsView } from './support/worker-stats.js';
+import { num } from './support/json.js';
+import { statsView } from './support/worker-stats.js';
 
 const UDP_PORT = 5300;
 const CHILD = fileURLToPath(new URL('./support/udp-probe-child.js', import.meta.url));

@@ -8,11 +8,7 @@ import { ensureCommand } from '../src/netns/ensure-package.js';
 import { runInNs } from '../src/netns/run.js';
 import { withRoutedDr, type RoutedDr } from '../src/netns/routed-dr.js';
 import { withRoutedDrLab, type RoutedDrLab } from './support/dr-lab.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** Counters cross the admin socket as decimal strings (bigint). */
-const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN);
+import { isObject, num, type Json } from './support/json.js';
 
 /** Ip:, Icmp:, IpExt: ... counters of a namespace (per network namespace), as "Ip.ForwDatagrams". */
 async function snmp(ns: string): Promise<Map<string, number>> {

@@ -2,11 +2,7 @@
 // fanout's `wrongWorker`), and per-server new flows summed over services.
 import assert from 'node:assert/strict';
 import type { DrLab } from './dr-lab.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** Counters cross the admin socket as decimal strings (bigint). */
-export const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN);
+import { isObject, num, type Json } from './json.js';
 
 export interface WorkerView {
   index: number;

@@ -30,7 +30,8 @@ function note(r: Record<string, unknown>): string {
   const removed = obj(r.removed);
   if (r.removed) notes.push(`removed from config: draining, at most ${count(removed.drainEndsInSeconds)}s more`);
   if (r.flapping === true) notes.push('flapping: comeback damped');
-  if (r.health === 'down' && typeof r.lastCheck === 'string') notes.push(r.lastCheck);
+  if (typeof r.downReason === 'string') notes.push(r.downReason);
+  else if (r.health === 'down' && typeof r.lastCheck === 'string') notes.push(r.lastCheck);
   return notes.join('; ');
 }
 

@@ -6,7 +6,7 @@ import { loadConfigFile, formatConfigErrors } from '../config/load.js';
 import { parseMode } from '../config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { installIngressDrop, type IngressDrop } from './ingress-drop.js';
-import { readNeighbours, refreshNeighbours, resolveMacs } from './neighbours.js';
+import { RETRY_MS, ServerMacs } from './server-macs.js';
 import { socketFilter, buildDataplaneOptions } from './native-snapshot.js';
 import { chooseTxMode } from './tx-mode.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
@@ -25,10 +25,12 @@ export interface DaemonOptions {
 }
 
 const HOUSEKEEPING_MS = 1000;
+/** How long a start or a reload waits for servers to answer ARP before publishing the silent ones down. */
+const ARP_WAIT_MS = 3000;
 
 class Daemon implements DaemonControl {
   private state: ServerState;
-  private macs = new Map<string, string>();
+  private macs: ServerMacs;
   private dataplane?: NativeDataplane;
   private ingressDrop?: IngressDrop;
   private admin?: AdminServer;
@@ -36,6 +38,8 @@ class Daemon implements DaemonControl {
   private monitor?: HealthMonitor;
   private aging?: FlowAging;
   private refreshTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private readonly neighbourBusy = { refresh: false, retry: false }; // a slow `ip` must not stack ticks
   private housekeepingTimer?: NodeJS.Timeout;
   private txMode: TxMode = 'ring';
   private readonly startedAt = Date.now();
@@ -47,6 +51,7 @@ class Daemon implements DaemonControl {
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
     this.state = ServerState.fromConfig(config);
+    this.macs = new ServerMacs(config.egressInterface, log);
     this.idleBoundSeconds = config.flowTable.idleTimeout;
   }
 
@@ -60,10 +65,13 @@ class Daemon implements DaemonControl {
     // Fail early, naming the interface, before anything is installed.
     for (const ifname of new Set([config.interface, config.egressInterface])) addon.interfaceMac(ifname);
     this.watch = new CounterWatch(log, { name: config.egressInterface, mtu: addon.interfaceMtu(config.egressInterface) });
-    this.macs = await resolveMacs(config.egressInterface, this.state.addressesNeedingMac());
+    await this.macs.resolve(this.state.addressesNeedingMac(), ARP_WAIT_MS);
+    if (this.state.list().every((svc) => !this.state.hasServerForNewFlows(svc, this.macs.known))) {
+      log.warn({ interface: config.egressInterface }, 'no server of any service answered ARP: starting anyway; nothing is forwarded until one answers');
+    }
     this.txMode = await chooseTxMode(config.txMode, config.egressInterface);
     const options = buildDataplaneOptions(config, this.txMode, process.pid & 0xffff);
-    this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs));
+    this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs.known));
 
     // The admin socket first: it refuses to start beside a live daemon before anything is touched.
     this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), { mode: parseMode(config.adminSocketMode) });
@@ -94,6 +102,8 @@ class Daemon implements DaemonControl {
       throw error;
     }
     this.startRefreshTimer();
+    this.retryTimer = setInterval(() => void this.retryUnresolved(), RETRY_MS);
+    this.retryTimer.unref();
     this.housekeepingTimer = setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
     this.housekeepingTimer.unref();
     this.checkNewFlowTargets();
@@ -162,7 +172,7 @@ class Daemon implements DaemonControl {
   // ---------- internals ----------
 
   private serviceStatus() {
-    return buildStatus(this.state, this.dataplane?.stats(), (s, a) => this.monitor?.get(s, a), Date.now());
+    return buildStatus(this.state, this.dataplane?.stats(), (s, a) => this.monitor?.get(s, a), Date.now(), this.macs);
   }
 
   private refuse(message: string, details: Record<string, unknown> = {}): never {
@@ -181,13 +191,14 @@ class Daemon implements DaemonControl {
 
     // Everything that can fail happens before anything is changed.
     const { state, draining, dropped } = this.state.withConfig(next, Date.now());
-    const macs = new Map(this.macs);
+    // Like a start: a server off the interface's subnets is a config error; one that does not answer
+    // ARP is taken in down and asked again until it answers (the MAC cache may keep extra entries).
     try {
-      const missing = state.addressesNeedingMac().filter((a) => !macs.has(a));
-      for (const [address, mac] of await resolveMacs(next.egressInterface, missing)) macs.set(address, mac);
+      await this.macs.resolve(state.addressesNeedingMac(), ARP_WAIT_MS);
     } catch (error) {
       this.refuse(`reload refused: ${(error as Error).message}`);
     }
+    const macs = this.macs.known;
     const vips = (c: LasConfig) => JSON.stringify([...new Set(c.services.map((s) => s.vip))].sort());
     const vipsChanged = vips(this.config) !== vips(next);
     try {
@@ -200,7 +211,6 @@ class Daemon implements DaemonControl {
 
     const prev = this.config;
     this.state = state;
-    this.macs = macs;
     if (this.ingressDrop && vipsChanged) {
       // The kernel must stay off new VIPs and may see the traffic of removed ones again.
       try {
@@ -217,7 +227,8 @@ class Daemon implements DaemonControl {
     this.reloads.ok++;
 
     const { restartKeys: _restartKeys, ...summary } = plan;
-    const answer = { reloaded: true, ...summary, draining: draining.map(ref), dropped: dropped.map(ref) };
+    const noArpAnswer = state.addressesNeedingMac().filter((a) => !macs.has(a));
+    const answer = { reloaded: true, ...summary, draining: draining.map(ref), dropped: dropped.map(ref), noArpAnswer };
     this.log.info(answer, 'reloaded');
     for (const r of draining) this.log.info({ service: r.service, server: r.address, drainTimeout: next.drainTimeout }, 'server removed from the config: draining (weight 0) until its flows end');
     for (const r of dropped) this.log.info({ service: r.service, server: r.address }, 'server removed from the config (drainOnRemove is false): its flows are rescheduled');
@@ -227,7 +238,7 @@ class Daemon implements DaemonControl {
   }
 
   private publish(): void {
-    this.dataplane?.setSnapshot(this.state.snapshot(this.macs));
+    this.dataplane?.setSnapshot(this.state.snapshot(this.macs.known));
     this.checkNewFlowTargets();
   }
 
@@ -241,14 +252,14 @@ class Daemon implements DaemonControl {
     for (const svc of this.state.list()) {
       const name = svc.config.name;
       const sorry = svc.config.sorryServer?.address;
-      const mode = this.state.hasServerForNewFlows(svc) ? undefined : sorry ? 'sorry' : 'dropped';
+      const mode = this.state.hasServerForNewFlows(svc, this.macs.known) ? undefined : this.state.sorryReady(svc, this.macs.known) ? 'sorry' : 'dropped';
       const before = this.withoutServers.get(name);
       if (mode === before) continue;
       if (mode) {
         this.withoutServers.set(name, mode);
         this.log.warn({ service: name, sorryServer: sorry ?? null },
-          mode === 'sorry' ? 'no server can take new flows (all down or drained): new flows go to the sorry server'
-            : 'no server can take new flows (all down or drained): new flows are dropped and counted as no_server');
+          mode === 'sorry' ? 'no server can take new flows (all down, drained or without ARP answer): new flows go to the sorry server'
+            : 'no server can take new flows (all down, drained or without ARP answer): new flows are dropped and counted as no_server');
       } else {
         this.withoutServers.delete(name);
         this.log.info({ service: name }, 'a server can take new flows again');
@@ -283,26 +294,35 @@ class Daemon implements DaemonControl {
     this.refreshTimer.unref();
   }
 
+  /** Every neighbourRefresh s: re-asks resolved servers by broadcast ARP, so a changed MAC is followed. */
   private async refreshMacs(): Promise<void> {
-    const addresses = this.state.addressesNeedingMac();
-    if (addresses.length === 0) return;
+    await this.neighbourTask('refresh', async () => {
+      if ((await this.macs.refresh(this.state.addressesNeedingMac())).length > 0) this.publish();
+    });
+  }
+
+  /** Every RETRY_MS: asks servers that have not answered ARP yet; one that answers is published (up if healthy). */
+  private async retryUnresolved(): Promise<void> {
+    await this.neighbourTask('retry', async () => {
+      if ((await this.macs.retry(this.state.addressesNeedingMac())).length > 0) this.publish();
+    });
+  }
+
+  private async neighbourTask(kind: 'refresh' | 'retry', task: () => Promise<void>): Promise<void> {
+    if (this.neighbourBusy[kind]) return;
+    this.neighbourBusy[kind] = true;
     try {
-      await refreshNeighbours(addresses);
-      const current = await readNeighbours(this.config.egressInterface);
-      const changed = addresses.filter((a) => current.has(a) && current.get(a) !== this.macs.get(a));
-      if (changed.length === 0) return;
-      for (const a of changed) {
-        this.log.info({ server: a, from: this.macs.get(a), to: current.get(a) }, 'server MAC changed');
-        this.macs.set(a, current.get(a) as string);
-      }
-      this.publish();
+      await task();
     } catch (error) {
-      this.log.warn({ err: error }, 'neighbour refresh failed');
+      this.log.warn({ err: error }, `neighbour ${kind} failed`);
+    } finally {
+      this.neighbourBusy[kind] = false;
     }
   }
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.retryTimer) clearInterval(this.retryTimer);
     if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
     await this.monitor?.close().catch((error: unknown) => this.log.warn({ err: error }, 'stopping health checks failed'));
     this.monitor = undefined;

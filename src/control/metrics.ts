@@ -76,7 +76,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   counter('las_server_bytes_total', 'Bytes forwarded to the server', serverLabels, perServer((s, r, set) => set(labels(s, r), num(r.bytes))));
   counter('las_server_new_flows_total', 'New flows scheduled to the server', serverLabels, perServer((s, r, set) => set(labels(s, r), num(r.newFlows))));
   gauge('las_server_active_flows', 'Flows in the flow tables that point at the server', serverLabels, perServer((s, r, set) => set(labels(s, r), r.activeFlows)));
-  gauge('las_server_up', 'Health: 1 up (or not checked), 0 down', serverLabels, perServer((s, r, set) => set(labels(s, r), r.health === 'down' ? 0 : 1)));
+  gauge('las_server_up', 'Health: 1 up (or not checked), 0 down (failed checks, or no ARP answer yet)', serverLabels, perServer((s, r, set) => set(labels(s, r), r.health === 'down' ? 0 : 1)));
   gauge('las_server_weight', 'Weight the scheduler uses now (0: drained, removed or overridden)', serverLabels, perServer((s, r, set) => set(labels(s, r), r.weight)));
   gauge('las_server_draining', '1 while a server removed from the config drains its flows', serverLabels, perServer((s, r, set) => set(labels(s, r), r.removed ? 1 : 0)));
   counter('las_health_checks_total', 'Health checks run, by result', ['service', 'server', 'result'], (set) => {

@@ -6,15 +6,25 @@ import { tool } from './exec.js';
 
 interface NeighbourRow { dst: string; lladdr?: string; state?: string[] }
 
+export interface Neighbour { mac: string; pinned: boolean } // pinned: PERMANENT or NOARP, set by the operator
+
 const USABLE = new Set(['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT', 'NOARP']);
+const PINNED = new Set(['PERMANENT', 'NOARP']);
+
+export async function readNeighbourTable(ifname: string): Promise<Map<string, Neighbour>> {
+  const rows = JSON.parse((await tool('ip', ['-j', '-4', 'neigh', 'show', 'dev', ifname])) || '[]') as NeighbourRow[];
+  const table = new Map<string, Neighbour>();
+  for (const row of rows) {
+    const state = row.state ?? [];
+    if (row.lladdr && state.some((s) => USABLE.has(s))) {
+      table.set(row.dst, { mac: row.lladdr.toLowerCase(), pinned: state.some((s) => PINNED.has(s)) });
+    }
+  }
+  return table;
+}
 
 export async function readNeighbours(ifname: string): Promise<Map<string, string>> {
-  const rows = JSON.parse((await tool('ip', ['-j', '-4', 'neigh', 'show', 'dev', ifname])) || '[]') as NeighbourRow[];
-  const macs = new Map<string, string>();
-  for (const row of rows) {
-    if (row.lladdr && (row.state ?? []).some((s) => USABLE.has(s))) macs.set(row.dst, row.lladdr.toLowerCase());
-  }
-  return macs;
+  return new Map([...await readNeighbourTable(ifname)].map(([address, n]) => [address, n.mac]));
 }
 
 async function routeDevice(address: string): Promise<string | undefined> {
@@ -26,7 +36,8 @@ async function routeDevice(address: string): Promise<string | undefined> {
   }
 }
 
-function poke(address: string): Promise<void> {
+/** Makes the kernel resolve `address` (ARP) if its entry is missing or failed. */
+export function poke(address: string): Promise<void> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
     socket.on('error', () => { socket.close(); resolve(); });
@@ -34,8 +45,11 @@ function poke(address: string): Promise<void> {
   });
 }
 
-/** Resolves every address or throws naming the ones that did not answer and the fix. */
-export async function resolveMacs(ifname: string, addresses: string[], timeoutMs = 3000): Promise<Map<string, string>> {
+/**
+ * Throws, naming the server and the fix, when an address is not on a directly connected subnet of
+ * `ifname`: a configuration error that no waiting can cure.
+ */
+export async function checkOnLink(ifname: string, addresses: string[]): Promise<void> {
   for (const address of addresses) {
     const dev = await routeDevice(address);
     if (dev !== ifname) {
@@ -46,6 +60,10 @@ export async function resolveMacs(ifname: string, addresses: string[], timeoutMs
       );
     }
   }
+}
+
+/** Waits (at most timeoutMs) for the kernel to resolve `addresses`; returns what it knows and what did not answer. */
+export async function resolveSome(ifname: string, addresses: string[], timeoutMs: number): Promise<{ macs: Map<string, string>; missing: string[] }> {
   const deadline = Date.now() + timeoutMs;
   let known = await readNeighbours(ifname);
   let missing = addresses.filter((a) => !known.has(a));
@@ -55,16 +73,13 @@ export async function resolveMacs(ifname: string, addresses: string[], timeoutMs
     known = await readNeighbours(ifname);
     missing = addresses.filter((a) => !known.has(a));
   }
-  if (missing.length > 0) {
-    throw new Error(
-      `no ARP answer from server${missing.length > 1 ? 's' : ''} ${missing.join(', ')} on "${ifname}" within ${timeoutMs} ms: ` +
-        'is the server up and on this segment? Set "mac" for it in the config to skip resolution.',
-    );
-  }
-  return new Map(addresses.map((a) => [a, known.get(a) as string]));
+  const macs = new Map<string, string>();
+  for (const a of addresses) if (known.has(a)) macs.set(a, known.get(a) as string);
+  return { macs, missing };
 }
 
-/** Asks the kernel to re-confirm entries that are no longer fresh, so a changed MAC is noticed. */
-export async function refreshNeighbours(addresses: string[]): Promise<void> {
-  await Promise.all(addresses.map(poke));
+/** Deletes kernel entries (not pinned ones) so the next resolution asks by broadcast: a changed MAC answers at once. */
+export async function forgetNeighbours(ifname: string, addresses: string[]): Promise<void> {
+  await Promise.all(addresses.map((address) =>
+    tool('ip', ['-4', 'neigh', 'del', address, 'dev', ifname]).catch(() => undefined))); // gone meanwhile: fine
 }

@@ -35,6 +35,10 @@ export interface DrainEnd extends ServerRef {
   activeFlows: number;
 }
 
+/** Placeholder for a server that has not answered ARP; it is published down, so nothing is sent to it. */
+const UNRESOLVED_MAC = '00:00:00:00:00:00';
+const hasMac = (r: { address: string; mac?: string }, macs?: ReadonlyMap<string, string>) => r.mac !== undefined || !macs || macs.has(r.address);
+
 const key = (service: string, address: string) => `${service}\u0000${address}`;
 const sameEndpoint = (a: ServiceConfig, b: ServiceConfig) => a.vip === b.vip && a.port === b.port && a.protocol === b.protocol;
 
@@ -104,9 +108,18 @@ export class ServerState {
     return server;
   }
 
-  /** True when some server can take a new flow (up and weighted). */
-  hasServerForNewFlows(service: ServiceEntry): boolean {
-    return service.servers.some((r) => this.effectiveWeight(r) > 0 && this.isUp(service.config.name, r.address));
+  /**
+   * True when some server can take a new flow: weighted, healthy and with a MAC (configured, or
+   * resolved: in `macs`). Without `macs`, every MAC counts as known.
+   */
+  hasServerForNewFlows(service: ServiceEntry, macs?: ReadonlyMap<string, string>): boolean {
+    return service.servers.some((r) => this.effectiveWeight(r) > 0 && this.isUp(service.config.name, r.address) && hasMac(r, macs));
+  }
+
+  /** The sorry server, if configured and its MAC is known. */
+  sorryReady(service: ServiceEntry, macs?: ReadonlyMap<string, string>): boolean {
+    const sorry = service.config.sorryServer;
+    return sorry !== undefined && hasMac(sorry, macs);
   }
 
   /**
@@ -178,12 +191,13 @@ export class ServerState {
     return [...out];
   }
 
-  snapshot(macs: Map<string, string>): NativeSnapshot {
-    const macOf = (service: string, address: string, configured?: string) => {
-      const mac = configured ?? macs.get(address);
-      if (!mac) throw new Error(`no MAC known for server ${address} of service "${service}"`);
-      return mac.toLowerCase();
-    };
+  /**
+   * The fast path's view. A server whose MAC is not known yet (no ARP answer) is published down,
+   * with a placeholder MAC no frame is ever sent to; a sorry server without a MAC is left out, so
+   * new flows are dropped and counted as no_server until it answers.
+   */
+  snapshot(macs: ReadonlyMap<string, string>): NativeSnapshot {
+    const macOf = (r: { address: string; mac?: string }) => (r.mac ?? macs.get(r.address) ?? UNRESOLVED_MAC).toLowerCase();
     return {
       services: this.services.map(({ config: s, servers }): NativeService => ({
         vip: s.vip,
@@ -193,12 +207,12 @@ export class ServerState {
         scheduler: s.scheduler,
         maglevTableSize: s.maglevTableSize,
         onServerDown: s.onServerDown,
-        ...(s.sorryServer ? { sorryServer: { address: s.sorryServer.address, mac: macOf(s.name, s.sorryServer.address, s.sorryServer.mac), weight: 1 } } : {}),
+        ...(s.sorryServer && hasMac(s.sorryServer, macs) ? { sorryServer: { address: s.sorryServer.address, mac: macOf(s.sorryServer), weight: 1 } } : {}),
         servers: servers.map((r) => ({
           address: r.address,
-          mac: macOf(s.name, r.address, r.mac),
+          mac: macOf(r),
           weight: this.effectiveWeight(r),
-          up: this.isUp(s.name, r.address),
+          up: this.isUp(s.name, r.address) && hasMac(r, macs),
         })),
       })),
     };

@@ -9,7 +9,10 @@ export interface ServerStatus {
   role: 'real' | 'sorry';
   weight: number;              // effective: what the fast path uses
   configWeight: number;
-  health: HealthView;
+  health: HealthView;           // 'down' also while the server has not answered ARP (see arp)
+  arp: 'configured' | 'resolved' | 'no answer';
+  mac: string | null;
+  downReason?: string;          // "no ARP answer for Ns: ..." while it has not answered
   flapping: boolean;
   lastCheck?: string;          // the last check's outcome
   override?: 'drain' | 'weight';
@@ -44,9 +47,24 @@ export function activeFlowsOf(stats: DataplaneStats | undefined, service: Servic
   return counters ? Number(counters.activeFlows) : undefined;
 }
 
+/** What the status knows of server MACs: the resolved ones, and since when a silent one has not answered. */
+export interface MacView {
+  known: ReadonlyMap<string, string>;
+  silentSince(address: string): number | undefined;
+}
+
 export function buildStatus(
   state: ServerState, stats: DataplaneStats | undefined, healthOf: (service: string, address: string) => HealthState | undefined, nowMs: number,
+  macs: MacView,
 ): ServiceStatus[] {
+  const arpOf = (r: { address: string; mac?: string }) => {
+    const mac = r.mac?.toLowerCase() ?? macs.known.get(r.address) ?? null;
+    const arp: ServerStatus['arp'] = r.mac !== undefined ? 'configured' : mac ? 'resolved' : 'no answer';
+    const since = macs.silentSince(r.address);
+    const downReason = arp === 'no answer'
+      ? `no ARP answer${since !== undefined ? ` for ${Math.max(0, Math.round((nowMs - since) / 1000))}s` : ''}: no new flows until it answers` : undefined;
+    return { mac, arp, ...(downReason ? { downReason } : {}) };
+  };
   return state.list().map((svc) => {
     const s = svc.config;
     const counters = findServiceCounters(stats, s);
@@ -54,12 +72,15 @@ export function buildStatus(
     const servers: ServerStatus[] = svc.servers.map((r) => {
       const c = countersOf(r.address);
       const h = healthOf(s.name, r.address);
+      const arp = arpOf(r);
+      const health = arp.arp === 'no answer' ? 'down' : state.healthOf(s.name, r);
       return {
         address: r.address,
         role: 'real',
         weight: state.effectiveWeight(r),
         configWeight: r.configWeight,
-        health: state.healthOf(s.name, r),
+        health,
+        ...arp,
         flapping: h?.flapping ?? false,
         ...(h?.lastMessage !== undefined ? { lastCheck: h.lastMessage } : {}),
         ...(r.override ? { override: r.override.kind } : {}),
@@ -72,8 +93,9 @@ export function buildStatus(
     });
     if (s.sorryServer) {
       const c = countersOf(s.sorryServer.address);
+      const arp = arpOf(s.sorryServer);
       servers.push({
-        address: s.sorryServer.address, role: 'sorry', weight: 1, configWeight: 1, health: 'unchecked', flapping: false,
+        address: s.sorryServer.address, role: 'sorry', weight: 1, configWeight: 1, health: arp.arp === 'no answer' ? 'down' : 'unchecked', ...arp, flapping: false,
         activeFlows: Number(c?.activeFlows ?? 0n), packets: String(c?.packets ?? 0n), bytes: String(c?.bytes ?? 0n), newFlows: String(c?.newFlows ?? 0n),
       });
     }
@@ -88,7 +110,7 @@ export function buildStatus(
       flowKey: s.flowKey,
       onServerDown: s.onServerDown,
       healthCheck: hc ? `${hc.type}${hc.type === 'command' ? '' : ` :${hc.port}${hc.type === 'http' ? hc.path : ''}`} every ${hc.interval}s rise ${hc.rise} fall ${hc.fall}` : null,
-      newFlows: state.hasServerForNewFlows(svc) ? 'servers' : s.sorryServer ? 'sorry server' : 'dropped',
+      newFlows: state.hasServerForNewFlows(svc, macs.known) ? 'servers' : state.sorryReady(svc, macs.known) ? 'sorry server' : 'dropped',
       noServer: String(counters?.noServer ?? 0n),
       servers,
     };

@@ -89,6 +89,14 @@ export interface DrLab {
   bulkReceipts(): Promise<Map<string, BulkReceipt[]>>;
   /** ethtool -K tso/gso/gro on a host's NIC ("client", "s1", ...). */
   setOffloads(role: string, on: boolean): Promise<void>;
+  /** `ip link set dev NIC arp on|off` on a host: off, it answers no ARP (a server that is not there yet). */
+  setArp(role: string, on: boolean): Promise<void>;
+  /** Gives a host's NIC a new MAC (as a replaced server would have); without announcing it. */
+  setMac(role: string, mac: string): Promise<void>;
+  /** `ip link set dev NIC up|down` on a host ("dispatcher": the interface LAS listens on). */
+  setLink(role: string, up: boolean): Promise<void>;
+  /** Empties a host's neighbour table, so the next frame to a neighbour needs a fresh ARP answer. */
+  flushNeighbours(role: string): Promise<void>;
 }
 
 export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promise<T>): Promise<T> {
@@ -142,6 +150,9 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
         ...(opts.daemonArgs ? { args: opts.daemonArgs } : {}),
       });
       return daemon;
+    };
+    const ipLink = async (role: string, args: string[]) => {
+      await runInNs(seg.ns(role), 'ip', ['link', 'set', 'dev', seg.host(role).ifname, ...args]);
     };
     const current = () => {
       if (!daemon) throw new Error('the daemon was not started (startDaemon: false?)');
@@ -210,6 +221,12 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
         return new Map(entries);
       },
       setOffloads: (role, on) => setOffloads(seg.ns(role), seg.host(role).ifname, on),
+      setArp: (role, on) => ipLink(role, ['arp', on ? 'on' : 'off']),
+      setMac: (role, mac) => ipLink(role, ['address', mac]),
+      setLink: (role, up) => ipLink(role, [up ? 'up' : 'down']),
+      async flushNeighbours(role) {
+        await runInNs(seg.ns(role), 'ip', ['neigh', 'flush', 'dev', seg.host(role).ifname]);
+      },
     };
     if (opts.startDaemon ?? true) await start();
     return await fn(lab);

@@ -178,6 +178,13 @@ void RxRing::read_stats(uint64_t& packets, uint64_t& drops) {
   }
 }
 
+int RxRing::take_error() {
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) < 0) return errno;
+  return error;
+}
+
 int open_tx_socket(int ifindex, bool qdisc_bypass, bool vnet_hdr) {
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket(AF_PACKET) (LAS needs root or CAP_NET_RAW)");

@@ -59,6 +59,9 @@ class RxRing {
   uint32_t block_count() const { return cfg_.block_count; }
   // PACKET_STATISTICS: packets seen and dropped since the last call (the kernel resets them).
   void read_stats(uint64_t& packets, uint64_t& drops);
+  // Reads and clears the socket's pending error (SO_ERROR), e.g. ENETDOWN when the interface went
+  // down: until it is read, poll() reports POLLERR at once and the worker would spin.
+  int take_error();
 
  private:
   int fd_ = -1;

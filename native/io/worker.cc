@@ -120,7 +120,8 @@ void Worker::run() {
         last_idle_sweep_ms_ = now_ms;
         housekeeping(now_ms, kIdleSweepBudget);
       }
-      poll(&pfd, 1, kPollTimeoutMs);
+      // The ring keeps working across a link down/up; only the pending error must be taken.
+      if (poll(&pfd, 1, kPollTimeoutMs) > 0 && (pfd.revents & POLLERR)) rx_->take_error();
       continue;
     }
     // New snapshots take effect between blocks, never inside one.

@@ -18,6 +18,7 @@ import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '.
 import { activeFlowsOf, buildStatus } from './status.js';
 import { planReload, describeRestartKeys } from './reload-plan.js';
 import { CounterWatch } from './counter-watch.js';
+import { LinkWatch } from './link-watch.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -47,6 +48,7 @@ class Daemon implements DaemonControl {
   private readonly reloads = { ok: 0, refused: 0 };
   private readonly withoutServers = new Map<string, 'sorry' | 'dropped'>(); // services no server can take new flows for
   private watch?: CounterWatch;
+  private links?: LinkWatch;
   private reloadChain: Promise<unknown> = Promise.resolve();
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
@@ -64,6 +66,7 @@ class Daemon implements DaemonControl {
     const { config, log } = this;
     // Fail early, naming the interface, before anything is installed.
     for (const ifname of new Set([config.interface, config.egressInterface])) addon.interfaceMac(ifname);
+    this.links = new LinkWatch(log, [...new Set([config.interface, config.egressInterface])]);
     this.watch = new CounterWatch(log, { name: config.egressInterface, mtu: addon.interfaceMtu(config.egressInterface) });
     await this.macs.resolve(this.state.addressesNeedingMac(), ARP_WAIT_MS);
     if (this.state.list().every((svc) => !this.state.hasServerForNewFlows(svc, this.macs.known))) {
@@ -286,6 +289,7 @@ class Daemon implements DaemonControl {
     }
     if (ended.length > 0) this.publish();
     if (stats) this.watch?.check(stats);
+    this.links?.check().catch((error: unknown) => this.log.warn({ err: error }, 'reading the link state failed'));
   }
 
   private startRefreshTimer(): void {

@@ -1,6 +1,9 @@
 // Real servers' MAC addresses, from the kernel neighbour table of the egress interface. A missing
 // entry is resolved by the kernel itself: one UDP datagram to the discard port makes it send ARP.
 import dgram from 'node:dgram';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tool } from './exec.js';
 
@@ -78,8 +81,20 @@ export async function resolveSome(ifname: string, addresses: string[], timeoutMs
   return { macs, missing };
 }
 
-/** Deletes kernel entries (not pinned ones) so the next resolution asks by broadcast: a changed MAC answers at once. */
+/**
+ * Deletes kernel entries so the next resolution asks by broadcast: a changed MAC answers at once.
+ * One `ip -batch` for all of them (thousands of servers must not mean thousands of processes).
+ * Pass only entries that exist: `ip neigh del` of a missing one ends the batch (-force or not), so
+ * an entry gone meanwhile only leaves the rest for the next refresh.
+ */
 export async function forgetNeighbours(ifname: string, addresses: string[]): Promise<void> {
-  await Promise.all(addresses.map((address) =>
-    tool('ip', ['-4', 'neigh', 'del', address, 'dev', ifname]).catch(() => undefined))); // gone meanwhile: fine
+  if (addresses.length === 0) return;
+  const dir = await mkdtemp(join(tmpdir(), 'las-neigh-'));
+  try {
+    const file = join(dir, 'batch');
+    await writeFile(file, addresses.map((a) => `neigh del ${a} dev ${ifname}\n`).join(''));
+    await tool('ip', ['-4', '-batch', file]).catch(() => undefined); // an entry gone meanwhile: see above
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -74,7 +74,8 @@ export class ServerMacs {
   async refresh(wanted: string[]): Promise<string[]> {
     const table = await readNeighbourTable(this.ifname);
     const resolved = wanted.filter((a) => this.macs.has(a));
-    await forgetNeighbours(this.ifname, resolved.filter((a) => !table.get(a)?.pinned)); // an operator's static entry stays
+    // Only entries the kernel has (see forgetNeighbours); an operator's static entry stays.
+    await forgetNeighbours(this.ifname, resolved.filter((a) => table.has(a) && !table.get(a)?.pinned));
     const { macs } = await resolveSome(this.ifname, resolved, REFRESH_WAIT_MS);
     const changed: string[] = [];
     for (const [a, mac] of macs) {

@@ -24,7 +24,7 @@ test('a server without ARP answer at start: LAS starts, the server is down (no n
   await withDrLab({ servers: 3, startDaemon: false }, async (lab) => {
     const s3 = addressOf(lab, 's3');
     await silence(lab, 's3');
-    await startWith(lab, { healthCheck: { type: 'tcp', interval: 0.5, timeout: 0.4, rise: 1, fall: 1 } });
+    await startWith(lab, { healthCheck: { type: 'tcp', interval: 1, timeout: 1, rise: 1, fall: 2 } });
 
     const silentLines = logLines(lab, /^no ARP answer from server/);
     assert.deepEqual(silentLines.map((l) => l.server), [s3]);
@@ -40,6 +40,8 @@ test('a server without ARP answer at start: LAS starts, the server is down (no n
     assert.equal(during.byServer.s3 ?? 0, 0, `a silent server got new flows: ${JSON.stringify(during.byServer)}`);
 
     // It answers ARP while its service is stopped: resolved, but the health check keeps it out.
+    // First its check must have failed on its own (the health state starts up), then ARP answers.
+    await waitFor('s3 failing its check', async () => (await serverRow(lab, s3) as unknown as Record<string, unknown>).checkHealth === 'down', RESOLVE_BOUND_MS, () => status(lab));
     await lab.stopServer('s3');
     await lab.setArp('s3', true);
     await waitFor('s3 answered ARP', () => logLines(lab, /^server answered ARP/).length === 1, RESOLVE_BOUND_MS, () => status(lab));

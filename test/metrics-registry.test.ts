@@ -26,8 +26,8 @@ const source: MetricsSource = {
     name: 'web', vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'maglev', maglevTableSize: 65537, flowKey: '5tuple', onServerDown: 'reschedule',
     healthCheck: null, newFlows: 'servers', noServer: '3',
     servers: [
-      { address: '10.0.0.11', role: 'real', weight: 1, configWeight: 1, health: 'up', arp: 'resolved', mac: '02:00:00:00:00:11', flapping: false, activeFlows: 3, packets: '5', bytes: '500', newFlows: '3' },
-      { address: '10.0.0.12', role: 'real', weight: 0, configWeight: 1, health: 'down', arp: 'resolved', mac: '02:00:00:00:00:12', flapping: false, activeFlows: 1, packets: '3', bytes: '300', newFlows: '1', removed: { drainEndsInSeconds: 10 } },
+      { address: '10.0.0.11', role: 'real', weight: 1, configWeight: 1, health: 'up', checkHealth: 'up', arp: 'resolved', mac: '02:00:00:00:00:11', flapping: false, activeFlows: 3, packets: '5', bytes: '500', newFlows: '3' },
+      { address: '10.0.0.12', role: 'real', weight: 0, configWeight: 1, health: 'down', checkHealth: 'down', arp: 'resolved', mac: '02:00:00:00:00:12', flapping: false, activeFlows: 1, packets: '3', bytes: '300', newFlows: '1', removed: { drainEndsInSeconds: 10 } },
     ],
   }],
   flowCapacity: () => 1024,

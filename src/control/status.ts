@@ -9,7 +9,8 @@ export interface ServerStatus {
   role: 'real' | 'sorry';
   weight: number;              // effective: what the fast path uses
   configWeight: number;
-  health: HealthView;           // 'down' also while the server has not answered ARP (see arp)
+  health: HealthView;           // what decides new flows: 'down' also while the server has not answered ARP
+  checkHealth: HealthView;      // the health check's own view, whatever ARP says
   arp: 'configured' | 'resolved' | 'no answer';
   mac: string | null;
   downReason?: string;          // "no ARP answer for Ns: ..." while it has not answered
@@ -80,6 +81,7 @@ export function buildStatus(
         weight: state.effectiveWeight(r),
         configWeight: r.configWeight,
         health,
+        checkHealth: state.healthOf(s.name, r),
         ...arp,
         flapping: h?.flapping ?? false,
         ...(h?.lastMessage !== undefined ? { lastCheck: h.lastMessage } : {}),
@@ -95,7 +97,7 @@ export function buildStatus(
       const c = countersOf(s.sorryServer.address);
       const arp = arpOf(s.sorryServer);
       servers.push({
-        address: s.sorryServer.address, role: 'sorry', weight: 1, configWeight: 1, health: arp.arp === 'no answer' ? 'down' : 'unchecked', ...arp, flapping: false,
+        address: s.sorryServer.address, role: 'sorry', weight: 1, configWeight: 1, health: arp.arp === 'no answer' ? 'down' : 'unchecked', checkHealth: 'unchecked', ...arp, flapping: false,
         activeFlows: Number(c?.activeFlows ?? 0n), packets: String(c?.packets ?? 0n), bytes: String(c?.bytes ?? 0n), newFlows: String(c?.newFlows ?? 0n),
       });
     }

@@ -48,9 +48,11 @@ export class ServerMacs {
 
   /** One retry tick for the silent servers among `wanted`; returns those that answered since the last tick. */
   async retry(wanted: string[]): Promise<string[]> {
+    // Every configured server without a MAC is asked, whatever missingSince says (that only dates
+    // the silence for status and keeps the warning to one line per server).
     const keep = new Set(wanted);
-    for (const a of this.missingSince.keys()) if (!keep.has(a) || this.macs.has(a)) this.missingSince.delete(a);
-    const silent = [...this.missingSince.keys()];
+    for (const a of this.missingSince.keys()) if (!keep.has(a)) this.missingSince.delete(a);
+    const silent = wanted.filter((a) => !this.macs.has(a));
     if (silent.length === 0) return [];
     const table = await readNeighbourTable(this.ifname);
     const answered: string[] = [];

@@ -69,7 +69,8 @@ class Daemon implements DaemonControl {
     this.links = new LinkWatch(log, [...new Set([config.interface, config.egressInterface])]);
     this.watch = new CounterWatch(log, { name: config.egressInterface, mtu: addon.interfaceMtu(config.egressInterface) });
     await this.macs.resolve(this.state.addressesNeedingMac(), ARP_WAIT_MS);
-    if (this.state.list().every((svc) => !this.state.hasServerForNewFlows(svc, this.macs.known))) {
+    const resolved = (r: { address: string; mac?: string }) => r.mac !== undefined || this.macs.known.has(r.address);
+    if (!this.state.list().some((svc) => svc.servers.some(resolved))) {
       log.warn({ interface: config.egressInterface }, 'no server of any service answered ARP: starting anyway; nothing is forwarded until one answers');
     }
     this.txMode = await chooseTxMode(config.txMode, config.egressInterface);

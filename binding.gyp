@@ -12,6 +12,7 @@
         "native/io/worker.cc",
         "native/io/dataplane.cc",
         "native/io/frame_sender.cc",
+        "native/os/capabilities.cc",
         "native/addon/convert.cc",
         "native/addon/bench_bindings.cc",
         "native/bench/generator.cc",

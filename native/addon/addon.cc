@@ -11,6 +11,7 @@
 #include "../io/packet_socket.h"
 #include "../io/worker.h"
 #include "../lb/maglev.h"
+#include "../os/capabilities.h"
 #include "bench_bindings.h"
 #include "convert.h"
 #include "guard.h"
@@ -165,6 +166,8 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::FlowTableViews>("flowTableViews", napi_enumerable),
                           InstanceMethod<&LasAddon::ExpireFlows>("expireFlows", napi_enumerable),
                           InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
+                          InstanceMethod<&LasAddon::DropCapabilities>("dropCapabilities", napi_enumerable),
+                          InstanceMethod<&LasAddon::EffectiveCapabilities>("effectiveCapabilities", napi_enumerable),
                           InstanceValue("FLOW_ENTRY_BYTES", Napi::Number::New(env, sizeof(FlowEntry)), napi_enumerable),
                           InstanceValue("DROP_REASONS", reasons, napi_enumerable)});
     register_bench_bindings(env, exports);
@@ -244,6 +247,33 @@ class LasAddon : public Napi::Addon<LasAddon> {
 
   // The clock flow entries are stamped with (CLOCK_MONOTONIC_COARSE, milliseconds, 32-bit).
   Napi::Value MonotonicMs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), monotonic_ms()); }
+
+  // names: "net_raw", "net_admin" (the only ones LAS itself uses). Every thread of the process.
+  Napi::Value DropCapabilities(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "dropCapabilities(names: string[])");
+    Napi::Array names = info[0].As<Napi::Array>();
+    uint64_t mask = 0;
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      std::string name = names.Get(i).ToString().Utf8Value();
+      if (name == "net_raw") mask |= uint64_t{1} << kCapNetRaw;
+      else if (name == "net_admin") mask |= uint64_t{1} << kCapNetAdmin;
+      else throw Napi::RangeError::New(env, "unknown capability \"" + name + "\" (net_raw, net_admin)");
+    }
+    CapDropResult r = guarded(env, [&] { return drop_capabilities(mask); });
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("threads", r.changed);
+    Napi::Array kept = Napi::Array::New(env, r.kept.size());
+    for (size_t i = 0; i < r.kept.size(); ++i) kept.Set(static_cast<uint32_t>(i), r.kept[i]);
+    out.Set("keptBy", kept);
+    return out;
+  }
+
+  // The calling thread's effective capabilities (bit per capability) as a BigInt.
+  Napi::Value EffectiveCapabilities(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Napi::BigInt::New(env, guarded(env, [&] { return effective_capabilities(); }));
+  }
 
   Napi::Value InterfaceMac(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

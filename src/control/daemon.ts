@@ -1,6 +1,6 @@
 // `las run`: resolve the servers, keep the kernel off VIP traffic, start the native fast path, the
 // health checks, flow aging, metrics and the admin socket, and undo all of it on the way out.
-import { loadAddon, type DataplaneStats, type NativeDataplane, type TxMode } from '../native/binding.js';
+import { loadAddon, type Addon, type DataplaneStats, type NativeDataplane, type TxMode } from '../native/binding.js';
 import type { LasConfig } from '../config/types.js';
 import { loadConfigFile, formatConfigErrors } from '../config/load.js';
 import { parseMode } from '../config/schema.js';
@@ -97,6 +97,7 @@ class Daemon implements DaemonControl {
         log.warn('ingressDrop is "none": the dispatcher kernel also sees VIP traffic');
       }
       this.dataplane.start();
+      this.dropCapabilities(addon);
       this.aging = new FlowAging(this.dataplane.id, config.flowTimeouts, this.idleBoundSeconds * 1000, log);
       this.aging.start();
       this.monitor = new HealthMonitor({ log, onChange: (change) => this.onHealthChange(change) });
@@ -116,6 +117,22 @@ class Daemon implements DaemonControl {
       txMode: this.txMode, services: config.services.length, adminSocket: config.adminSocket,
       metrics: this.metrics?.address ?? null, flowTimeouts: config.flowTimeouts, idleTimeout: this.idleBoundSeconds,
     }, 'ready');
+  }
+
+  /**
+   * Every packet socket is open now and none is opened again (link down/up keeps them; a reload only
+   * swaps filters and snapshots), so CAP_NET_RAW goes. CAP_NET_ADMIN stays for `tc` on a reload with
+   * new VIPs and for removing the ingress drop at exit, unless there is no ingress drop.
+   */
+  private dropCapabilities(addon: Addon): void {
+    const names: Array<'net_raw' | 'net_admin'> = this.config.ingressDrop === 'tc' ? ['net_raw'] : ['net_raw', 'net_admin'];
+    try {
+      const { threads, keptBy } = addon.dropCapabilities(names);
+      // keptBy: Node's SIGUSR1 watchdog thread blocks every signal; it runs no JavaScript and starts nothing.
+      this.log.info({ capabilities: names.map((n) => `CAP_${n.toUpperCase()}`), threads, keptBy }, 'capabilities dropped: no longer needed after start');
+    } catch (error) {
+      this.log.warn({ err: error, capabilities: names }, 'could not drop the capabilities LAS no longer needs; it keeps running with them');
+    }
   }
 
   // ---------- admin verbs ----------

@@ -115,6 +115,14 @@ export interface Addon {
   expireFlows(dataplaneId: number, worker: number, commands: Uint32Array): number;
   /** The clock of lastSeenMs/createdMs: CLOCK_MONOTONIC_COARSE in ms, truncated to 32 bits. */
   monotonicMs(): number;
+  /**
+   * Clears capabilities from the effective, permitted, inheritable (and so ambient) sets of every
+   * thread of the process, for good. keptBy: "tid (name)" of threads that block every signal and
+   * so keep them (Node 20's SIGUSR1 watchdog thread, which only waits on a semaphore).
+   */
+  dropCapabilities(names: Array<'net_raw' | 'net_admin'>): { threads: number; keptBy: string[] };
+  /** The calling thread's effective capability set, one bit per capability number. */
+  effectiveCapabilities(): bigint;
   FLOW_ENTRY_BYTES: number;
   DROP_REASONS: string[];
 }

@@ -10,6 +10,7 @@ export interface DaemonOptions {
   adminSocket: string;
   readyTimeoutMs?: number;   // default 20 s
   args?: string[];           // extra `las run` arguments, e.g. ['--log-level', 'debug']
+  prefix?: string[];         // a command the daemon runs under, e.g. ['setpriv', '--reuid=…', …]
 }
 
 export interface DaemonProcess {
@@ -31,7 +32,8 @@ export interface DaemonProcess {
  * or is not ready within readyTimeoutMs; either way it is not left running.
  */
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonProcess> {
-  const child = spawnInNs(opts.ns, process.execPath, [distScript('src/cli/main.js'), 'run', '--config', opts.configPath, ...(opts.args ?? [])]);
+  const [cmd, ...args] = [...(opts.prefix ?? []), process.execPath, distScript('src/cli/main.js'), 'run', '--config', opts.configPath, ...(opts.args ?? [])];
+  const child = spawnInNs(opts.ns, cmd!, args);
   const stdout = new OutputTail();
   const stderr = new OutputTail();
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));

@@ -39,6 +39,7 @@ export interface DrLabOptions {
   udpPort?: number;                   // real servers also answer UDP on VIP:udpPort ("<name> <length>")
   readyTimeoutMs?: number;            // daemon readiness, default 20 s
   daemonArgs?: string[];              // extra `las run` arguments
+  daemonPrefix?: string[];            // a command the daemon runs under (setpriv ...)
   routed?: boolean;                   // the two-NIC routed layout (src/netns/routed-dr.ts); see withRoutedDrLab
   /**
    * Bulk uploads: a bulk sink on every real server (port default 5201) and, unless the main service
@@ -148,6 +149,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
         ns: seg.dispatcher.ns, configPath, adminSocket,
         ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
         ...(opts.daemonArgs ? { args: opts.daemonArgs } : {}),
+        ...(opts.daemonPrefix ? { prefix: opts.daemonPrefix } : {}),
       });
       return daemon;
     };

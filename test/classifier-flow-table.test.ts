@@ -1,5 +1,5 @@
 // The flow table as the Classifier uses it: stickiness, the addresses flow key, idle expiry, the
-// full-table fallback to stateless Maglev, snapshot swaps (server identity is the address), draining
+// full-table fallback to a stateless choice (Maglev, or a hash into the weighted sequence), snapshot swaps (server identity is the address), draining
 // and the exact weighted round-robin ratio.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -183,6 +183,25 @@ describe('full flow table', () => {
     });
     assert.ok(moved > 0, 'some overflow flows moved to the new server');
   });
+
+  for (const scheduler of ['rr', 'wrr', 'wlc'] as const) {
+    test(`${scheduler}: a flow the full table cannot hold goes to one server for every packet, and such flows spread`, () => {
+      const servers = [server(0, 1), server(1, 2), server(2, 3)];
+      const s = snap(service(servers, { scheduler }));
+      const c = createClassifier(addon, options({ flowCapacity: 1_024 }), s);
+      for (let i = 0; i < 1_024; i++) send(c, s, packet(clientIp(i), 40_000), 10);
+      assert.equal(c.flowCount(), 1_024);
+      const overflow = Array.from({ length: 300 }, (_, i) => clientIp(2_000 + i));
+      const first = overflow.map((client) => send(c, s, packet(client, 40_000), 20));
+      // The SYN, then ACKs: without an entry each packet is decided again, and must land on the same server.
+      for (let round = 0; round < 3; round++) {
+        overflow.forEach((client, i) => assert.equal(send(c, s, packet(client, 40_000, { flags: TCP_ACK }), 30), first[i], `${client} packet ${round + 2}`));
+      }
+      assert.equal(c.flowCount(), 1_024);
+      assert.equal(c.counters().flowTableFull, 4n * 300n);
+      assert.equal(new Set(first).size, 3, `overflow flows spread: ${JSON.stringify([...countBy(first)])}`);
+    });
+  }
 });
 
 describe('snapshot swaps', () => {

@@ -55,6 +55,13 @@ int schedule(const Service& svc, WorkerState& w, uint32_t service_index, const F
   return s >= 0 ? s : svc.sorry_index;
 }
 
+// The server of a flow that has no entry (table full): a pure function of the flow and the snapshot.
+int stateless_server(const Service& svc, const FlowKeyFields& key, int scheduled) {
+  if (svc.spec.scheduler == SchedulerKind::Maglev || svc.spec.scheduler == SchedulerKind::Sh) return scheduled;
+  if (svc.wrr.empty() || scheduled == svc.sorry_index) return scheduled;
+  return svc.wrr[hash_flow(key, kMaglevFlowSeed) % svc.wrr.size()];
+}
+
 void rewrite_macs(uint8_t* frame, const ServerSpec& target, const WorkerState& w) {
   std::memcpy(frame, target.mac.bytes, 6);
   std::memcpy(frame + 6, w.egress_mac.bytes, 6);
@@ -215,7 +222,12 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
       e->tcp_flags_seen = 0;
     } else {
       e = w.flows.insert(key, h);
-      if (!e) w.counters.flow_table_full.add(1);  // forwarded statelessly: Maglev still picks consistently
+      if (!e) {
+        // Full: forwarded without an entry, so every packet of this flow is decided afresh and must get
+        // the same answer. Maglev and sh do; the others hash the flow into their weighted sequence.
+        w.counters.flow_table_full.add(1);
+        server = stateless_server(svc, key, server);
+      }
     }
     if (e) {
       e->server_addr = svc.spec.servers[server].addr;

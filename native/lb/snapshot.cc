@@ -76,10 +76,10 @@ Snapshot::Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t ge
         break;
       case SchedulerKind::Wrr:
       case SchedulerKind::Rr:
+      case SchedulerKind::Wlc:
+        // wlc decides from live flow counts; its sequence only places flows a full table cannot hold.
         svc.wrr = build_wrr_sequence(weights);
         break;
-      case SchedulerKind::Wlc:
-        break;  // decided per new flow from the worker's live flow counts
     }
     uint32_t slots = pow2_at_least(static_cast<uint32_t>(svc.spec.servers.size()) * 2);
     svc.addr_mask = slots - 1;

@@ -59,7 +59,7 @@ struct Service {
   ServiceSpec spec;               // with the sorry server, if any, appended last
   int sorry_index = -1;
   std::vector<uint16_t> maglev;   // slot -> server index (maglev and sh)
-  std::vector<uint16_t> wrr;      // smooth weighted round-robin sequence
+  std::vector<uint16_t> wrr;      // smooth weighted round-robin sequence (rr, wrr; wlc: flows a full table cannot hold)
   uint32_t first_server;          // offset of this service's servers in the counter arrays
   // Server lookup by address for flows that outlive a snapshot: small open-addressed table.
   std::vector<uint32_t> addr_keys;

@@ -4,10 +4,11 @@
 // CAP_NET_ADMIN) and the exit (the ingress drop removed) still work.
 import assert from 'node:assert/strict';
 import { chown, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { withDrLab } from './support/dr-lab.js';
-import { CLI, logLines } from './support/control.js';
+import { CLI, logLines, waitFor } from './support/control.js';
 
 const UID = 65534;   // nobody
 const GID = 65534;
@@ -47,6 +48,11 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
   await withDrLab({ servers: 3, startDaemon: false, daemonPrefix: SETPRIV }, async (lab) => {
     // The user owns the directory of its admin socket and can read its config (as RuntimeDirectory= would do).
     await chown(lab.dir, UID, GID);
+    // A command health check records the capabilities it runs with.
+    const capsFile = join(lab.dir, 'check-caps.txt');
+    await lab.writeConfig({ ...lab.config, services: [{ ...lab.config.services[0], healthCheck: {
+      type: 'command', command: `grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status > ${capsFile}`, interval: 1, timeout: 1,
+    } }] });
     await chown(lab.configPath, UID, GID);
     const daemon = await lab.startDaemon();
     const pid = daemon.pid!;
@@ -55,7 +61,7 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
     assert.equal(first.failed, 0, JSON.stringify(first.errors));
     assert.ok(Object.keys(first.byServer).length >= 2, JSON.stringify(first.byServer));
 
-    // Every thread: the user's uid, CAP_NET_ADMIN alone (effective, permitted, ambient), no CAP_NET_RAW;
+    // Every thread: the user's uid, CAP_NET_ADMIN alone (effective, permitted, at most ambient), no CAP_NET_RAW;
     // except a thread that blocks every signal (Node 20's SIGUSR1 watchdog), which the log names.
     const tasks = await taskCaps(pid);
     assert.ok(tasks.length > 5, `threads of the daemon: ${tasks.length}`);
@@ -73,12 +79,18 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
       }
       assert.equal(t.eff, CAP_NET_ADMIN, where);
       assert.equal(t.prm, CAP_NET_ADMIN, where);
-      assert.equal(t.amb, CAP_NET_ADMIN, where);
+      assert.equal(t.amb & ~CAP_NET_ADMIN, 0n, where);   // health-check threads pass nothing on: 0
     }
     // What a program the daemon starts gets: the main thread's (= /proc/PID/status) ambient set.
     const main = tasks.find((t) => t.tid === String(pid))!;
     assert.equal(main.eff & CAP_NET_RAW, 0n);
     assert.equal(main.amb, CAP_NET_ADMIN);
+
+    // The operator's command check runs with no capability at all.
+    await waitFor('a command health check ran', async () => (await readdir(lab.dir)).includes('check-caps.txt'), 10_000);
+    const checkCaps = (await readFile(capsFile, 'utf8')).trim().split('\n');
+    assert.equal(checkCaps.length, 4, checkCaps.join(' | '));
+    for (const line of checkCaps) assert.match(line, /^Cap\w+:\s+0{16}$/, `command health check: ${checkCaps.join(' | ')}`);
 
     // The admin socket (mode 0600) answers its owner and refuses another unprivileged user.
     const mine = await lasAs(UID, ['stats', '--socket', lab.adminSocket]);

@@ -168,6 +168,7 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
                           InstanceMethod<&LasAddon::DropCapabilities>("dropCapabilities", napi_enumerable),
                           InstanceMethod<&LasAddon::EffectiveCapabilities>("effectiveCapabilities", napi_enumerable),
+                          InstanceMethod<&LasAddon::ClearChildCapabilities>("clearChildCapabilities", napi_enumerable),
                           InstanceValue("FLOW_ENTRY_BYTES", Napi::Number::New(env, sizeof(FlowEntry)), napi_enumerable),
                           InstanceValue("DROP_REASONS", reasons, napi_enumerable)});
     register_bench_bindings(env, exports);
@@ -267,6 +268,11 @@ class LasAddon : public Napi::Addon<LasAddon> {
     for (size_t i = 0; i < r.kept.size(); ++i) kept.Set(static_cast<uint32_t>(i), r.kept[i]);
     out.Set("keptBy", kept);
     return out;
+  }
+
+  Napi::Value ClearChildCapabilities(const Napi::CallbackInfo& info) {
+    guarded(info.Env(), [] { clear_child_capabilities(); });
+    return info.Env().Undefined();
   }
 
   // The calling thread's effective capabilities (bit per capability) as a BigInt.

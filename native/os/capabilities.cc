@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -97,6 +98,16 @@ std::string thread_name(pid_t tid) {
 }
 
 }  // namespace
+
+void clear_child_capabilities() {
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
+    throw std::runtime_error(std::string("prctl(PR_CAP_AMBIENT_CLEAR_ALL): ") + std::strerror(errno));
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) throw std::runtime_error(std::string("capget: ") + std::strerror(errno));
+  data[0].inheritable = data[1].inheritable = 0;
+  if (syscall(SYS_capset, &hdr, data) != 0) throw std::runtime_error(std::string("capset: ") + std::strerror(errno));
+}
 
 uint64_t effective_capabilities() {
   __user_cap_data_struct data[2]{};

@@ -23,6 +23,11 @@ struct CapDropResult {
 // a bit after a bounded wait although they could have been reached.
 CapDropResult drop_capabilities(uint64_t mask);
 
+// Programs the calling thread starts from now on get no capabilities: clears its ambient and
+// inheritable sets (its own effective and permitted sets stay). For threads that run untrusted
+// commands (command health checks).
+void clear_child_capabilities();
+
 // The calling thread's effective set (bit per capability).
 uint64_t effective_capabilities();
 

@@ -121,6 +121,8 @@ export interface Addon {
    * so keep them (Node 20's SIGUSR1 watchdog thread, which only waits on a semaphore).
    */
   dropCapabilities(names: Array<'net_raw' | 'net_admin'>): { threads: number; keptBy: string[] };
+  /** Programs the calling thread starts get no capabilities (its ambient and inheritable sets cleared). */
+  clearChildCapabilities(): void;
   /** The calling thread's effective capability set, one bit per capability number. */
   effectiveCapabilities(): bigint;
   FLOW_ENTRY_BYTES: number;

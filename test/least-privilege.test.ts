@@ -128,3 +128,22 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
     assert.ok(!(await readdir(lab.dir)).includes('admin.sock'), 'the admin socket file was removed');
   });
 });
+
+test('with ingressDrop "none" the fast path needs CAP_NET_RAW alone, and after start the daemon holds no capability', { timeout: 90_000 }, async () => {
+  const rawOnly = ['setpriv', `--reuid=${UID}`, `--regid=${GID}`, '--clear-groups', '--inh-caps=-all,+net_raw',
+    '--ambient-caps=-all,+net_raw', '--bounding-set=-all,+net_raw', '--no-new-privs'];
+  await withDrLab({ servers: 2, startDaemon: false, daemonPrefix: rawOnly, config: { ingressDrop: 'none' } }, async (lab) => {
+    await chown(lab.dir, UID, GID);
+    await chown(lab.configPath, UID, GID);
+    const daemon = await lab.startDaemon();
+    const result = await lab.runClient({ requests: 40, concurrency: 4 });
+    assert.equal(result.failed, 0, JSON.stringify(result.errors));
+    const [dropped] = logLines(lab, /^capabilities dropped/);
+    assert.deepEqual(dropped?.capabilities, ['CAP_NET_RAW', 'CAP_NET_ADMIN'], lab.daemonOutput().stdout.slice(-2000));
+    const main = (await taskCaps(daemon.pid!)).find((t) => t.tid === String(daemon.pid))!;
+    assert.deepEqual([main.eff, main.prm, main.amb], [0n, 0n, 0n], `main thread: ${JSON.stringify(main, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
+    const mine = await lasAs(UID, ['stats', '--socket', lab.adminSocket]);
+    assert.equal(mine.code, 0, mine.out);
+    assert.deepEqual(await lab.kill('SIGTERM'), { code: 0, signal: null });
+  });
+});

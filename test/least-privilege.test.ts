@@ -3,10 +3,11 @@
 // socket is open it drops CAP_NET_RAW from every thread while a reload with a new VIP (tc needs
 // CAP_NET_ADMIN) and the exit (the ingress drop removed) still work.
 import assert from 'node:assert/strict';
-import { chown, readdir, readFile } from 'node:fs/promises';
+import { chmod, chown, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { execFile } from 'node:child_process';
+import { waitForLinkUp } from '../src/netns/namespace.js';
 import { withDrLab } from './support/dr-lab.js';
 import { CLI, logLines, waitFor } from './support/control.js';
 
@@ -48,10 +49,11 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
   await withDrLab({ servers: 3, startDaemon: false, daemonPrefix: SETPRIV }, async (lab) => {
     // The user owns the directory of its admin socket and can read its config (as RuntimeDirectory= would do).
     await chown(lab.dir, UID, GID);
+    await chmod(lab.dir, 0o711);   // others may reach the socket: its own mode (0600) must refuse them
     // A command health check records the capabilities it runs with.
     const capsFile = join(lab.dir, 'check-caps.txt');
     await lab.writeConfig({ ...lab.config, services: [{ ...lab.config.services[0], healthCheck: {
-      type: 'command', command: `grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status > ${capsFile}`, interval: 1, timeout: 1,
+      type: 'command', command: `grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status > ${capsFile}.tmp && mv ${capsFile}.tmp ${capsFile}`, interval: 1, timeout: 1,
     } }] });
     await chown(lab.configPath, UID, GID);
     const daemon = await lab.startDaemon();
@@ -100,8 +102,9 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
     assert.match(other.out, /EACCES|permission denied/i);
 
     // The link goes down and up: the open sockets carry on, no new socket (and no CAP_NET_RAW) needed.
-    await lab.exec('dispatcher', 'ip', ['link', 'set', 'eth0', 'down']);
-    await lab.exec('dispatcher', 'ip', ['link', 'set', 'eth0', 'up']);
+    await lab.exec('dispatcher', 'ip', ['link', 'set', lab.segment.dispatcher.ifname, 'down']);
+    await lab.exec('dispatcher', 'ip', ['link', 'set', lab.segment.dispatcher.ifname, 'up']);
+    await waitForLinkUp(lab.segment.dispatcher.ns, lab.segment.dispatcher.ifname, 10_000);
     const afterLink = await lab.runClient({ requests: 30, concurrency: 3, timeoutMs: 5000 });
     assert.equal(afterLink.failed, 0, JSON.stringify(afterLink.errors));
 
@@ -116,14 +119,14 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
     assert.equal(logLines(lab, /ingress drop keeps the old VIP list/).length, 0, lab.daemonOutput().stdout.slice(-2000));
     const added = await lab.runClient({ url: `http://${NEW_VIP}/`, requests: 30, concurrency: 3 });
     assert.equal(added.failed, 0, JSON.stringify(added.errors));
-    const filter = (await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', 'eth0', 'ingress'])).stdout;
+    const filter = (await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', lab.segment.dispatcher.ifname, 'ingress'])).stdout;
     const newVipWord = String((10 << 24 | 77 << 16 | 0 << 8 | 101) >>> 0);
     assert.ok((/bytecode '([^']+)'/.exec(filter)?.[1] ?? '').split(',').some((ins) => ins.endsWith(` ${newVipWord}`)), `ingress drop covers ${NEW_VIP}: ${filter}`);
 
     // SIGTERM: a clean exit that removes the ingress drop (tc again) and the admin socket.
     const exit = await lab.kill('SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null }, lab.daemonOutput().stderr);
-    const left = (await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', 'eth0', 'ingress'])).stdout;
+    const left = (await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', lab.segment.dispatcher.ifname, 'ingress'])).stdout;
     assert.doesNotMatch(left, /pref 4955/, `the ingress drop stayed: ${left}`);
     assert.ok(!(await readdir(lab.dir)).includes('admin.sock'), 'the admin socket file was removed');
   });

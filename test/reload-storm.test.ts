@@ -79,6 +79,6 @@ test('50 reloads in 20 s under HTTP load: 0 failed requests, every reload applie
     const warm = rss[WARMUP_RELOADS - 1]!;
     const peak = Math.max(...rss.slice(WARMUP_RELOADS));
     assert.ok(peak - warm <= RSS_GROWTH_BOUND_KB, `RSS grew by ${peak - warm} kB over ${RELOADS - WARMUP_RELOADS} reloads (bound ${RSS_GROWTH_BOUND_KB} kB): ${rss.join(' ')}`);
-    assert.equal((await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', 'eth0', 'ingress'])).stdout.split('\n').filter((l) => /pref 4955 .*handle/.test(l)).length, 1, 'one ingress drop, not one per reload');
+    assert.equal((await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', lab.segment.dispatcher.ifname, 'ingress'])).stdout.split('\n').filter((l) => /pref 4955 .*handle/.test(l)).length, 1, 'one ingress drop, not one per reload');
   });
 });

@@ -26,12 +26,13 @@ namespace {
 std::atomic<uint64_t> g_mask{0};
 std::mutex g_drop_mutex;
 
-// Raw syscalls only: this also runs inside the signal handler.
 bool capget_self(__user_cap_data_struct (&data)[2]) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   return syscall(SYS_capget, &hdr, data) == 0;
 }
 
+// Raw syscalls only: this also runs inside the signal handler. Lowering permitted and inheritable
+// makes the kernel clear the same bits from the ambient set.
 bool drop_self(uint64_t mask) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
@@ -51,7 +52,7 @@ void on_drop_signal(int) {
   errno = saved;
 }
 
-// Another thread's permitted set, from /proc (capget() on a foreign tid is allowed and cheap).
+// Another thread's permitted set (capget() may read any thread's sets).
 uint64_t permitted_of(pid_t tid) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, tid};
   __user_cap_data_struct data[2]{};

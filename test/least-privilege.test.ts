@@ -45,7 +45,7 @@ function lasAs(uid: number, args: string[]): Promise<{ code: number; out: string
   });
 }
 
-test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwards, serves its admin socket to that user, drops CAP_NET_RAW after start and still reloads a new VIP', { timeout: 120_000 }, async () => {
+test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwards, serves its admin socket to that user, drops CAP_NET_RAW after start and still reloads a new VIP', { timeout: 120_000 }, async (t) => {
   await withDrLab({ servers: 3, startDaemon: false, daemonPrefix: SETPRIV }, async (lab) => {
     // The user owns the directory of its admin socket and can read its config (as RuntimeDirectory= would do).
     await chown(lab.dir, UID, GID);
@@ -71,6 +71,7 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
     assert.ok(dropped, lab.daemonOutput().stdout.slice(-2000));
     const keptBy = dropped.keptBy as string[];
     assert.ok(keptBy.length <= 1, `threads that kept CAP_NET_RAW: ${JSON.stringify(keptBy)}`);
+    t.diagnostic(`${tasks.length} threads; dropped on ${String(dropped.threads)}; kept by ${JSON.stringify(keptBy)}`);
     for (const t of tasks) {
       assert.match(t.uid, new RegExp(`^${UID}\\s+${UID}\\s+${UID}\\s+${UID}$`), `thread ${t.tid} (${t.name}) uid`);
       const where = `thread ${t.tid} (${t.name}): CapEff ${t.eff.toString(16)} CapPrm ${t.prm.toString(16)} CapAmb ${t.amb.toString(16)}`;

@@ -73,7 +73,11 @@ void Dataplane::start() {
   // Every socket and ring exists before any thread runs: failures surface here, as exceptions.
   try {
     for (uint32_t i = 0; i < cfg_.workers; ++i) workers_.emplace_back(new Worker(*this, i));
-    if (cfg_.workers > 1) workers_[0]->set_fanout_program(fanout_program(*owned_current_));
+    if (cfg_.workers > 1) {
+      workers_[0]->set_fanout_program(fanout_program(*owned_current_));
+      // Only now may frames in: each one reaches the worker that owns its flow (see RxRing).
+      for (auto& w : workers_) w->set_filter(cfg_.filter);
+    }
     ingress_mac_ = interface_mac(cfg_.ingress_if);
     announce_fd_ = open_tx_socket(interface_index(cfg_.ingress_if), true);
   } catch (...) {

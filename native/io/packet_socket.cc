@@ -111,7 +111,11 @@ RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter
   fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd_ < 0) fail("socket(AF_PACKET) (LAS needs root or CAP_NET_RAW)");
   try {
-    if (!filter.empty()) attach_filter(filter);
+    // A fanout member takes nothing until the group's program is in place (Dataplane::start then
+    // attaches the VIP filter): before that the kernel hands every frame to the first member, which
+    // may not own its flow.
+    if (opts.fanout_id >= 0) attach_filter({BPF_STMT(BPF_RET | BPF_K, 0)});
+    else if (!filter.empty()) attach_filter(filter);
     set_int(fd_, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION");
     // The dispatcher's own transmissions must not come back as input (one-armed set-ups).
     set_int(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
@@ -154,6 +158,11 @@ RxRing::RxRing(int ifindex, const RingConfig& cfg, const std::vector<sock_filter
 }
 
 void RxRing::attach_filter(const std::vector<sock_filter>& filter) {
+  if (filter.empty()) {
+    // No filter: take everything (the previous one, if any, goes).
+    if (setsockopt(fd_, SOL_SOCKET, SO_DETACH_FILTER, nullptr, 0) < 0 && errno != ENOENT) fail("detach the socket filter");
+    return;
+  }
   sock_fprog prog{static_cast<unsigned short>(filter.size()), const_cast<sock_filter*>(filter.data())};
   if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) fail("attach the VIP socket filter");
 }

@@ -1,6 +1,7 @@
 // Tools that a fresh Debian machine lacks (ethtool, nftables...): installed on first use with
 // apt-get, saying so, instead of failing half-way through a test or the demo.
 import { execFile } from 'node:child_process';
+import { toolEnv } from '../control/child-env.js';
 
 export interface EnsureOptions {
   /** Where to say what is being installed; default stderr. */
@@ -11,7 +12,7 @@ interface Outcome { ok: boolean; output: string }
 
 function exec(cmd: string, args: string[], timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...toolEnv(), DEBIAN_FRONTEND: 'noninteractive' } },
       (error, stdout, stderr) => resolve({ ok: !error, output: `${stdout}${stderr}`.trim() }));
   });
 }

@@ -2,7 +2,7 @@
 // Everything created here is recorded in registry.ts so cleanupAll() can remove it.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { run, runSync, runInNs } from './run.js';
+import { nsExec, run, runSync, runInNs } from './run.js';
 import { trackNamespace, trackProcess, untrackNamespace } from './registry.js';
 
 export const IFNAMSIZ_MAX = 15; // the kernel rejects longer interface names
@@ -169,7 +169,8 @@ export async function waitForLinkUp(ns: string, ifname: string, timeoutMs = 5000
  * stdout/stderr are pipes by default: read them (or pass `stdio`), or a chatty child blocks.
  */
 export function spawnInNs(ns: string, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const exec = nsExec(ns, cmd, args, opts.env ?? process.env);
+  const child = spawn('ip', exec.argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts, env: exec.env });
   trackProcess(child);
   return child;
 }

@@ -1,6 +1,7 @@
 // The three kinds of health check, each bounded by its own timeout. They run in the health worker
 // threads (health-worker.ts) and go to the server's own address, never to the VIP.
 import { spawn } from 'node:child_process';
+import { toolEnv } from '../child-env.js';
 import { request } from 'node:http';
 import net from 'node:net';
 
@@ -97,7 +98,7 @@ function commandCheck(task: CheckTask): Promise<Outcome> {
     const child = spawn('/bin/sh', ['-c', command], {
       detached: true,
       stdio: 'ignore',
-      env: { ...process.env, LAS_SERVER: task.address, LAS_PORT: String(task.port), LAS_SERVICE: task.service, LAS_VIP: task.vip },
+      env: { ...toolEnv(), LAS_SERVER: task.address, LAS_PORT: String(task.port), LAS_SERVICE: task.service, LAS_VIP: task.vip },
     });
     let settled = false;
     const done = (outcome: Outcome) => {

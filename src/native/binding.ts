@@ -146,8 +146,17 @@ let cached: Addon | undefined;
 /** Loads the addon built by node-gyp (npm install), or the one LAS_ADDON names (e.g. the sanitizer build). */
 export function loadAddon(): Addon {
   if (!cached) {
-    const override = process.env.LAS_ADDON ? [path.resolve(process.env.LAS_ADDON)] : [];
-    const candidates = [...override, '../../../build/Release/las_native.node', '../../build/Release/las_native.node'];
+    if (process.env.LAS_ADDON) {
+      // Named explicitly (e.g. the sanitizer build): no quiet fallback to the release build.
+      const named = path.resolve(process.env.LAS_ADDON);
+      try {
+        cached = require(named) as Addon;
+      } catch (error) {
+        throw new Error(`cannot load the addon LAS_ADDON names (${named}): ${String(error)}; build it (npm run build:native:asan) or unset LAS_ADDON`);
+      }
+      return cached;
+    }
+    const candidates = ['../../../build/Release/las_native.node', '../../build/Release/las_native.node'];
     let lastError: unknown;
     for (const candidate of candidates) {
       try {

@@ -11,6 +11,7 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;   // default 20 s
   args?: string[];           // extra `las run` arguments, e.g. ['--log-level', 'debug']
   prefix?: string[];         // a command the daemon runs under, e.g. ['setpriv', '--reuid=…', …]
+  env?: NodeJS.ProcessEnv;   // the daemon's environment (default ours), e.g. the sanitizer addon's preload
 }
 
 export interface DaemonProcess {
@@ -33,7 +34,7 @@ export interface DaemonProcess {
  */
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonProcess> {
   const [cmd, ...args] = [...(opts.prefix ?? []), process.execPath, distScript('src/cli/main.js'), 'run', '--config', opts.configPath, ...(opts.args ?? [])];
-  const child = spawnInNs(opts.ns, cmd!, args);
+  const child = spawnInNs(opts.ns, cmd!, args, opts.env ? { env: opts.env } : {});
   const stdout = new OutputTail();
   const stderr = new OutputTail();
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));

@@ -40,6 +40,7 @@ export interface DrLabOptions {
   readyTimeoutMs?: number;            // daemon readiness, default 20 s
   daemonArgs?: string[];              // extra `las run` arguments
   daemonPrefix?: string[];            // a command the daemon runs under (setpriv ...)
+  daemonEnv?: NodeJS.ProcessEnv;      // the daemon's environment (default the test's), e.g. sanitizerDaemonEnv()
   routed?: boolean;                   // the two-NIC routed layout (src/netns/routed-dr.ts); see withRoutedDrLab
   /**
    * Bulk uploads: a bulk sink on every real server (port default 5201) and, unless the main service
@@ -150,6 +151,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
         ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
         ...(opts.daemonArgs ? { args: opts.daemonArgs } : {}),
         ...(opts.daemonPrefix ? { prefix: opts.daemonPrefix } : {}),
+        ...(opts.daemonEnv ? { env: opts.daemonEnv } : {}),
       });
       return daemon;
     };

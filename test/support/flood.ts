@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInNs } from '../../src/netns/run.js';
+import type { GenerateSpec } from './flood-child.js';
 
 export const ETH_IPV4 = 0x0800;
 export const ETH_ARP = 0x0806;
@@ -156,8 +157,20 @@ export const FLOOD_KINDS = {
   udp_no_service: 'UDP to the VIP, the service is TCP (no_service)',
   non_vip_ipv4: 'IPv4 to another address: never reaches the fast path (socket filter)',
   non_ip: 'an unknown ethertype: never reaches the fast path (socket filter)',
+  // The kinds below are for the sanitizer flood (test/support/asan-flood.ts): what they are dropped
+  // for varies, what matters is that reading them touches nothing outside the frame.
+  truncated_every_offset: 'a valid TCP frame with IP and TCP options, cut at offset 0, 1, 2, ... in turn (every offset)',
+  vlan_junk: '802.1Q / QinQ / stacked tags in front of garbage, tags cut short, unknown inner ethertypes',
+  arp_junk: 'ARP about the VIP with garbage hardware/protocol types, lengths and opcodes, cut short or padded',
+  icmp_garbage: 'ICMP errors to the VIP quoting garbage: random or half-valid quoted headers of every length',
 } as const;
 export type FloodKind = keyof typeof FLOOD_KINDS;
+
+/** The kinds dr-malformed-flood.test.ts counts drop by drop (each has one known drop reason). */
+export const COUNTED_KINDS: FloodKind[] = [
+  'random', 'short_ip', 'bad_ihl_small', 'bad_ihl_long', 'total_too_long', 'total_below_ihl', 'truncated_tcp',
+  'truncated_udp', 'bad_tcp_offset', 'fragment', 'ip_options', 'arp_reply', 'udp_no_service', 'non_vip_ipv4', 'non_ip',
+];
 
 export interface FloodTarget {
   dstMac: string;      // the dispatcher's MAC
@@ -169,8 +182,39 @@ export interface FloodTarget {
 
 export interface Flood { frames: Buffer[]; counts: Record<FloodKind, number>; seed: number }
 
-/** A frame of the given kind; sources are TEST-NET-2 addresses so no answer ever reaches a real host. */
-export function floodFrame(kind: FloodKind, t: FloodTarget, rng: Rng): Buffer {
+const ETH_VLAN = 0x8100;
+const ETH_QINQ = 0x88a8;
+const PROTO_ICMP = 1;
+
+function vlanTag(tpid: number, vid: number): Buffer {
+  const tag = Buffer.alloc(4);
+  tag.writeUInt16BE(tpid, 0);
+  tag.writeUInt16BE(vid & 0x0fff, 2);
+  return tag;
+}
+
+/** The frame truncated_every_offset cuts: IHL 6 (router alert), TCP with 12 bytes of options and data. */
+function fullTcpFrame(t: FloodTarget, src: string, sport: number, rng: Rng): Buffer {
+  const segment = tcp({ sport, dport: t.port, flags: TCP_ACK | TCP_PSH, seq: rng.next(), dataOffsetWords: 8, payload: Buffer.concat([
+    Buffer.from([2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7]), rng.bytes(24)]) });
+  return ethernet(t.dstMac, t.srcMac, ETH_IPV4, ipv4({ src, dst: t.vip, proto: PROTO_TCP, payload: segment, options: Buffer.from([0x94, 4, 0, 0]) }));
+}
+
+function icmpChecksummed(type: number, code: number, rest: number, quote: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header[0] = type;
+  header[1] = code;
+  header.writeUInt32BE(rest >>> 0, 4);
+  const message = Buffer.concat([header, quote]);
+  message.writeUInt16BE(checksum(message), 2);
+  return message;
+}
+
+/**
+ * A frame of the given kind; sources are TEST-NET-2 addresses so no answer ever reaches a real host.
+ * `nth` counts the frames of this kind so far (truncated_every_offset cuts at nth % length).
+ */
+export function floodFrame(kind: FloodKind, t: FloodTarget, rng: Rng, nth = 0): Buffer {
   const src = `${TEST_NET_2}${rng.int(1, 254)}`;
   const sport = rng.int(1024, 65535);
   const eth = (payload: Buffer, type = ETH_IPV4) => ethernet(t.dstMac, t.srcMac, type, payload);
@@ -216,6 +260,47 @@ export function floodFrame(kind: FloodKind, t: FloodTarget, rng: Rng): Buffer {
       return eth(ipv4({ src, dst: `${TEST_NET_2}${rng.int(1, 254)}`, proto: PROTO_TCP, payload: tcpTo(TCP_SYN) }));
     case 'non_ip':
       return eth(rng.bytes(rng.int(46, 100)), 0x88b5); // IEEE local experimental ethertype
+    case 'truncated_every_offset': {
+      const frame = fullTcpFrame(t, src, sport, rng);
+      return frame.subarray(0, nth % frame.length);
+    }
+    case 'vlan_junk': {
+      // After the tags: the IPv4/ARP ethertype and garbage carrying the VIP where the tagged VIP
+      // filter looks (so some of it reaches the ring), or an unknown inner ethertype, or nothing.
+      const tags: Buffer[] = [];
+      const depth = rng.int(1, 3);
+      for (let i = 0; i < depth; i++) tags.push(vlanTag(i === 0 && rng.int(0, 1) ? ETH_QINQ : ETH_VLAN, rng.next()));
+      const inner = [ETH_IPV4, ETH_ARP, ETH_VLAN, rng.next() & 0xffff][rng.int(0, 3)] as number;
+      const type = Buffer.alloc(2);
+      type.writeUInt16BE(inner, 0);
+      const body = rng.bytes(rng.int(0, 120));
+      if (body.length >= 20) ipBytes(t.vip).copy(body, 16);
+      const frame = Buffer.concat([macBytes(t.dstMac), macBytes(t.srcMac), ...tags, type, body]);
+      return rng.int(0, 3) === 0 ? frame.subarray(0, rng.int(12, Math.min(frame.length, 24))) : frame;
+    }
+    case 'arp_junk': {
+      const arp = arpReply(t.srcMac, t.senderIp, t.dstMac, t.vip);
+      arp.writeUInt16BE(rng.int(0, 3) === 0 ? 1 : rng.next() & 0xffff, 0);         // hardware type
+      arp.writeUInt16BE(rng.int(0, 3) === 0 ? ETH_IPV4 : rng.next() & 0xffff, 2);  // protocol type
+      arp[4] = rng.int(0, 2) === 0 ? 6 : rng.next() & 0xff;                      // lengths
+      arp[5] = rng.int(0, 2) === 0 ? 4 : rng.next() & 0xff;
+      arp.writeUInt16BE(rng.int(0, 5), 6);                                     // opcode 0..5
+      const frame = eth(Buffer.concat([arp, rng.bytes(rng.int(0, 40))]), ETH_ARP);
+      return frame.subarray(0, rng.int(14 + 24, frame.length));                 // the target IP must stay for the filter
+    }
+    case 'icmp_garbage': {
+      // The quoted "packet the server sent": random bytes, or a header from the VIP with garbage after it.
+      let quote = rng.bytes(rng.int(0, 80));
+      if (rng.int(0, 1) === 0 && quote.length >= 20) {
+        quote[0] = 0x40 | rng.int(0, 15);
+        quote[9] = [PROTO_TCP, PROTO_UDP, PROTO_ICMP, rng.next() & 0xff][rng.int(0, 3)] as number;
+        ipBytes(t.vip).copy(quote, 12);
+        ipBytes(src).copy(quote, 16);
+      }
+      const type = [3, 11, 12, 4, 5, rng.next() & 0xff][rng.int(0, 5)] as number;
+      const message = icmpChecksummed(type, rng.int(0, 15), rng.next(), quote);
+      return eth(ipv4({ src: `${TEST_NET_2}1`, dst: t.vip, proto: PROTO_ICMP, payload: message.subarray(0, rng.int(0, message.length)) }));
+    }
   }
 }
 
@@ -223,16 +308,17 @@ export function floodFrame(kind: FloodKind, t: FloodTarget, rng: Rng): Buffer {
  * `total` frames: every kind in turn (so each appears about total / kinds times), then shuffled.
  * `weights` lets a kind appear more often (random bytes are the bulk of a real flood).
  */
-export function buildFlood(t: FloodTarget, total: number, seed: number, weights: Partial<Record<FloodKind, number>> = {}): Flood {
+export function buildFlood(
+  t: FloodTarget, total: number, seed: number, weights: Partial<Record<FloodKind, number>> = {}, kinds: FloodKind[] = COUNTED_KINDS,
+): Flood {
   const rng = new Rng(seed);
-  const kinds = Object.keys(FLOOD_KINDS) as FloodKind[];
   const wheel = kinds.flatMap((k) => Array.from({ length: weights[k] ?? 1 }, () => k));
-  const counts = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<FloodKind, number>;
+  const counts = Object.fromEntries((Object.keys(FLOOD_KINDS) as FloodKind[]).map((k) => [k, 0])) as Record<FloodKind, number>;
   const frames: Buffer[] = [];
   for (let i = 0; i < total; i++) {
     const kind = wheel[i % wheel.length] as FloodKind;
+    frames.push(floodFrame(kind, t, rng, counts[kind]));
     counts[kind]++;
-    frames.push(floodFrame(kind, t, rng));
   }
   for (let i = frames.length - 1; i > 0; i--) {
     const j = rng.next() % (i + 1);
@@ -260,9 +346,10 @@ export interface SendOptions {
   pauseMs?: number;    // pause between batches (keeps the flood from starving everything else), default 5
   timeoutMs?: number;  // the child is killed after this, default 60 s
   name?: string;       // file name in dir
+  env?: NodeJS.ProcessEnv; // the sender's environment (default ours)
 }
 
-export interface SendResult { total: number; sent: number; batches: number }
+export interface SendResult { total: number; sent: number; batches: number; elapsedMs?: number; pools?: number }
 
 const CHILD = fileURLToPath(new URL('./flood-child.js', import.meta.url));
 
@@ -270,9 +357,23 @@ const CHILD = fileURLToPath(new URL('./flood-child.js', import.meta.url));
 export async function sendFramesInNs(ns: string, ifname: string, frames: Buffer[], dir: string, opts: SendOptions = {}): Promise<SendResult> {
   const file = join(dir, opts.name ?? `flood-${process.pid}-${Date.now()}.bin`);
   await writeFile(file, encodeFrames(frames));
+  return runChild(ns, ['--file', file, '--ifname', ifname], opts);
+}
+
+/**
+ * Sends a seeded flood that the child builds itself (flood-child.ts --generate): for counts whose
+ * frames would not fit in a file. Unpaced by default: as fast as the child can build and send.
+ */
+export async function sendGeneratedFloodInNs(ns: string, ifname: string, spec: GenerateSpec, dir: string, opts: SendOptions = {}): Promise<SendResult> {
+  const file = join(dir, opts.name ?? `flood-spec-${process.pid}-${Date.now()}.json`);
+  await writeFile(file, JSON.stringify(spec));
+  return runChild(ns, ['--generate', file, '--ifname', ifname], { batch: 1024, pauseMs: 0, ...opts });
+}
+
+async function runChild(ns: string, args: string[], opts: SendOptions): Promise<SendResult> {
   const { stdout } = await runInNs(ns, process.execPath, [
-    CHILD, '--file', file, '--ifname', ifname, '--batch', String(opts.batch ?? 200), '--pause-ms', String(opts.pauseMs ?? 5),
-  ], { timeoutMs: opts.timeoutMs ?? 60_000 });
+    CHILD, ...args, '--batch', String(opts.batch ?? 200), '--pause-ms', String(opts.pauseMs ?? 5),
+  ], { timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.env ? { env: opts.env } : {}) });
   const line = stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as SendResult;

@@ -9,6 +9,7 @@ import { loadAddon } from '../src/native/binding.js';
 import { repoRoot } from '../src/demo/processes.js';
 import { cleanupAll, installCleanupHandlers, trackPath } from '../src/netns/cleanup.js';
 import { Agent } from './agent-client.js';
+import { ASAN_FLOOD_SCENARIO, DEFAULT_FLOOD_FRAMES, runAsanFloodBench } from './asan-flood.js';
 import { bulkTrialCount, runBulk, type BulkSection } from './bulk.js';
 import { CHARTS, renderSvg } from './charts.js';
 import {
@@ -50,6 +51,7 @@ interface CliOptions {
   bulkTool: BulkToolChoice;
   bulkStreams?: number;
   lasRing?: LasRing;
+  frames?: number;
 }
 
 const positiveInt = (name: string) => (value: string): number => {
@@ -70,7 +72,7 @@ function buildProgram(): Command {
     .option('--quick', 'every scenario briefly (under 2 minutes): a smoke run that writes the same files')
     .option('--duration <ms>', 'measured window per trial in ms (default 3000, quick 300)', positiveInt('--duration'))
     .option('--rounds <n>', 'interleaved rounds per scenario (default 3, quick 1)', positiveInt('--rounds'))
-    .option('--scenarios <list>', 'only these: scenario ids, groups (size, flows, tcp, workers, change, txmode, bulk, fanout), "search", "micro"; * globs (udp-64-*)')
+    .option('--scenarios <list>', 'only these: scenario ids, groups (size, flows, tcp, workers, change, txmode, bulk, fanout), "search", "micro"; * globs (udp-64-*); "asan-flood" alone (never part of a default run)')
     .option('--interfaces <map>', 'real NICs instead of veth: gen=IF,in=IF,out=IF,sink=IF (gen cabled to in, out to sink; moved into the suite\'s namespaces for the run)')
     .option('--out <dir>', 'results folder; each run writes <dir>/<timestamp>/', 'bench/results')
     .option('--search-steps <n>', 'RFC 2544 search: trials per dispatcher (default 7, quick 3)', positiveInt('--search-steps'))
@@ -91,6 +93,7 @@ function buildProgram(): Command {
     .option('--las-ring <keys>', 'LAS RX ring for every LAS run, the daemon\'s "ring" keys: blockSize=N,blockCount=N,retireTimeoutMs=N (default: the daemon\'s defaults)', (v) => {
       try { return parseLasRing(v); } catch (error) { throw new InvalidArgumentError((error as Error).message); }
     })
+    .option('--frames <n>', `asan-flood: malformed frames to send (default ${DEFAULT_FLOOD_FRAMES})`, positiveInt('--frames'))
     .option('--no-progress', 'no progress bar')
     .option('--no-install', 'do not apt-get install missing tools (nftables, iperf3)')
     .addHelpText('after', `
@@ -99,6 +102,7 @@ Examples:
   sudo npm run bench -- --quick                        # every scenario briefly
   sudo npm run bench -- --scenarios udp-64-1m,search --rounds 5 --duration 10000
   sudo npm run bench -- --scenarios bulk,fanout --rounds 3     # TCP bulk uploads, 2 workers per flow key
+  sudo npm run bench -- --scenarios asan-flood                 # the daemon on the ASan/UBSan addon, 10^7 malformed frames (only when named)
   sudo npm run bench -- --interfaces gen=enp1s0f0,in=enp1s0f1,out=enp2s0f0,sink=enp2s0f1
 
 Results: bench/results/<timestamp>/{results.json,summary.md,*.svg}; see bench/README.md.`);
@@ -161,6 +165,24 @@ export async function main(argv: string[]): Promise<number> {
   const problems = await checkPrerequisites();
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`bench: ${p}\n`);
+    return 2;
+  }
+  const named = (opts.scenarios ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (named.includes(ASAN_FLOOD_SCENARIO)) {
+    if (named.length > 1) {
+      process.stderr.write(`bench: run "${ASAN_FLOOD_SCENARIO}" on its own (it is a robustness run, not a speed measurement)\n`);
+      return 2;
+    }
+    installCleanupHandlers();
+    return runAsanFloodBench({
+      frames: opts.frames,
+      outRoot: resolve(opts.out === 'bench/results' ? join(repoRoot(), 'bench', 'results') : opts.out),
+      stamp: timestamp(startedAt),
+      command: ['npm run bench --', ...argv.slice(2)].join(' '),
+    });
+  }
+  if (opts.frames !== undefined) {
+    process.stderr.write(`bench: --frames is for --scenarios ${ASAN_FLOOD_SCENARIO}\n`);
     return 2;
   }
   let nics: NicMap | undefined;

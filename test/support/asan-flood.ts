@@ -16,6 +16,7 @@ export interface AsanFloodOptions {
   pool?: number;            // distinct frames per generated pool (default 65536)
   reuse?: number;           // times each pool is sent before the next is built (default 4)
   rssSampleMs?: number;     // default 500
+  asanOptions?: string;     // more ASAN_OPTIONS (e.g. quarantine_size_mb=16), appended
   log?: (message: string) => void;
 }
 
@@ -75,6 +76,7 @@ export async function runAsanFlood(opts: AsanFloodOptions): Promise<AsanFloodRes
   const logDir = join('/tmp', `las-asan-${process.pid}-${Date.now().toString(36)}`);
   await mkdir(logDir, { recursive: true });
   const daemonEnv = await sanitizerDaemonEnv(addon, logDir);
+  if (opts.asanOptions) daemonEnv.ASAN_OPTIONS = `${daemonEnv.ASAN_OPTIONS}:${opts.asanOptions}`;
 
   const result = await withDrLab({ servers: 3, daemonEnv, readyTimeoutMs: 60_000 }, async (lab): Promise<AsanFloodResult> => {
     const pid = lab.daemon().pid;

@@ -62,7 +62,7 @@ export async function sanitizerRuntimes(): Promise<string[]> {
  *    report those at every exit. Leaks during the run show as RSS growth, which the flood measures.
  *  - quarantine_size_mb=16: ASan keeps freed memory out of reuse until this much is held, to catch
  *    use-after-free. At the default 256 MB the daemon's RSS climbs for minutes with any malloc churn
- *    (measured: +14 MB over a 35 s flood, still rising) and "flat" cannot be judged; at 16 MB it is
+ *    (measured: +14 MiB after warm-up over a 35 s flood, still rising) and "flat" cannot be judged; at 16 MB it is
  *    flat from the start, and a use-after-free within the last 16 MB of frees is still caught.
  *  - halt_on_error=1 (UBSan): a report also kills the daemon, so it cannot go unnoticed.
  */

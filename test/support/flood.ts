@@ -161,7 +161,7 @@ export const FLOOD_KINDS = {
   // for varies, what matters is that reading them touches nothing outside the frame.
   truncated_every_offset: 'a valid TCP frame with IP and TCP options, cut at offset 0, 1, 2, ... in turn (every offset)',
   vlan_junk: '802.1Q / QinQ / stacked tags in front of garbage, tags cut short, unknown inner ethertypes',
-  arp_junk: 'ARP about the VIP with garbage hardware/protocol types, lengths and opcodes, cut short or padded',
+  arp_junk: 'ARP about the VIP with garbage hardware/protocol types, lengths and opcodes, with or without padding',
   icmp_garbage: 'ICMP errors to the VIP quoting garbage: random or half-valid quoted headers of every length',
 } as const;
 export type FloodKind = keyof typeof FLOOD_KINDS;
@@ -286,7 +286,9 @@ export function floodFrame(kind: FloodKind, t: FloodTarget, rng: Rng, nth = 0): 
       arp[5] = rng.int(0, 2) === 0 ? 4 : rng.next() & 0xff;
       arp.writeUInt16BE(rng.int(0, 5), 6);                                     // opcode 0..5
       const frame = eth(Buffer.concat([arp, rng.bytes(rng.int(0, 40))]), ETH_ARP);
-      return frame.subarray(0, rng.int(14 + 24, frame.length));                 // the target IP must stay for the filter
+      // Cut only in the padding: the socket filter needs the target IP (the ARP's last 4 bytes), so
+      // an ARP cut inside never reaches the ring (the golden table covers that parse path).
+      return frame.subarray(0, rng.int(14 + 28, frame.length));
     }
     case 'icmp_garbage': {
       // The quoted "packet the server sent": random bytes, or a header from the VIP with garbage after it.

@@ -1,38 +1,101 @@
 // Reading a config file: file and JSON syntax problems become ConfigErrors like schema problems,
-// so `las check` and `las run` report every kind of mistake the same way.
-import { readFile } from 'node:fs/promises';
-import { parseConfig, type ConfigError, type ConfigResult } from './schema.js';
+// so `las check`, `las run` and a reload report every kind of mistake the same way. The file is
+// untrusted input: its size, its nesting and its keys are checked before it is parsed.
+import { open } from 'node:fs/promises';
+import { formatPath, parseConfig, type ConfigError, type ConfigResult } from './schema.js';
+import { lineColumn, MAX_DUPLICATES_SHOWN, scanJson } from './json-scan.js';
+import { printable } from './printable.js';
 
 export type { ConfigError, ConfigResult } from './schema.js';
 export { parseConfig } from './schema.js';
+
+/**
+ * Larger than any real config (5 000 services of 10 servers are about 5 MB), small enough that
+ * reading, scanning and parsing it stays bounded in time and memory. Also stops a read of
+ * /dev/zero or of a pipe that never ends.
+ */
+export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
+const CHUNK = 1 << 20;
 
 /** Reads and validates a JSON config file. Never throws for a bad file: the problems are in `errors`. */
 export async function loadConfigFile(path: string): Promise<ConfigResult> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readBounded(path);
   } catch (error) {
-    return { ok: false, errors: [{ path: '', message: readProblem(error) }] };
+    const message = error instanceof TooLarge ? error.message : readProblem(error);
+    return { ok: false, errors: [{ path: '', message }] };
   }
   return parseConfigText(text);
+}
+
+class TooLarge extends Error {}
+
+const tooLarge = (size: string) =>
+  new TooLarge(`the config is ${size}, over the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB); a config of thousands of services is a few MB: is this the right file?`);
+
+async function readBounded(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const stat = await file.stat();
+    if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (stat.isFile() && stat.size > MAX_CONFIG_BYTES) throw tooLarge(`${stat.size} bytes`);
+    // Not trusting the size: the file may grow, or be a pipe or a device.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead, buffer } = await file.read(Buffer.alloc(CHUNK), 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_CONFIG_BYTES) throw tooLarge(`more than ${MAX_CONFIG_BYTES} bytes`);
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    await file.close();
+  }
 }
 
 /** Validates config text (JSON). */
 export function parseConfigText(text: string): ConfigResult {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // editors on some hosts add a BOM
+  const scan = scanJson(body);
+  if (scan.syntax) {
+    const { line, column } = lineColumn(body, scan.syntax.offset);
+    const message = scan.syntax.tooDeep
+      ? `line ${line}, column ${column}: ${scan.syntax.message}`
+      : `invalid JSON at line ${line}, column ${column}: ${scan.syntax.message}; fix the syntax (JSON has no comments, no trailing commas and needs double quotes)`;
+    return { ok: false, errors: [{ path: '', message }] };
+  }
+  const duplicates: ConfigError[] = scan.duplicates.map((d) => {
+    const first = lineColumn(body, d.firstOffset);
+    const second = lineColumn(body, d.secondOffset);
+    const key = d.path[d.path.length - 1];
+    return {
+      path: printable(formatPath(d.path)),
+      message: `duplicate key ${printable(JSON.stringify(key))} at line ${second.line}, column ${second.column}; it is already at line ${first.line}, column ${first.column} (JSON would silently keep only the last one): keep one of them`,
+    };
+  });
+  if (scan.duplicateCount > MAX_DUPLICATES_SHOWN) {
+    duplicates.push({ path: '', message: `${scan.duplicateCount} duplicate keys in all, the first ${MAX_DUPLICATES_SHOWN} shown; each key may appear once per object` });
+  }
   let input: unknown;
   try {
-    input = JSON.parse(body);
+    input = JSON.parse(body); // the scan bounded the nesting: nothing below walks a deep tree
   } catch (error) {
-    return { ok: false, errors: [{ path: '', message: jsonProblem(body, error) }] };
+    return { ok: false, errors: [{ path: '', message: `invalid JSON: ${printable((error as Error).message)}` }] };
   }
-  return parseConfig(input);
+  const result = parseConfig(input);
+  if (duplicates.length === 0) return result;
+  return { ok: false, errors: [...duplicates, ...(result.ok ? [] : result.errors)] };
 }
 
 /** "FILE: path: message" per error, one a line: grep-able and familiar from compilers. */
 export function formatConfigErrors(file: string, errors: readonly ConfigError[]): string {
-  const lines = errors.map((e) => (e.path === '' ? `${file}: ${e.message}` : `${file}: ${e.path}: ${e.message}`));
-  if (errors.length > 1) lines.push(`${file}: ${errors.length} errors`);
+  const name = printable(file);
+  // printable() again: errors from elsewhere (ring sizes) pass here too; escaping twice changes nothing.
+  const lines = errors.map((e) => printable(e.path === '' ? `${name}: ${e.message}` : `${name}: ${e.path}: ${e.message}`));
+  if (errors.length > 1) lines.push(`${name}: ${errors.length} errors`);
   return lines.join('\n');
 }
 
@@ -44,121 +107,3 @@ function readProblem(error: unknown): string {
   return `cannot read the config: ${(error as Error).message}`;
 }
 
-function jsonProblem(text: string, error: unknown): string {
-  const found = locateJsonError(text);
-  if (found) {
-    const { line, column } = lineColumn(text, found.offset);
-    return `invalid JSON at line ${line}, column ${column}: ${found.message}; fix the syntax (JSON has no comments, no trailing commas and needs double quotes)`;
-  }
-  return `invalid JSON: ${(error as Error).message}`;
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
-}
-
-/**
- * Finds the first syntax error and its offset. V8's JSON.parse messages do not always carry a
- * position ("Unexpected token 'x', ... is not valid JSON"), and an operator needs the line.
- */
-export function locateJsonError(text: string): { offset: number; message: string } | undefined {
-  let i = 0;
-  class Stop {
-    constructor(readonly offset: number, readonly message: string) {}
-  }
-  const fail = (message: string, at = i): never => {
-    throw new Stop(at, message);
-  };
-  const show = (at: number) => (at >= text.length ? 'the end of the file' : text[at] === '"' ? 'a string' : JSON.stringify(text[at]));
-  const ws = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
-    if (text.startsWith('//', i) || text.startsWith('/*', i)) fail('comments are not allowed in JSON');
-  };
-
-  const string = () => {
-    i++; // opening quote
-    for (;;) {
-      if (i >= text.length) fail('unterminated string (missing closing ")');
-      const c = text.charCodeAt(i);
-      if (c === 0x22) return void i++;
-      if (c < 0x20) fail('line break or control character inside a string (missing closing "?)');
-      if (c === 0x5c) {
-        const e = text[i + 1];
-        if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
-        else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
-        else fail('invalid escape in a string');
-      } else i++;
-    }
-  };
-
-  const number = () => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
-    if (!m || m[0] === '-') fail('invalid number');
-    i += m![0].length;
-    if (/^[\w.]/.test(text.slice(i, i + 1))) fail('invalid number (leading zeros, hex and trailing characters are not JSON)');
-  };
-
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') return object();
-    if (c === '[') return array();
-    if (c === '"') return string();
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return number();
-    for (const word of ['true', 'false', 'null']) if (text.startsWith(word, i)) return void (i += word.length);
-    if (c === "'") fail('strings need double quotes, not single quotes');
-    fail(`expected a value but found ${show(i)}`);
-  };
-
-  const object = () => {
-    i++;
-    ws();
-    if (text[i] === '}') return void i++;
-    for (;;) {
-      ws();
-      if (text[i] !== '"') fail(text[i] === '}' ? 'trailing comma before "}"' : `expected a double-quoted key but found ${show(i)}`);
-      string();
-      ws();
-      if (text[i] !== ':') fail(`expected ":" after the key but found ${show(i)}`);
-      i++;
-      value();
-      ws();
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (text[i] === '}') return void i++;
-      fail(`expected "," or "}" after a value but found ${show(i)} (missing comma?)`);
-    }
-  };
-
-  const array = () => {
-    i++;
-    ws();
-    if (text[i] === ']') return void i++;
-    for (;;) {
-      ws();
-      if (text[i] === ']') fail('trailing comma before "]"');
-      value();
-      ws();
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (text[i] === ']') return void i++;
-      fail(`expected "," or "]" after a value but found ${show(i)} (missing comma?)`);
-    }
-  };
-
-  try {
-    value();
-    ws();
-    if (i < text.length) fail(`unexpected ${show(i)} after the end of the JSON value`);
-    return undefined;
-  } catch (error) {
-    if (error instanceof Stop) return { offset: error.offset, message: error.message };
-    throw error;
-  }
-}

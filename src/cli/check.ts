@@ -2,6 +2,7 @@
 // against the interfaces' MTUs where those interfaces exist (on the dispatcher itself).
 import type { Command } from 'commander';
 import { formatConfigErrors, loadConfigFile, type ConfigResult } from '../config/load.js';
+import { printable } from '../config/printable.js';
 import { checkRingSizes } from '../config/ring-check.js';
 import { loadAddon } from '../native/binding.js';
 import type { LasConfig, ServiceConfig } from '../config/types.js';
@@ -38,13 +39,14 @@ export function registerCheck(program: Command): void {
         process.stderr.write(`${formatConfigErrors(file, result.errors)}\n`);
         throw new ExitError(1);
       }
-      process.stdout.write(`${file}: ok\n${summarize(result.config)}\n`);
+      process.stdout.write(`${printable(file)}: ok\n${summarize(result.config)}\n`);
     });
 }
 
 export function summarize(config: LasConfig): string {
-  const width = Math.max(...config.services.map((s) => s.name.length));
-  return config.services.map((s) => `  ${s.name.padEnd(width)}  ${describeService(s)}`).join('\n');
+  const width = config.services.reduce((w, s) => Math.max(w, s.name.length), 0); // no spread: thousands of services
+  // A valid config holds no control or bidi characters (the schema refuses them); escaped all the same.
+  return config.services.map((s) => printable(`  ${s.name.padEnd(width)}  ${describeService(s)}`)).join('\n');
 }
 
 function describeService(s: ServiceConfig): string {

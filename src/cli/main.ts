@@ -2,6 +2,7 @@
 // The `las` command: one module per verb, registered here.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { printableLines } from '../config/printable.js';
 import { registerCheck } from './check.js';
 import { ExitError, examples } from './common.js';
 import { registerDemo } from './demo.js';
@@ -66,6 +67,14 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `las check big.json | head`: a reader that stops early ends the output, it is not a crash.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (error) {
@@ -73,7 +82,8 @@ try {
     process.exitCode = error.exitCode;
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`las: ${process.env.LAS_DEBUG === '1' && error instanceof Error ? error.stack : message}\n`);
+    // The message may quote a config or a daemon answer: no raw control or bidi characters.
+    process.stderr.write(`las: ${printableLines(process.env.LAS_DEBUG === '1' && error instanceof Error ? error.stack ?? message : message)}\n`);
     process.exitCode = 1;
   }
 }

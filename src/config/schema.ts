@@ -5,6 +5,8 @@
 // raw input so that they are reported even when some other field is broken: every error at once.
 import { z } from 'zod';
 import type { FlowTimeouts, HealthCheckConfig, LasConfig, ServerConfig, ServiceConfig } from './types.js';
+import { describeUnsafe, findUnsafe, printable } from './printable.js';
+import { MAX_VIPS } from '../control/bpf-program.js';
 
 export interface ConfigError {
   path: string;    // "services[0].servers[1].mac"; "" for the whole file
@@ -44,6 +46,9 @@ export const FLOW_TIMEOUT_KEYS = ['tcpEstablished', 'tcpSynRecv', 'tcpFinWait', 
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 const MAX_WORKERS = 64;
+// The addon's limits (native/addon/convert.cc): service and server indexes are 16 bits, 0xffff means none.
+const MAX_SERVICES = 0xfffe;
+const MAX_SERVERS = 0xfffe;
 
 // ---------- leaf checks ----------
 
@@ -389,7 +394,8 @@ const serviceSchema = strictObject(
     sorryServer: sorryServerSchema.optional(),
     servers: z
       .array(serverSchema, { errorMap: containerErrors('a list of servers', 'list the real servers, e.g. "servers": [{ "address": "10.0.0.11" }]') })
-      .min(1, { message: 'is empty; list at least one real server, e.g. [{ "address": "10.0.0.11" }] (use "weight": 0 to drain one)' }),
+      .min(1, { message: 'is empty; list at least one real server, e.g. [{ "address": "10.0.0.11" }] (use "weight": 0 to drain one)' })
+      .max(MAX_SERVERS, { message: `lists more than ${MAX_SERVERS} servers, the most one service can have (the fast path numbers them in 16 bits); split them over several VIPs` }),
   },
   'a service',
   'write each service as an object like { "name": "web", "vip": "10.0.0.100", "servers": [...] }',
@@ -459,7 +465,8 @@ const configSchema = strictObject(
     logLevel: leaf(oneOf(LOG_LEVELS, '"info" is the default')).optional(),
     services: z
       .array(serviceSchema, { errorMap: containerErrors('a list of services', 'list the virtual services, e.g. "services": [{ "name": "web", "vip": "10.0.0.100", "port": 80, "servers": [...] }]') })
-      .min(1, { message: 'is empty; list at least one service: { "name": "web", "vip": "10.0.0.100", "servers": [{ "address": "10.0.0.11" }] }' }),
+      .min(1, { message: 'is empty; list at least one service: { "name": "web", "vip": "10.0.0.100", "servers": [{ "address": "10.0.0.11" }] }' })
+      .max(MAX_SERVICES, { message: `lists more than ${MAX_SERVICES} services, the most the fast path can hold (it numbers them in 16 bits); run a second dispatcher for the rest` }),
   },
   'a JSON object',
   'the config is one object like { "interface": "eth1", "services": [...] }',
@@ -486,7 +493,10 @@ function crossCheck(raw: unknown): ConfigError[] {
 
   if (!Array.isArray(raw.services)) return errors;
   const names = new Map<string, number>();
-  const endpoints: { index: number; name: string; vip: string; port: number; protocol: string }[] = [];
+  const vips = new Set<string>();
+  // Per VIP and protocol: the first service on each port (0: every port). Maps, not a scan of all
+  // earlier services: a file with many thousands of services must not take quadratic time.
+  const endpoints = new Map<string, Map<number, number>>();
   raw.services.forEach((service, i) => {
     if (!isRecord(service)) return;
     const at = `services[${i}]`;
@@ -502,20 +512,38 @@ function crossCheck(raw: unknown): ConfigError[] {
       else names.set(service.name, i);
     }
 
+    if (isIPv4(service.vip) && !vips.has(service.vip)) {
+      vips.add(service.vip);
+      // The packet filter compares each VIP in turn with 8-bit jumps (control/bpf-program.ts).
+      if (vips.size === MAX_VIPS + 1) add(`${at}.vip`, `${service.vip} is distinct VIP number ${vips.size}; the packet filter holds at most ${MAX_VIPS} distinct VIPs: put more services (ports) on fewer VIPs, or run a second dispatcher`);
+    }
+
     const port = service.port ?? DEFAULTS.port;
     const protocol = service.protocol ?? DEFAULTS.protocol;
     if (isIPv4(service.vip) && isInt(port, 0, 65535) && (protocol === 'tcp' || protocol === 'udp')) {
-      for (const other of endpoints) {
-        if (other.vip !== service.vip || other.protocol !== protocol) continue;
+      const ports = endpoints.get(`${service.vip}/${protocol}`) ?? new Map<number, number>();
+      endpoints.set(`${service.vip}/${protocol}`, ports);
+      // The earliest service this one collides with; one conflict per service is enough to act on.
+      let other: { index: number; port: number } | undefined;
+      const consider = (otherPort: number, index: number | undefined) => {
+        if (index !== undefined && (other === undefined || index < other.index)) other = { index, port: otherPort };
+      };
+      if (port === 0) {
+        const earliest = ports.entries().next().value; // ports are added in service order
+        if (earliest) consider(earliest[0], earliest[1]);
+      } else {
+        consider(port, ports.get(port));
+        consider(0, ports.get(0));
+      }
+      if (other) {
         const where = `${service.vip}:${port === 0 ? '*' : port}/${protocol}`;
         if (other.port === port) {
           add(`${at}.port`, `${where} is already balanced by ${label(other.index)}; a VIP, port and protocol can belong to one service only: merge the server lists or change the port`);
-        } else if (port === 0 || other.port === 0) {
-          add(`${at}.port`, `${where} overlaps ${label(other.index)} on ${other.vip}:${other.port === 0 ? '*' : other.port}/${protocol}; a service without "port" takes every ${protocol} port of its VIP, so it cannot share the VIP with another ${protocol} service: merge them or use another VIP`);
-        } else continue;
-        break; // one conflict per service is enough to act on
+        } else {
+          add(`${at}.port`, `${where} overlaps ${label(other.index)} on ${service.vip}:${other.port === 0 ? '*' : other.port}/${protocol}; a service without "port" takes every ${protocol} port of its VIP, so it cannot share the VIP with another ${protocol} service: merge them or use another VIP`);
+        }
       }
-      endpoints.push({ index: i, name: String(service.name), vip: service.vip, port, protocol });
+      if (!ports.has(port)) ports.set(port, i);
     }
 
     if (!Array.isArray(service.servers)) return;
@@ -711,9 +739,41 @@ function resolve(d: ParsedConfig): LasConfig {
 export function parseConfig(input: unknown): ConfigResult {
   const parsed = configSchema.safeParse(input);
   const errors: ConfigError[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-  errors.push(...crossCheck(input));
+  errors.push(...crossCheck(input), ...unsafeStrings(input));
   if (errors.length === 0 && parsed.success) return { ok: true, config: resolve(parsed.data) };
 
-  const unique = new Map(errors.map((e) => [`${e.path}\n${e.message}`, e]));
+  // Messages quote the file's keys and values: never print its control or bidi characters raw.
+  const unique = new Map(errors.map((e) => [`${e.path}\n${e.message}`, { path: printable(e.path), message: printable(e.message) }]));
   return { ok: false, errors: [...unique.values()].sort((a, b) => comparePaths(a.path, b.path)) };
+}
+
+/**
+ * Every string value holding a control, bidi or invisible character. Refused rather than escaped:
+ * no field needs one, and a name that shows reversed in logs and counters misleads whoever reads them.
+ * Walks with its own stack: the input may come from anywhere, not only from the depth-checked file.
+ */
+function unsafeStrings(input: unknown): ConfigError[] {
+  type Node = { value: unknown; key?: string | number; parent?: Node };
+  const pathOf = (node: Node) => {
+    const parts: (string | number)[] = [];
+    for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) parts.unshift(n.key);
+    return formatPath(parts);
+  };
+  const errors: ConfigError[] = [];
+  const stack: Node[] = [{ value: input }];
+  while (stack.length > 0 && errors.length < 100) {
+    const node = stack.pop()!;
+    const { value } = node;
+    if (typeof value === 'string') {
+      const found = findUnsafe(value);
+      if (found) {
+        errors.push({ path: pathOf(node), message: `${describe(value)} holds ${describeUnsafe(found.char)} at character ${found.index + 1}; retype the value without it (no config value needs control or invisible characters)` });
+      }
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: node });
+    } else if (isRecord(value)) {
+      for (const [key, v] of Object.entries(value).reverse()) stack.push({ value: v, key, parent: node });
+    }
+  }
+  return errors;
 }

@@ -20,8 +20,9 @@ export const ACCEPT_FRAME = 0x40000;
 export const TC_ACT_SHOT = 2;
 export const TC_ACT_UNSPEC = 0xffffffff;
 
-// Jump offsets are 8 bits: each VIP list ends in its own accept so the farthest jump is one list long.
-export const MAX_VIPS = 250;
+// Jump offsets are 8 bits. The farthest jump is the dispatch's to the VLAN block, over both
+// untagged lists of VIPs + 3 instructions each: 1 + 2 * (n + 3) <= 255, so n <= 124.
+export const MAX_VIPS = 124;
 
 /**
  * Frames whose IPv4 destination, or ARP target address, is one of `vips` get `onMatch`; all others

@@ -12,18 +12,26 @@ import { CLI, las, lasOk } from './support/control.js';
 
 const NOBODY = 65534;
 
-/** Connects as uid/gid 65534 and sends one request; prints the error code or the answer. */
+/**
+ * Connects as uid/gid 65534 and sends one request; returns the error code or the first answer line.
+ * The child ends on an outcome only (a connect error, or a whole line), never on a timer of its
+ * own: a slow answer must not turn into a wrong one. The test's timeout bounds it.
+ */
 async function asNobody(socketPath: string, request: string): Promise<string> {
   const script = `const s = require('net').createConnection(${JSON.stringify(socketPath)});
+    let got = '';
+    s.setEncoding('utf8');
     s.on('connect', () => s.write(${JSON.stringify(`${request}\n`)}));
-    s.on('data', (d) => { process.stdout.write(String(d)); process.exit(0); });
-    s.on('error', (e) => { console.log(e.code); process.exit(0); });
-    setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 5000);`;
-  const child = spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/' });
+    s.on('data', (d) => { got += d; if (got.includes('\\n')) { process.stdout.write(got.slice(0, got.indexOf('\\n'))); process.exit(0); } });
+    s.on('close', () => { if (!got.includes('\\n')) { console.log('CLOSED ' + got); process.exit(0); } });
+    s.on('error', (e) => { console.log(e.code); process.exit(0); });`;
+  // The kill only bounds a hung daemon: 60 s is far past any slow answer.
+  const child = spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/', timeout: 60_000 });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  await once(child, 'exit');
-  return out.trim();
+  // 'close', not 'exit': only 'close' comes after the child's output has been read.
+  const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
+  return signal ? `killed by ${signal} (no outcome within 60 s)` : code === 0 ? out.trim() : `exit ${code}: ${out.trim()}`;
 }
 
 /** Raw exchange on the socket: sends `text`, returns `count` answer lines (bounded). */
@@ -58,7 +66,7 @@ test('the admin socket refuses a non-root client when its mode says so; a reload
     const cli = spawn(process.execPath, [CLI, 'status', '--socket', lab.adminSocket], { uid: NOBODY, gid: NOBODY, cwd: '/' });
     let err = '';
     cli.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const [code] = (await once(cli, 'exit')) as [number];
+    const [code] = (await once(cli, 'close')) as [number];
     assert.equal(code, 1);
     assert.match(err, /permission denied on .*admin\.sock: the admin socket is for root; run this command as root/);
 

@@ -25,9 +25,16 @@ test('a broken config is refused with its reason and changes nothing; so is a ke
     assert.equal(r.code, 1);
     assert.match(r.stderr, /invalid JSON at line 2/);
 
+    // A key given twice: JSON.parse would keep the second and reload happily; refused, naming both.
+    await writeFile(lab.configPath, JSON.stringify(good, null, 2).replace('{\n', '{\n  "interface": "eth\u202e9",\n'));
+    r = await las(['reload', '--socket', lab.adminSocket]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /: interface: duplicate key "interface" at line 3, column 3; it is already at line 2, column 3/);
+
     // The same by SIGHUP: logged, the daemon lives on.
     lab.daemon().child.kill('SIGHUP');
-    await waitFor('the SIGHUP refusal is logged', () => logLines(lab, /^reload refused/).length === 3, 5000, () => lab.daemonOutput().stdout);
+    await waitFor('the SIGHUP refusal is logged', () => logLines(lab, /^reload refused/).length === 4, 5000, () => lab.daemonOutput().stdout);
+    assert.match(String(logLines(lab, /^reload refused/)[3]?.reason), /duplicate key "interface"/);
 
     // Valid but needs a restart.
     await lab.writeConfig({ ...good, workers: 2 });

@@ -183,6 +183,28 @@ describe('huge and deep files', () => {
   });
 });
 
+describe('many or huge mistakes', () => {
+  it('100 000 unknown keys: the first 100 listed, all counted, in bounded work', () => {
+    const config: Record<string, unknown> = { interface: 'eth0', services: [service('web')] };
+    for (let i = 0; i < 100_000; i++) config[`k${i}`] = i;
+    const run = las('check', file(JSON.stringify(config)));
+    assert.equal(run.status, 1);
+    const lines = run.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 101);
+    assert.match(lines[0]!, /: k0: unknown key "k0" at the top level; remove it/);
+    assert.match(lines[100]!, /: 100000 errors, the first 100 listed$/);
+  });
+
+  it('a 2 MB key or value is quoted shortened, and no typo table is built for it', () => {
+    const key = 'k'.repeat(2_000_000);
+    const result = parseConfig({ interface: 'e'.repeat(2_000_000), services: [service('web')], [key]: 1 });
+    assert.ok(!result.ok);
+    assert.equal(result.errors.length, 2);
+    for (const e of result.errors) assert.ok(e.path.length + e.message.length < 600, `${e.path.slice(0, 80)}: ${e.message.slice(0, 200)}`);
+    assert.match(result.errors[1]!.message, /^unknown key "k{57}\.\.\." at the top level/);
+  });
+});
+
 describe('thousands of services', () => {
   it('5 000 services x 10 servers: `las check` accepts them and lists each', () => {
     const path = file(JSON.stringify(bigConfig(5000, 10), null, 2));

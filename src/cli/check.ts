@@ -31,12 +31,12 @@ export function registerCheck(program: Command): void {
         if (errors.length > 0) result = { ok: false, errors };
       }
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(result.ok ? result.config : { errors: result.errors }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(result.ok ? result.config : { errors: result.errors, ...(result.more ? { more: result.more } : {}) }, null, 2)}\n`);
         if (!result.ok) throw new ExitError(1);
         return;
       }
       if (!result.ok) {
-        process.stderr.write(`${formatConfigErrors(file, result.errors)}\n`);
+        process.stderr.write(`${formatConfigErrors(file, result.errors, result.more)}\n`);
         throw new ExitError(1);
       }
       process.stdout.write(`${printable(file)}: ok\n${summarize(result.config)}\n`);

@@ -16,7 +16,7 @@ export class ExitError extends Error {
 export async function loadConfigOrExit(file: string): Promise<LasConfig> {
   const result = await loadConfigFile(file);
   if (!result.ok) {
-    process.stderr.write(`${formatConfigErrors(file, result.errors)}\n`);
+    process.stderr.write(`${formatConfigErrors(file, result.errors, result.more)}\n`);
     throw new ExitError(1);
   }
   return result.config;

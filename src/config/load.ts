@@ -2,7 +2,7 @@
 // so `las check`, `las run` and a reload report every kind of mistake the same way. The file is
 // untrusted input: its size, its nesting and its keys are checked before it is parsed.
 import { open } from 'node:fs/promises';
-import { formatPath, parseConfig, type ConfigError, type ConfigResult } from './schema.js';
+import { describe, formatPath, parseConfig, type ConfigError, type ConfigResult } from './schema.js';
 import { lineColumn, MAX_DUPLICATES_SHOWN, scanJson } from './json-scan.js';
 import { printable } from './printable.js';
 
@@ -73,7 +73,7 @@ export function parseConfigText(text: string): ConfigResult {
     const key = d.path[d.path.length - 1];
     return {
       path: printable(formatPath(d.path)),
-      message: `duplicate key ${printable(JSON.stringify(key))} at line ${second.line}, column ${second.column}; it is already at line ${first.line}, column ${first.column} (JSON would silently keep only the last one): keep one of them`,
+      message: `duplicate key ${printable(describe(key))} at line ${second.line}, column ${second.column}; it is already at line ${first.line}, column ${first.column} (JSON would silently keep only the last one): keep one of them`,
     };
   });
   if (scan.duplicateCount > MAX_DUPLICATES_SHOWN) {
@@ -87,15 +87,16 @@ export function parseConfigText(text: string): ConfigResult {
   }
   const result = parseConfig(input);
   if (duplicates.length === 0) return result;
-  return { ok: false, errors: [...duplicates, ...(result.ok ? [] : result.errors)] };
+  return { ok: false, errors: [...duplicates, ...(result.ok ? [] : result.errors)], ...(!result.ok && result.more ? { more: result.more } : {}) };
 }
 
 /** "FILE: path: message" per error, one a line: grep-able and familiar from compilers. */
-export function formatConfigErrors(file: string, errors: readonly ConfigError[]): string {
+export function formatConfigErrors(file: string, errors: readonly ConfigError[], more = 0): string {
   const name = printable(file);
   // printable() again: errors from elsewhere (ring sizes) pass here too; escaping twice changes nothing.
   const lines = errors.map((e) => printable(e.path === '' ? `${name}: ${e.message}` : `${name}: ${e.path}: ${e.message}`));
-  if (errors.length > 1) lines.push(`${name}: ${errors.length} errors`);
+  if (more > 0) lines.push(`${name}: ${errors.length + more} errors, the first ${errors.length} listed`);
+  else if (errors.length > 1) lines.push(`${name}: ${errors.length} errors`);
   return lines.join('\n');
 }
 

@@ -13,7 +13,11 @@ export interface ConfigError {
   message: string; // what is wrong; how to fix it
 }
 
-export type ConfigResult = { ok: true; config: LasConfig } | { ok: false; errors: ConfigError[] };
+/** `more`: errors found but not listed (past MAX_ERRORS_LISTED, in document order). */
+export type ConfigResult = { ok: true; config: LasConfig } | { ok: false; errors: ConfigError[]; more?: number };
+
+/** Enough to act on; a generated file with a million mistakes must not print a million lines. */
+export const MAX_ERRORS_LISTED = 100;
 
 export const DEFAULTS = {
   workers: 1,
@@ -57,12 +61,24 @@ class Invalid {
 }
 type Check<T> = (value: unknown) => T | Invalid;
 
+// Issues zod may still collect in one parseConfig() call. A hostile file can hold millions of
+// unknown keys or bad values; past this budget they are only counted (cheap), never worded or kept.
+const ISSUE_BUDGET = 1000;
+const issues = { left: ISSUE_BUDGET, suppressed: 0 };
+
+function addIssue(ctx: z.RefinementCtx, message: () => string): void {
+  if (issues.left > 0) {
+    issues.left--;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: message() });
+  } else issues.suppressed++; // parseConfig fails on it: the parse result is never used
+}
+
 /** A zod leaf from a check; `missing` makes the field required and says what to write. */
 function leaf<T>(check: Check<T>, missing?: string) {
   return z.unknown().transform((value, ctx): T => {
     const result = value === undefined && missing !== undefined ? new Invalid(`missing; ${missing}`) : check(value);
     if (result instanceof Invalid) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: result.message });
+      addIssue(ctx, () => result.message);
       return z.NEVER;
     }
     return result;
@@ -283,35 +299,48 @@ const WHERE: Record<ObjectKind, string> = {
 
 /** Edit distance counting a swap of two neighbours as one edit ("tpc" -> "tcp"), the usual typo. */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  // Three rows of one flat array instead of a table of arrays: a file with a million unknown keys
+  // asks for tens of millions of these.
+  const w = b.length + 1;
+  const rows = new Int32Array(3 * w);
+  let prev2 = 0;
+  let prev = w;
+  let cur = 2 * w;
+  for (let j = 0; j < w; j++) rows[prev + j] = j;
   for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
+    rows[cur] = i;
+    for (let j = 1; j < w; j++) {
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
+      let best = Math.min(rows[prev + j]! + 1, rows[cur + j - 1]! + 1, rows[prev + j - 1]! + cost);
+      if (i > 1 && j > 1 && a.charCodeAt(i - 1) === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === b.charCodeAt(j - 1)) best = Math.min(best, rows[prev2 + j - 2]! + 1);
+      rows[cur + j] = best;
     }
+    [prev2, prev, cur] = [prev, cur, prev2];
   }
-  return d[a.length]![b.length]!;
+  return rows[prev + b.length]!;
 }
 
 /** The closest candidate if it is close enough to be a typo. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
+  const limit = Math.max(1, Math.floor(word.length / 3));
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: a 2 MB key from a hostile file must not
+    // cost a 2 MB x 15 table per candidate.
+    if (Math.abs(word.length - candidate.length) > limit) continue;
     const d = candidate.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
-  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+  return bestDistance <= limit ? best : undefined;
 }
 
 function unknownKeyMessage(key: string, kind: ObjectKind): string {
   const near = nearest(key, KEYS[kind]);
-  if (near) return `unknown key "${key}": did you mean "${near}"?`;
+  if (near) return `unknown key ${describe(key)}: did you mean "${near}"?`;
   const home = (Object.keys(KEYS) as ObjectKind[]).find((k) => k !== kind && (KEYS[k] as readonly string[]).includes(key));
-  if (home) return `unknown key "${key}" ${WHERE[kind]}: "${key}" belongs ${WHERE[home]}; move it there`;
-  return `unknown key "${key}" ${WHERE[kind]}; remove it (known keys: ${KEYS[kind].join(', ')})`;
+  if (home) return `unknown key ${describe(key)} ${WHERE[kind]}: "${key}" belongs ${WHERE[home]}; move it there`;
+  return `unknown key ${describe(key)} ${WHERE[kind]}; remove it (known keys: ${KEYS[kind].join(', ')})`;
 }
 
 /** Error map for a container (object or list) that is missing or of the wrong type. */
@@ -326,7 +355,7 @@ function containerErrors(expect: string, fix: string): z.ZodErrorMap {
 function strictObject<S extends z.ZodRawShape>(kind: ObjectKind, shape: S, expect: string, fix: string) {
   return z.object(shape, { errorMap: containerErrors(expect, fix) }).catchall(
     z.unknown().superRefine((_value, ctx) => {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: unknownKeyMessage(String(ctx.path[ctx.path.length - 1]), kind) });
+      addIssue(ctx, () => unknownKeyMessage(String(ctx.path[ctx.path.length - 1]), kind));
     }),
   );
 }
@@ -611,8 +640,8 @@ export function formatPath(path: readonly (string | number)[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(part)) out += out === '' ? part : `.${part}`;
-    else out += `[${JSON.stringify(part)}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(part) && part.length <= 60) out += out === '' ? part : `.${part}`;
+    else out += `[${describe(part)}]`; // quoted, and shortened if a hostile file made it huge
   }
   return out;
 }
@@ -628,19 +657,31 @@ function pathParts(path: string): (string | number)[] {
   return [...path.matchAll(/\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.?([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : (m[2] ?? m[3] ?? '')));
 }
 
-function comparePaths(a: string, b: string): number {
-  const pa = pathParts(a);
-  const pb = pathParts(b);
+function compareParts(pa: readonly (string | number)[], pb: readonly (string | number)[], rankOf: (key: string) => number): number {
   for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
     const x = pa[i]!;
     const y = pb[i]!;
     if (x === y) continue;
     if (typeof x === 'number' && typeof y === 'number') return x - y;
-    const rx = typeof x === 'string' ? rank(x) : -1;
-    const ry = typeof y === 'string' ? rank(y) : -1;
+    const rx = typeof x === 'string' ? rankOf(x) : -1;
+    const ry = typeof y === 'string' ? rankOf(y) : -1;
     return rx !== ry ? rx - ry : String(x).localeCompare(String(y));
   }
   return pa.length - pb.length;
+}
+
+/** Document order. Each path is parsed and each key ranked once: a hostile file can hold a million errors. */
+function sortErrors(errors: ConfigError[]): ConfigError[] {
+  const ranks = new Map<string, number>();
+  const rankOf = (key: string) => {
+    let r = ranks.get(key);
+    if (r === undefined) ranks.set(key, (r = rank(key)));
+    return r;
+  };
+  return errors
+    .map((e) => ({ e, parts: pathParts(e.path) }))
+    .sort((a, b) => compareParts(a.parts, b.parts, rankOf))
+    .map(({ e }) => e);
 }
 
 type ParsedHealthCheck = NonNullable<ParsedConfig['services'][number]['healthCheck']>;
@@ -737,14 +778,18 @@ function resolve(d: ParsedConfig): LasConfig {
 
 /** Validates parsed JSON and fills every default; on failure returns all errors, in document order. */
 export function parseConfig(input: unknown): ConfigResult {
+  Object.assign(issues, { left: ISSUE_BUDGET, suppressed: 0 });
   const parsed = configSchema.safeParse(input);
+  const suppressed = issues.suppressed;
   const errors: ConfigError[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
   errors.push(...crossCheck(input), ...unsafeStrings(input));
-  if (errors.length === 0 && parsed.success) return { ok: true, config: resolve(parsed.data) };
+  if (errors.length === 0 && parsed.success && suppressed === 0) return { ok: true, config: resolve(parsed.data) };
 
   // Messages quote the file's keys and values: never print its control or bidi characters raw.
   const unique = new Map(errors.map((e) => [`${e.path}\n${e.message}`, { path: printable(e.path), message: printable(e.message) }]));
-  return { ok: false, errors: [...unique.values()].sort((a, b) => comparePaths(a.path, b.path)) };
+  const sorted = sortErrors([...unique.values()]);
+  const more = Math.max(0, sorted.length - MAX_ERRORS_LISTED) + suppressed;
+  return { ok: false, errors: sorted.slice(0, MAX_ERRORS_LISTED), ...(more > 0 ? { more } : {}) };
 }
 
 /**

@@ -45,14 +45,29 @@ function aptUpdate(log: (message: string) => void): Promise<void> {
  */
 export async function ensureCommand(cmd: string, debianPackage: string, opts: EnsureOptions = {}): Promise<void> {
   if (await hasCommand(cmd)) return;
+  await installPackage(`"${cmd}" is missing`, debianPackage, opts);
+  if (!(await hasCommand(cmd))) throw new Error(`${debianPackage} was installed but "${cmd}" is still not on the PATH (${process.env.PATH ?? ''})`);
+}
+
+/**
+ * The same for something that is not a command (a library, a runtime archive): `present` says
+ * whether it is there; `what` names it in the messages.
+ */
+export async function ensurePackage(what: string, present: () => Promise<boolean>, debianPackage: string, opts: EnsureOptions = {}): Promise<void> {
+  if (await present()) return;
+  await installPackage(`${what} is missing`, debianPackage, opts);
+  if (!(await present())) throw new Error(`${debianPackage} was installed but ${what} is still missing`);
+}
+
+async function installPackage(missing: string, debianPackage: string, opts: EnsureOptions): Promise<void> {
   const log = opts.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const manual = `install it (Debian/Ubuntu: apt-get install -y ${debianPackage})`;
-  if (!(await hasCommand('apt-get'))) throw new Error(`"${cmd}" is missing and there is no apt-get to install it: ${manual}`);
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error(`"${cmd}" is missing and installing it needs root: ${manual}`);
+  if (!(await hasCommand('apt-get'))) throw new Error(`${missing} and there is no apt-get to install it: ${manual}`);
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error(`${missing} and installing it needs root: ${manual}`);
   let install = installing.get(debianPackage);
   if (!install) {
     install = (async () => {
-      log(`"${cmd}" is missing: installing the Debian package ${debianPackage} (apt-get update && apt-get install -y --no-install-recommends ${debianPackage}) ...`);
+      log(`${missing}: installing the Debian package ${debianPackage} (apt-get update && apt-get install -y --no-install-recommends ${debianPackage}) ...`);
       await aptUpdate(log);
       const result = await exec('apt-get', [...LOCK_WAIT, 'install', '-y', '--no-install-recommends', debianPackage], 600_000);
       if (!result.ok) throw new Error(`installing ${debianPackage} failed: ${tail(result.output, 2)}; ${manual}`);
@@ -61,5 +76,4 @@ export async function ensureCommand(cmd: string, debianPackage: string, opts: En
     installing.set(debianPackage, install);
   }
   await install;
-  if (!(await hasCommand(cmd))) throw new Error(`${debianPackage} was installed but "${cmd}" is still not on the PATH (${process.env.PATH ?? ''})`);
 }

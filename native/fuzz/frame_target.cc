@@ -1,0 +1,132 @@
+// libFuzzer target: arbitrary bytes through the per-frame decision of one worker.
+//
+// Input: [world][step][frame...]
+//   world bits 0-1: snapshot (0, 1: the main one; 2: every server down; 3: no services)
+//         bits 2-3: the flow table before the frame (full of live flows, full with half of them
+//                   idle, half full, empty)
+//         bits 4-5: the clock (mid-range, just before the 32-bit millisecond wrap, 0, odd)
+//         bits 6-7: which worker (counter block) decides
+//   step  bits 0-6: the same frame is decided again `step` seconds later (past the idle timeout
+//                   from 61 on), bit 7: the worker sweeps its table in between.
+// Each decision is checked: only the MACs of a forwarded frame change, to the chosen server's and
+// the egress MAC; an ARP reply keeps its length; anything not sent is left untouched; a forwarded
+// frame with at most one VLAN tag gets the same fanout hash from the kernel's BPF program as from
+// the worker. The frame lives in a heap buffer of exactly its length, so AddressSanitizer sees any
+// read past it.
+#include <cstring>
+#include <memory>
+
+#include "../dataplane/classify.h"
+#include "../dataplane/fanout.h"
+#include "bpf_interp.h"
+#include "check.h"
+#include "frame_world.h"
+
+using namespace las;
+using namespace las::fuzz;
+
+namespace {
+
+constexpr uint32_t kClocks[] = {1'000'000'000u, 0xffffffffu - 30'000u, 0u, 123'456'789u};
+
+struct World {
+  const Snapshot* snap;
+  std::vector<sock_filter> fanout;
+};
+
+World& world(SnapshotKind kind) {
+  static World worlds[3];
+  World& w = worlds[static_cast<int>(kind)];
+  if (!w.snap) {
+    w.snap = &world_snapshot(kind);
+    w.fanout = fanout_program(*w.snap);
+  }
+  return w;
+}
+
+WorkerState& worker() {
+  static WorkerState* w = [] {
+    auto* s = new WorkerState(kFlowCapacity, kIdleMs, 0);
+    s->ingress_mac = Mac{{0x02, 0, 0, 0, 0, 0x01}};
+    s->egress_mac = Mac{{0x02, 0, 0, 0, 0, 0x02}};
+    return s;
+  }();
+  return *w;
+}
+
+void check_decision(const Decision& d, const Prepared& pr, const uint8_t* in, const uint8_t* out, uint32_t len,
+                    const World& wd, const WorkerState& w) {
+  const Snapshot& snap = *wd.snap;
+  LAS_FUZZ_CHECK(static_cast<int>(d.reason) <= kDropReasonCount, "reason %d", static_cast<int>(d.reason));
+  switch (d.action) {
+    case Action::Forward: {
+      LAS_FUZZ_CHECK(d.service >= 0 && d.service < static_cast<int>(snap.services.size()), "service %d", d.service);
+      const ServiceSpec& spec = snap.services[d.service].spec;
+      LAS_FUZZ_CHECK(d.server >= 0 && d.server < static_cast<int>(spec.servers.size()), "server %d of %zu", d.server,
+                     spec.servers.size());
+      LAS_FUZZ_CHECK(std::memcmp(out, spec.servers[d.server].mac.bytes, 6) == 0, "destination MAC is not the server's");
+      LAS_FUZZ_CHECK(std::memcmp(out + 6, w.egress_mac.bytes, 6) == 0, "source MAC is not the egress MAC");
+      LAS_FUZZ_CHECK(std::memcmp(out + 12, in + 12, len - 12) == 0, "a forwarded frame changed beyond its MACs");
+      LAS_FUZZ_CHECK(pr.service == d.service, "prepared service %d, decided %d", pr.service, d.service);
+      // The kernel's fanout must pick the worker that owns the flow (the ring shows at most one tag).
+      if (vlan_tags(in, len) <= 1) {
+        BpfResult r = run_fanout_bpf(wd.fanout, in, len);
+        LAS_FUZZ_CHECK(r.error.empty(), "fanout program: %s", r.error.c_str());
+        uint32_t mine = fanout_hash(pr, snap);
+        LAS_FUZZ_CHECK(r.value == mine, "fanout BPF hash %08x, worker hash %08x (service %d)", r.value, mine, d.service);
+      }
+      break;
+    }
+    case Action::ArpReply:
+      LAS_FUZZ_CHECK(pr.p.kind == FrameKind::Arp, "ARP reply to a frame of kind %d", static_cast<int>(pr.p.kind));
+      // Back to the hardware address the request gives for its sender, as Linux answers.
+      LAS_FUZZ_CHECK(std::memcmp(out, in + pr.p.l3_offset + 8, 6) == 0, "ARP reply not sent to the requester's MAC");
+      LAS_FUZZ_CHECK(std::memcmp(out + 6, w.ingress_mac.bytes, 6) == 0, "ARP reply not from the ingress MAC");
+      LAS_FUZZ_CHECK(std::memcmp(out + 12, in + 12, pr.p.l3_offset - 12) == 0, "ARP reply changed the VLAN tags");
+      break;
+    case Action::Drop:
+    case Action::Pass:
+      LAS_FUZZ_CHECK(d.reason != DropReason::Count, "a drop without a reason");
+      LAS_FUZZ_CHECK(std::memcmp(out, in, len) == 0, "a frame that is not sent was changed");
+      break;
+    default:
+      LAS_FUZZ_CHECK(false, "action %d", static_cast<int>(d.action));
+  }
+  LAS_FUZZ_CHECK(w.flows.size() <= w.flows.capacity(), "%u flows in a table of %u", w.flows.size(), w.flows.capacity());
+}
+
+// One decision on a private copy of the frame, of exactly its length.
+void decide_once(const uint8_t* frame, uint32_t len, const World& wd, WorkerState& w, uint32_t now_ms) {
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[len ? len : 1]);
+  if (len) std::memcpy(buf.get(), frame, len);
+  Prepared pr;
+  prepare(buf.get(), len, *wd.snap, w, pr);
+  Decision d = decide(buf.get(), len, *wd.snap, w, now_ms, pr);
+  check_decision(d, pr, frame, buf.get(), len, wd, w);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2 || size > 70'000) return -1;  // a frame is at most a 64 KiB super-frame and its headers
+  const uint8_t world_bits = data[0], step = data[1];
+  const uint8_t* frame = data + 2;
+  const uint32_t len = static_cast<uint32_t>(size - 2);
+
+  const int snap_bits = world_bits & 3;
+  const SnapshotKind kind = snap_bits == 2 ? SnapshotKind::AllDown : snap_bits == 3 ? SnapshotKind::Empty : SnapshotKind::Main;
+  const World& wd = world(kind);
+  WorkerState& w = worker();
+  w.index = (world_bits >> 6) & 3;
+  w.adopt(*wd.snap);
+  const uint32_t now = kClocks[(world_bits >> 4) & 3];
+  fill_flows(w, *wd.snap, static_cast<TableFill>((world_bits >> 2) & 3), now);
+
+  decide_once(frame, len, wd, w, now);
+  const uint32_t later = now + (step & 0x7f) * 1000u;
+  if (step & 0x80) w.sweep(later, 2 * w.flows.slots());
+  decide_once(frame, len, wd, w, later);
+
+  empty_flows_and_check_load(w, later, world_server_addresses());
+  return 0;
+}

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <map>
+#include <tuple>
 
 namespace las {
 
@@ -79,6 +81,7 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
   Napi::Array services = list.As<Napi::Array>();
   if (services.Length() > 0xfffe) throw Napi::RangeError::New(env, "too many services");
   std::vector<ServiceSpec> out;
+  std::map<std::tuple<uint32_t, uint16_t, uint8_t>, uint32_t> seen;  // (vip, port, protocol) -> index
   for (uint32_t i = 0; i < services.Length(); ++i) {
     std::string where = "services[" + std::to_string(i) + "]";
     Napi::Value sv = services.Get(i);
@@ -91,6 +94,11 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
     if (proto == "tcp") spec.proto = kProtoTcp;
     else if (proto == "udp") spec.proto = kProtoUdp;
     else throw Napi::TypeError::New(env, where + ".protocol must be \"tcp\" or \"udp\"");
+    // The fast path would find only one of two services with the same key (found by fuzzing).
+    auto [first, fresh] = seen.emplace(std::make_tuple(spec.vip, spec.port, spec.proto), i);
+    if (!fresh)
+      throw Napi::RangeError::New(env, where + " has the vip, port and protocol of services[" + std::to_string(first->second) +
+                                           "]: a VIP, port and protocol can belong to one service only");
     std::string key = string_field(env, s, "flowKey", where);
     if (key == "addresses") spec.flow_key = FlowKeyMode::Addresses;
     else if (key == "5tuple") spec.flow_key = FlowKeyMode::FiveTuple;

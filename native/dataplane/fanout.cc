@@ -201,8 +201,9 @@ std::vector<sock_filter> fanout_program(const Snapshot& snap) {
       const ServiceSpec* all_ports = nullptr;
       for (const ServiceSpec* s : specs) {
         if (s->proto != proto) continue;
+        // Two services with one key: the first wins, as in Snapshot::find_service.
         if (s->port == 0) {
-          all_ports = s;
+          if (!all_ports) all_ports = s;
           continue;
         }
         int other = a.label();

@@ -34,9 +34,10 @@ for (const target of targets) {
     seconds: opts.minutes * 60,
     corpusDir: join(opts.corpus, target),
     findingsDir: join(opts.findings, target),
-    // libFuzzer's own status lines, at most one a minute, so a long run shows it is alive.
+    // libFuzzer's own status lines (runs, coverage, corpus, exec/s), at most one a minute, so a long
+    // run leaves a timeline.
     onLine: (line) => {
-      if (/^#\d+\s+(pulse|DONE)/.test(line) && Date.now() - lastPulse > 60_000) {
+      if (/^#\d+\s+\w+\s+cov:/.test(line) && Date.now() - lastPulse > 60_000) {
         lastPulse = Date.now();
         log(`  ${new Date().toISOString()} ${line}`);
       }

@@ -41,7 +41,7 @@ function encodeServer(server: NativeServer): number[] {
 function encodeService(s: NativeService): number[] {
   const flags = (s.protocol === 'udp' ? 1 : 0) | (s.flowKey === '5tuple' ? 2 : 0) | (SCHEDULERS.indexOf(s.scheduler) << 2)
     | (s.onServerDown === 'keep' ? 0x20 : 0) | (s.sorryServer ? 0x40 : 0)
-    | ([...s.servers, s.sorryServer].some((r) => r && r.weight > 255) ? 0x80 : 0);
+    | ([...s.servers, s.sorryServer].some((r) => r && r.weight > 15) ? 0x80 : 0);
   const out = [lastOctet(s.vip), ...u16(s.port), flags, ...u16(Math.min(s.maglevTableSize, 65535)), s.servers.length];
   for (const server of s.servers) out.push(...encodeServer(server));
   if (s.sorryServer) out.push(...encodeServer(s.sorryServer).slice(0, 3));

@@ -8,7 +8,7 @@
 //   per service: [vip][port hi][port lo][flags][maglev hi][maglev lo][servers]
 //                  flags: bit 0 udp, bit 1 5tuple, bits 2-4 scheduler (% 5: maglev wrr rr wlc sh),
 //                         bit 5 "keep", bit 6 a sorry server, bit 7 weights up to 65535 (else
-//                         the weight bytes are taken modulo 256: long round-robin sequences are slow)
+//                         the weight bytes are taken modulo 16: long round-robin sequences are slow)
 //                per server: [address][weight hi][weight lo][up: bit 0]
 //                sorry server (bit 6): [address][weight hi][weight lo]
 //   Addresses are one byte: a VIP is 10.0.0.b, a server 10.0.1.b. Missing bytes read as 0.
@@ -65,7 +65,7 @@ inline std::vector<ServiceSpec> read_specs(ByteReader& in) {
       ServerSpec r{};
       r.addr = ip4(10, 0, 1, in.u8());
       r.mac = Mac{{0x02, 0, 0, 0, 1, static_cast<uint8_t>(r.addr)}};
-      r.weight = flags & 0x80 ? in.u16() : in.u16() % 256;
+      r.weight = flags & 0x80 ? in.u16() : in.u16() % 16;
       r.up = in.u8() & 1;
       s.servers.push_back(r);
     }

@@ -11,7 +11,8 @@
 // Each decision is checked: only the MACs of a forwarded frame change, to the chosen server's and
 // the egress MAC; an ARP reply keeps its length; anything not sent is left untouched; a forwarded
 // frame with at most one VLAN tag gets the same fanout hash from the kernel's BPF program as from
-// the worker. The frame lives in a heap buffer of exactly its length, so AddressSanitizer sees any
+// the worker; a flow forwarded with a table entry keeps its server when decided again within the
+// idle timeout. The frame lives in a heap buffer of exactly its length, so AddressSanitizer sees any
 // read past it.
 #include <cstring>
 #include <memory>
@@ -96,13 +97,13 @@ void check_decision(const Decision& d, const Prepared& pr, const uint8_t* in, co
 }
 
 // One decision on a private copy of the frame, of exactly its length.
-void decide_once(const uint8_t* frame, uint32_t len, const World& wd, WorkerState& w, uint32_t now_ms) {
+Decision decide_once(const uint8_t* frame, uint32_t len, const World& wd, WorkerState& w, uint32_t now_ms, Prepared& pr) {
   std::unique_ptr<uint8_t[]> buf(new uint8_t[len ? len : 1]);
   if (len) std::memcpy(buf.get(), frame, len);
-  Prepared pr;
   prepare(buf.get(), len, *wd.snap, w, pr);
   Decision d = decide(buf.get(), len, *wd.snap, w, now_ms, pr);
   check_decision(d, pr, frame, buf.get(), len, wd, w);
+  return d;
 }
 
 }  // namespace
@@ -122,10 +123,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t now = kClocks[(world_bits >> 4) & 3];
   fill_flows(w, *wd.snap, static_cast<TableFill>((world_bits >> 2) & 3), now);
 
-  decide_once(frame, len, wd, w, now);
-  const uint32_t later = now + (step & 0x7f) * 1000u;
+  Prepared first, second;
+  const Decision d1 = decide_once(frame, len, wd, w, now, first);
+  // A forwarded flow frame that left an entry (the table had room, or held the flow already).
+  const bool tracked = d1.action == Action::Forward && !first.icmp_error && w.flows.find(first.key, first.hash);
+  const uint32_t delta = (step & 0x7f) * 1000u, later = now + delta;
   if (step & 0x80) w.sweep(later, 2 * w.flows.slots());
-  decide_once(frame, len, wd, w, later);
+  const Decision d2 = decide_once(frame, len, wd, w, later, second);
+  // Within the idle timeout a flow keeps its server, whatever the scheduler, a sweep included.
+  if (tracked && delta <= kIdleMs)
+    LAS_FUZZ_CHECK(d2.action == Action::Forward && d2.server == d1.server, "flow moved from server %d to %d (action %d) after %u ms",
+                   d1.server, d2.server, static_cast<int>(d2.action), delta);
 
   empty_flows_and_check_load(w, later, world_server_addresses());
   return 0;

@@ -12,10 +12,11 @@
 // the egress MAC; an ARP reply keeps its length; anything not sent is left untouched; a forwarded
 // frame with at most one VLAN tag gets the same fanout hash from the kernel's BPF program as from
 // the worker; a flow forwarded with a table entry keeps its server when decided again within the
-// idle timeout. The frame lives in a heap buffer of exactly its length, so AddressSanitizer sees any
-// read past it.
+// idle timeout, and an ICMP error about its reply goes to that server too. The frame lives in a
+// heap buffer of exactly its length, so AddressSanitizer sees any read past it.
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "../dataplane/classify.h"
 #include "../dataplane/fanout.h"
@@ -106,6 +107,30 @@ Decision decide_once(const uint8_t* frame, uint32_t len, const World& wd, Worker
   return d;
 }
 
+// A router's "fragmentation needed" about the server's reply to the flow of `frame` (VIP:dport ->
+// client:sport), with the frame's own Ethernet header and VLAN tags.
+std::vector<uint8_t> icmp_error_about(const uint8_t* frame, const ParsedFrame& p) {
+  const uint32_t l3 = p.l3_offset;
+  std::vector<uint8_t> out(l3 + 20 + 8 + 20 + 8, 0);
+  std::memcpy(out.data(), frame, l3);
+  uint8_t* ip = out.data() + l3;
+  auto ipv4 = [](uint8_t* h, uint32_t src, uint32_t dst, uint8_t proto, uint16_t total) {
+    h[0] = 0x45;
+    store_be16(h + 2, total);
+    h[8] = 64;
+    h[9] = proto;
+    store_be32(h + 12, src);
+    store_be32(h + 16, dst);
+  };
+  ipv4(ip, ip4(198, 51, 100, 1), p.dst, kProtoIcmp, 20 + 8 + 20 + 8);
+  ip[20] = kIcmpDestUnreachable;
+  ip[21] = 4;
+  ipv4(ip + 28, p.dst, p.src, p.proto, 20 + 8);
+  store_be16(ip + 48, p.dport);
+  store_be16(ip + 50, p.sport);
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -127,6 +152,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Decision d1 = decide_once(frame, len, wd, w, now, first);
   // A forwarded flow frame that left an entry (the table had room, or held the flow already).
   const bool tracked = d1.action == Action::Forward && !first.icmp_error && w.flows.find(first.key, first.hash);
+  // An ICMP error about that flow's reply goes to the flow's server.
+  if (tracked && first.p.has_ports) {
+    const std::vector<uint8_t> icmp = icmp_error_about(frame, first.p);
+    Prepared pr;
+    const Decision d = decide_once(icmp.data(), static_cast<uint32_t>(icmp.size()), wd, w, now, pr);
+    LAS_FUZZ_CHECK(d.action == Action::Forward && d.server == d1.server && d.service == d1.service,
+                   "ICMP error about a flow of server %d (service %d): action %d, server %d (service %d)", d1.server,
+                   d1.service, static_cast<int>(d.action), d.server, d.service);
+  }
   const uint32_t delta = (step & 0x7f) * 1000u, later = now + delta;
   if (step & 0x80) w.sweep(later, 2 * w.flows.slots());
   const Decision d2 = decide_once(frame, len, wd, w, later, second);

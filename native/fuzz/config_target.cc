@@ -3,8 +3,9 @@
 // Snapshot, its Maglev and weighted round-robin tables and the kernel fanout program, and each is
 // checked: every service is found by its own (VIP, port, protocol), every server by its address;
 // Maglev tables have their size and only name servers that may take flows, with no empty slot
-// while one can; round-robin sequences likewise; and for a flow of every service, an ICMP error
-// quoting it and a fragment, the fanout program (run by bpf_interp.h) returns the worker's own hash.
+// while one can; round-robin sequences likewise (rr, wrr, and wlc's for flows a full table cannot
+// hold); and for a flow of every service, an ICMP error quoting it and a fragment, the fanout
+// program (run by bpf_interp.h) returns the worker's own hash.
 // The frames are then decided by a worker, as the frame target does.
 #include <cstring>
 #include <stdexcept>
@@ -102,7 +103,7 @@ void check_tables(const Snapshot& snap) {
         LAS_FUZZ_CHECK(slot < real && svc.eligible(slot), "service %zu: Maglev slot names server %u, not eligible", i, slot);
       }
     }
-    if (sp.scheduler == SchedulerKind::Wrr || sp.scheduler == SchedulerKind::Rr) {
+    if (sp.scheduler == SchedulerKind::Wrr || sp.scheduler == SchedulerKind::Rr || sp.scheduler == SchedulerKind::Wlc) {
       LAS_FUZZ_CHECK(svc.wrr.empty() != any_eligible, "service %zu: round-robin sequence of %zu with%s eligible servers", i,
                      svc.wrr.size(), any_eligible ? "" : "out");
       LAS_FUZZ_CHECK(svc.wrr.size() <= 65536 + sp.servers.size(), "service %zu: sequence of %zu", i, svc.wrr.size());

@@ -28,11 +28,26 @@ function noOtherKeys(args: Args, known: string[], usage: string): void {
   if (extra.length > 0) throw new Error(`unknown argument${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')}; expected ${usage}`);
 }
 
+/** A verb without arguments still refuses any it is given, like the others refuse wrong ones. */
+function noArgs(cmd: string, raw: unknown): void {
+  const args = argsObject(raw, `{} (or leave "args" out): "${cmd}" takes no arguments`);
+  noOtherKeys(args, [], `no arguments: "${cmd}" takes none`);
+}
+
 export function adminHandlers(control: DaemonControl): AdminHandlers {
   return {
-    stats: () => control.stats(),
-    status: () => control.status(),
-    reload: () => control.reload(),
+    stats: (raw) => {
+      noArgs('stats', raw);
+      return control.stats();
+    },
+    status: (raw) => {
+      noArgs('status', raw);
+      return control.status();
+    },
+    reload: (raw) => {
+      noArgs('reload', raw);
+      return control.reload();
+    },
     flows: (raw) => {
       const usage = '{"service":"web","limit":100} (both optional)';
       const args = argsObject(raw, usage);

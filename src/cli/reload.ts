@@ -34,6 +34,7 @@ export function formatReload(result: unknown): string {
     const items = list(r[key]).map(String);
     if (items.length > 0) parts.push(`  ${label}: ${items.join(', ')}`);
   };
+  add('settings changed', 'settingsChanged');
   add('services added', 'servicesAdded');
   add('services removed', 'servicesRemoved');
   add('services changed', 'servicesChanged');

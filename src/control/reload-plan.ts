@@ -6,6 +6,7 @@ import type { LasConfig, ServiceConfig } from '../config/types.js';
 export interface ReloadPlan {
   restartKeys: string[];       // non-empty: refused, the running config stays
   notApplied: string[];        // accepted, but these keep their running value until a restart
+  settingsChanged: string[];   // top-level keys applied live (adminSocketMode, logLevel, ...)
   servicesAdded: string[];
   servicesRemoved: string[];
   servicesChanged: string[];
@@ -19,10 +20,14 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 /** Keys the running daemon cannot change: sockets, rings, threads and listeners are set up at start. */
 const RESTART_KEYS = ['interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'ring', 'adminSocket', 'metrics'] as const;
 
+/** Top-level keys a reload applies at once; without them a reload of only these would say "nothing changed". */
+const LIVE_KEYS = ['adminSocketMode', 'adminSocketGroup', 'gratuitousArp', 'flowTimeouts', 'neighbourRefresh', 'drainOnRemove', 'drainTimeout', 'logLevel'] as const;
+
 export function planReload(prev: LasConfig, next: LasConfig): ReloadPlan {
   const plan: ReloadPlan = {
     restartKeys: RESTART_KEYS.filter((k) => !same(prev[k], next[k])),
     notApplied: [],
+    settingsChanged: LIVE_KEYS.filter((k) => !same(prev[k], next[k])),
     servicesAdded: [], servicesRemoved: [], servicesChanged: [],
     serversAdded: [], serversRemoved: [], serversChanged: [],
   };

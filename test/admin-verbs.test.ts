@@ -7,9 +7,9 @@ import { adminHandlers, type DaemonControl } from '../src/control/admin-verbs.js
 function fakeControl() {
   const calls: unknown[][] = [];
   const control: DaemonControl = {
-    stats: () => ({}),
-    status: () => ({}),
-    reload: async () => ({ reloaded: true }),
+    stats: () => (calls.push(['stats']), {}),
+    status: () => (calls.push(['status']), {}),
+    reload: async () => (calls.push(['reload']), { reloaded: true }),
     flows: async (service, limit) => (calls.push(['flows', service, limit]), { total: 0, flows: [] }),
     server: (action, service, address, weight) => (calls.push(['server', action, service, address, weight]), {}),
   };
@@ -23,9 +23,13 @@ describe('admin verb arguments', () => {
     await handlers.flows!({ service: 'web', limit: 5 });
     await handlers.server!({ action: 'weight', service: 'web', address: '10.0.0.11', weight: 0 });
     await handlers.server!({ action: 'drain', service: 'web', address: '10.0.0.11' });
+    await handlers.stats!({});
+    await handlers.status!({});
+    await handlers.reload!({});
     assert.deepEqual(calls, [
       ['flows', undefined, 100], ['flows', 'web', 5],
       ['server', 'weight', 'web', '10.0.0.11', 0], ['server', 'drain', 'web', '10.0.0.11', undefined],
+      ['stats'], ['status'], ['reload'],
     ]);
   });
 
@@ -42,6 +46,12 @@ describe('admin verb arguments', () => {
     ['server', { action: 'weight', service: 'web', address: '10.0.0.11' }, /"weight" must be an integer from 0 to 65535/],
     ['server', { action: 'weight', service: 'web', address: '10.0.0.11', weight: 70000 }, /"weight" must be an integer/],
     ['server', { action: 'enable', service: 'web', address: '10.0.0.11', weight: 3 }, /"weight" only goes with/],
+    ['stats', { verbose: true }, /unknown argument "verbose"; expected no arguments: "stats" takes none/],
+    ['stats', 'all', /"args" must be an object/],
+    ['status', { service: 'web' }, /unknown argument "service"; expected no arguments: "status" takes none/],
+    ['status', [1], /"args" must be an object/],
+    ['reload', { path: '/etc/passwd' }, /unknown argument "path"; expected no arguments: "reload" takes none/],
+    ['reload', null, /"args" must be an object/],
   ];
   for (const [verb, args, message] of bad) {
     it(`${verb} ${JSON.stringify(args)} is refused`, async () => {

@@ -3,15 +3,21 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { adminRequest } from '../src/control/admin-client.js';
-import { MAX_LINE_BYTES, startAdminServer, type AdminServer } from '../src/control/admin-server.js';
+import { resolveAdminGroup } from '../src/control/admin-group.js';
+import { ADMIN_LIMITS, MAX_LINE_BYTES, startAdminServer, type AdminServer } from '../src/control/admin-server.js';
 
+let bigCalls = 0;
 const handlers = {
+  big: () => {
+    bigCalls++;
+    return 'x'.repeat(4096);
+  },
   stats: () => ({ workers: [{ rxPackets: 2n ** 64n - 1n }], services: [] }),
   echo: (args: unknown) => args,
   fail: () => {
@@ -91,7 +97,7 @@ describe('admin socket', () => {
 
   it('an unknown command, a prototype key and a throwing handler get error responses', async () => {
     const { lines } = await exchange(path, '{"id":1,"cmd":"reboot"}\n{"id":2,"cmd":"toString"}\n{"id":3,"cmd":"fail"}\n[]\n', 4);
-    assert.deepEqual(lines[0], { id: 1, ok: false, error: 'unknown command "reboot"; known: echo, fail, stats' });
+    assert.deepEqual(lines[0], { id: 1, ok: false, error: 'unknown command "reboot"; known: big, echo, fail, stats' });
     assert.equal((lines[1] as { ok: boolean }).ok, false);
     assert.deepEqual(lines[2], { id: 3, ok: false, error: 'it broke' });
     assert.equal((lines[3] as { ok: boolean }).ok, false);
@@ -181,5 +187,207 @@ describe('admin socket', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+/** Resolves when the socket is closed by the server (bounded). */
+function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Writes `chunk` up to `max` times, waiting for 'drain' when the kernel is full, until the server
+ * closes; returns how many chunks it got rid of (bounded: the server takes at most that much).
+ */
+async function writeUntilCutOff(socket: net.Socket, chunk: Buffer, max: number): Promise<number> {
+  let taken = 0;
+  while (!socket.destroyed && taken < max) {
+    taken++;
+    if (socket.write(chunk)) continue;
+    const closed = await new Promise<boolean>((resolve) => {
+      const onDrain = () => done(false);
+      const onClose = () => done(true);
+      const done = (c: boolean) => {
+        socket.off('drain', onDrain).off('close', onClose);
+        resolve(c);
+      };
+      socket.on('drain', onDrain).on('close', onClose);
+    });
+    if (closed) break;
+  }
+  return taken;
+}
+
+describe('admin socket limits (hostile local clients)', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'las-admin-limits-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a 20 MB line without a newline is refused after the first 64 KiB; the server reads no more of it', async () => {
+    const path = join(dir, 'long.sock');
+    const server = await startAdminServer(path, handlers);
+    try {
+      const socket = net.createConnection(path);
+      await once(socket, 'connect');
+      socket.on('error', () => undefined); // the server stops reading, then resets
+      let answer = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+      // 20 MB as 320 chunks of 64 KiB, no newline anywhere.
+      const taken = await writeUntilCutOff(socket, Buffer.alloc(64 * 1024, 0x78), 320);
+      assert.equal(await closedWithin(socket, 15_000), true, 'the connection was not cut off');
+      assert.match(answer, /request line longer than 65536 bytes/);
+      // What the server read before refusing plus the kernel's socket buffers: far from 20 MB.
+      assert.ok(taken < 64, `the server took ${taken} x 64 KiB`);
+      assert.ok(await adminRequest(path, 'stats'));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it(`300 idle connections: at most ${ADMIN_LIMITS.maxConnections} stay open, the longest-idle go first, a new client is answered`, async () => {
+    const path = join(dir, 'idle.sock');
+    const server = await startAdminServer(path, handlers);
+    const sockets: net.Socket[] = [];
+    try {
+      let closed = 0;
+      for (let i = 0; i < 300; i++) {
+        const socket = net.createConnection(path);
+        socket.on('error', () => undefined).on('close', () => closed++);
+        await once(socket, 'connect');
+        sockets.push(socket);
+      }
+      // Every connect evicts one once the table is full; wait until the evictions have landed.
+      const deadline = Date.now() + 10_000;
+      while (closed < 300 - ADMIN_LIMITS.maxConnections && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(closed, 300 - ADMIN_LIMITS.maxConnections);
+      assert.ok(server.connections() <= ADMIN_LIMITS.maxConnections, `${server.connections()} open`);
+      assert.equal(sockets[0]!.destroyed, true);      // the oldest went
+      assert.equal(sockets[299]!.destroyed, false);   // the newest stays
+      assert.deepEqual(await adminRequest(path, 'echo', { still: 'answered' }), { still: 'answered' });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await server.close();
+    }
+  });
+
+  it('an idle connection is closed after idleTimeoutMs', async () => {
+    const path = join(dir, 'timeout.sock');
+    const server = await startAdminServer(path, handlers, { limits: { idleTimeoutMs: 300 } });
+    try {
+      const socket = net.createConnection(path);
+      socket.on('error', () => undefined);
+      await once(socket, 'connect');
+      assert.equal(await closedWithin(socket, 10_000), true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a client that writes requests and never reads is no longer read, then cut off; others are answered meanwhile', async () => {
+    const path = join(dir, 'noread.sock');
+    bigCalls = 0;
+    const server = await startAdminServer(path, handlers, { limits: { replyStallMs: 1000 } });
+    try {
+      const socket = net.createConnection(path);
+      socket.on('error', () => undefined);
+      await once(socket, 'connect');
+      socket.pause(); // never reads a reply
+      const request = Buffer.from('{"cmd":"big"}\n'.repeat(1000));
+      const writer = writeUntilCutOff(socket, request, 1000);
+      // While it stalls, another client is answered.
+      assert.deepEqual(await adminRequest(path, 'echo', 1), 1);
+      assert.equal(await closedWithin(socket, 20_000), true, 'the non-reader was not cut off');
+      const writes = await writer;
+      // Without flow control every request written would be handled (writes x 1000). With it, what
+      // the server handles is bounded by its reply limit and the kernel's socket buffers.
+      assert.ok(bigCalls < 1000, `${bigCalls} replies of 4 KiB were produced for a client that never read`);
+      assert.ok(writes < 100, `the server kept reading: ${writes} x 14 kB taken`);
+      // The server's side of the close may land a turn after the client's.
+      const deadline = Date.now() + 5000;
+      while (server.connections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(server.connections(), 0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('adminSocketGroup', { skip: process.getuid?.() !== 0 && 'needs root to chown and to switch users' }, () => {
+  const GID = 4243; // a gid no test user has by default
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'las-admin-group-'));
+    await chmod(dir, 0o755);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Connects as uid 65534 with the given primary group (no supplementary groups): CONNECTED or the error code. */
+  const connectAs = async (socketPath: string, gid: number) => {
+    const script = `require('net').createConnection(${JSON.stringify(socketPath)})
+      .on('connect', () => { console.log('CONNECTED'); process.exit(0); })
+      .on('error', (e) => { console.log(e.code); process.exit(0); });`;
+    const child = spawn(process.execPath, ['-e', script], { uid: 65534, gid, cwd: '/' });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    await once(child, 'exit');
+    return out.trim();
+  };
+
+  it('a member of the group can connect, a non-member cannot; the group changes live', async () => {
+    const path = join(dir, 'group.sock');
+    const server = await startAdminServer(path, handlers, { mode: 0o660, gid: GID });
+    try {
+      const st = await stat(path);
+      assert.equal(st.gid, GID);
+      assert.equal(st.mode & 0o777, 0o660);
+      assert.equal(await connectAs(path, GID), 'CONNECTED');
+      assert.equal(await connectAs(path, 65534), 'EACCES');
+      await server.setGroup(undefined); // adminSocketGroup removed on reload: back to root only
+      assert.equal((await stat(path)).gid, process.getgid?.());
+      assert.equal(await connectAs(path, GID), 'EACCES');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a directory the daemon creates is 0750 and the group\'s; an existing one the group cannot search is refused, naming the key', async () => {
+    const created = join(dir, 'run', 'las', 'admin.sock');
+    const server = await startAdminServer(created, handlers, { mode: 0o660, gid: GID });
+    try {
+      const st = await stat(join(dir, 'run', 'las'));
+      assert.equal(st.mode & 0o777, 0o750);
+      assert.equal(st.gid, GID);
+      assert.equal(await connectAs(created, GID), 'CONNECTED');
+    } finally {
+      await server.close();
+    }
+    const closed = join(dir, 'closed');
+    await mkdir(closed, { mode: 0o700 });
+    await assert.rejects(startAdminServer(join(closed, 'admin.sock'), handlers, { mode: 0o660, gid: GID }),
+      /^Error: "adminSocketGroup": members of gid 4243 cannot reach the socket because its directory .*closed is mode 0700/);
+  });
+
+  it('a group name resolves through getent; an unknown one is a clear error naming the key', async () => {
+    assert.equal(await resolveAdminGroup('root'), 0);
+    assert.equal(await resolveAdminGroup(4243), 4243);
+    assert.equal(await resolveAdminGroup(undefined), undefined);
+    await assert.rejects(resolveAdminGroup('las-no-such-group'), {
+      message: '"adminSocketGroup": no group "las-no-such-group" on this host (getent group las-no-such-group found none); create it (groupadd las-no-such-group), or write its numeric gid',
+    });
   });
 });

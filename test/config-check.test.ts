@@ -187,6 +187,28 @@ describe('valid configs', () => {
 });
 
 describe('control-plane keys', () => {
+  it('adminSocketGroup: a name or a gid; the mode becomes 0660 unless set; anything else names the key', () => {
+    const base = { interface: 'eth1', services: [{ name: 'web', vip: '10.0.0.100', servers: [{ address: '10.0.0.11' }] }] };
+    const named = parseConfig({ ...base, adminSocketGroup: 'las-admin' });
+    assert.ok(named.ok);
+    assert.equal(named.config.adminSocketGroup, 'las-admin');
+    assert.equal(named.config.adminSocketMode, '0660');
+    const gid = parseConfig({ ...base, adminSocketGroup: 4243, adminSocketMode: '0640' });
+    assert.ok(gid.ok);
+    assert.equal(gid.config.adminSocketGroup, 4243);
+    assert.equal(gid.config.adminSocketMode, '0640');
+    const none = parseConfig(base);
+    assert.ok(none.ok);
+    assert.equal(none.config.adminSocketGroup, undefined);
+    assert.equal(none.config.adminSocketMode, '0600');
+    for (const bad of ['', 'two words', -1, 1.5, true, ['wheel']]) {
+      const r = parseConfig({ ...base, adminSocketGroup: bad });
+      assert.ok(!r.ok, JSON.stringify(bad));
+      assert.equal(r.errors[0]?.path, 'adminSocketGroup');
+      assert.match(r.errors[0]!.message, /is not a group; write a group name like "las-admin" or a numeric gid/);
+    }
+  });
+
   it('every new key set: health checks merge per server, timeouts, metrics, socket mode, drain', async () => {
     const result = await loadConfigFile(FIXTURES + 'valid-control.json');
     assert.ok(result.ok, JSON.stringify(result));

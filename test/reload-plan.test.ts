@@ -41,6 +41,13 @@ describe('reload plan', () => {
     assert.deepEqual(plan.notApplied, ['flowTable.idleTimeout']);
     assert.deepEqual(planReload(config(), config({ flowTimeouts: { udp: 5 }, logLevel: 'debug', adminSocketMode: '0660' })).restartKeys, []);
   });
+
+  it('settings applied live are named, so a reload of only adminSocketMode does not say "nothing changed"', () => {
+    assert.deepEqual(planReload(config(), config({ adminSocketMode: '0660' })).settingsChanged, ['adminSocketMode']);
+    assert.deepEqual(planReload(config(), config({ adminSocketGroup: 'las-admin' })).settingsChanged, ['adminSocketMode', 'adminSocketGroup']);
+    assert.deepEqual(planReload(config(), config({ logLevel: 'debug', flowTimeouts: { udp: 5 } })).settingsChanged, ['flowTimeouts', 'logLevel']);
+    assert.deepEqual(planReload(config(), config()).settingsChanged, []);
+  });
 });
 
 describe('server state across a reload', () => {

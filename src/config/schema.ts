@@ -260,6 +260,13 @@ const octalMode: Check<string> = (value) =>
     ? value.padStart(4, '0')
     : new Invalid(`${describe(value)} is not a file mode; write it in octal as a string, like "0600" (root only, the default) or "0660" (root and the socket's group)`);
 
+/** A group that may use the admin socket: a name as in /etc/group, or a numeric gid. */
+const groupName: Check<string | number> = (value) => {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 4294967295) return value;
+  if (typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(value)) return value;
+  return new Invalid(`${describe(value)} is not a group; write a group name like "las-admin" or a numeric gid: its members may use the admin socket (the mode is then "0660" unless adminSocketMode says otherwise)`);
+};
+
 /** The resolved adminSocketMode as a number. */
 export function parseMode(mode: string): number {
   return parseInt(mode, 8);
@@ -272,7 +279,7 @@ export function parseMode(mode: string): number {
 const KEYS = {
   top: [
     'interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'flowTimeouts', 'ring',
-    'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'services',
+    'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'adminSocketGroup', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'services',
   ],
   flowTable: ['capacity', 'idleTimeout'],
   flowTimeouts: FLOW_TIMEOUT_KEYS,
@@ -480,6 +487,7 @@ const configSchema = strictObject(
     neighbourRefresh: leaf(positive(3600, 'seconds between MAC re-resolution of servers without "mac"; 5 is the default')).optional(),
     adminSocket: leaf(socketPath).optional(),
     adminSocketMode: leaf(octalMode).optional(),
+    adminSocketGroup: leaf(groupName).optional(),
     metrics: strictObject(
       'metrics',
       {
@@ -767,7 +775,9 @@ function resolve(d: ParsedConfig): LasConfig {
     },
     neighbourRefresh: d.neighbourRefresh ?? DEFAULTS.neighbourRefresh,
     adminSocket: d.adminSocket ?? DEFAULTS.adminSocket,
-    adminSocketMode: d.adminSocketMode ?? DEFAULTS.adminSocketMode,
+    // A group is given access: read-write for it unless the mode is set explicitly.
+    adminSocketMode: d.adminSocketMode ?? (d.adminSocketGroup !== undefined ? '0660' : DEFAULTS.adminSocketMode),
+    ...(d.adminSocketGroup !== undefined ? { adminSocketGroup: d.adminSocketGroup } : {}),
     metrics: { enabled: d.metrics?.enabled ?? true, listen: d.metrics?.listen ?? DEFAULTS.metricsListen },
     drainOnRemove: d.drainOnRemove ?? DEFAULTS.drainOnRemove,
     drainTimeout: d.drainTimeout ?? DEFAULTS.drainTimeout,

@@ -72,7 +72,8 @@ export interface LasConfig {
   ring: { blockSize: number; blockCount: number; frameSize: number | 'auto'; retireTimeoutMs: number };
   neighbourRefresh: number;       // seconds between MAC re-resolution, default 5
   adminSocket: string;            // default "/run/las/admin.sock"
-  adminSocketMode: string;        // default "0600" (octal, as written)
+  adminSocketMode: string;        // default "0600" (octal, as written); "0660" with adminSocketGroup
+  adminSocketGroup?: string | number; // group name or gid given the socket; default: none (root only)
   metrics: { enabled: boolean; listen: string }; // default enabled on "127.0.0.1:9477"
   drainOnRemove: boolean;         // default true
   drainTimeout: number;           // seconds, default 300

@@ -10,6 +10,7 @@ import { RETRY_MS, ServerMacs } from './server-macs.js';
 import { socketFilter, buildDataplaneOptions } from './native-snapshot.js';
 import { chooseTxMode } from './tx-mode.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
+import { resolveAdminGroup } from './admin-group.js';
 import { adminHandlers, type DaemonControl, type ServerAction } from './admin-verbs.js';
 import { ServerState } from './server-state.js';
 import { HealthMonitor, type HealthChange } from './health/health-monitor.js';
@@ -78,7 +79,10 @@ class Daemon implements DaemonControl {
     this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs.known));
 
     // The admin socket first: it refuses to start beside a live daemon before anything is touched.
-    this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), { mode: parseMode(config.adminSocketMode) });
+    this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), {
+      mode: parseMode(config.adminSocketMode),
+      gid: await resolveAdminGroup(config.adminSocketGroup),
+    });
     try {
       if (config.metrics.enabled) {
         this.metrics = await startMetricsServer(config.metrics.listen, createMetricsRegistry({
@@ -220,6 +224,12 @@ class Daemon implements DaemonControl {
       this.refuse(`reload refused: ${(error as Error).message}`);
     }
     const macs = this.macs.known;
+    let gid: number | undefined;
+    try {
+      gid = await resolveAdminGroup(next.adminSocketGroup);
+    } catch (error) {
+      this.refuse(`reload refused: ${(error as Error).message}`);
+    }
     const vips = (c: LasConfig) => JSON.stringify([...new Set(c.services.map((s) => s.vip))].sort());
     const vipsChanged = vips(this.config) !== vips(next);
     try {
@@ -243,6 +253,9 @@ class Daemon implements DaemonControl {
     this.aging?.setTimeouts(next.flowTimeouts);
     this.monitor?.sync(state.healthTargets());
     this.log.level = this.options.logLevel ?? next.logLevel;
+    if (prev.adminSocketGroup !== next.adminSocketGroup) {
+      await this.admin?.setGroup(gid).catch((error: unknown) => this.log.warn({ err: error }, 'reload: the admin socket keeps its group'));
+    }
     if (prev.adminSocketMode !== next.adminSocketMode) await this.admin?.setMode(parseMode(next.adminSocketMode));
     if (prev.neighbourRefresh !== next.neighbourRefresh) this.startRefreshTimer();
     this.reloads.ok++;

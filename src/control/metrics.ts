@@ -1,11 +1,14 @@
-// Prometheus metrics (prom-client) on metrics.listen, 127.0.0.1:9477 by default. Everything is read
-// at scrape time from the fast path's counters and the control plane's state; nothing is kept here.
-import { createServer, type Server } from 'node:http';
+// Prometheus metrics (prom-client) on metrics.listen, 127.0.0.1:9477 by default, served by a worker
+// thread (metrics-http.ts). Everything is read at scrape time from the fast path's counters and the control plane's state; nothing is kept here.
+import { Worker } from 'node:worker_threads';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { DataplaneStats } from '../native/binding.js';
 import type { AgingTotals } from './aging/aging.js';
 import type { CheckCounts } from './health/health-monitor.js';
 import type { ServiceStatus } from './status.js';
+import { METRICS_LIMITS, type MetricsLimits, type WorkerMessage } from './metrics-limits.js';
+
+export { METRICS_LIMITS } from './metrics-limits.js';
 
 export interface MetricsSource {
   stats(): DataplaneStats | undefined;
@@ -123,35 +126,52 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
 
 export interface MetricsServer {
   address: string;
+  port: number;                // the bound port (listen may say 0 in tests)
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics on "host:port". */
-export async function startMetricsServer(listen: string, registry: Registry): Promise<MetricsServer> {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon);
-  const port = Number(listen.slice(colon + 1));
-  const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('las: metrics are at /metrics\n');
-      return;
-    }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`las: ${String(error)}\n`),
+/** Scrapes within this share one rendering: a storm costs the main thread at most one per interval. */
+export const RENDER_CACHE_MS = 100;
+
+/**
+ * Serves GET /metrics on "host:port" from a worker thread (metrics-http.ts): parsing, connections
+ * and the limits of hostile scrapers cost that thread, never the main event loop that runs the
+ * admin socket, reloads and health decisions. The main thread only renders the text, at most once
+ * per RENDER_CACHE_MS, when the worker asks for it.
+ */
+export async function startMetricsServer(listen: string, registry: Registry, limits: Partial<MetricsLimits> = {}): Promise<MetricsServer> {
+  const worker = new Worker(new URL('./metrics-http.js', import.meta.url), { workerData: { listen, limits: { ...METRICS_LIMITS, ...limits } } });
+  let last: { at: number; text: Promise<string> } | undefined;
+  const render = () => {
+    const now = Date.now();
+    if (!last || now - last.at > RENDER_CACHE_MS) last = { at: now, text: registry.metrics() };
+    return last.text;
+  };
+  worker.on('message', (message: WorkerMessage) => {
+    if (message.type !== 'render') return;
+    render().then(
+      (text) => worker.postMessage({ type: 'text', text, contentType: registry.contentType }),
+      (error: unknown) => worker.postMessage({ type: 'error', error: String(error) }),
     );
   });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(`metrics: cannot listen on ${listen}: ${error.code ?? error.message}; change "metrics.listen" or set "metrics": { "enabled": false }`)));
-    server.listen(port, host, () => resolve());
+  const port = await new Promise<number>((resolve, reject) => {
+    const onMessage = (message: WorkerMessage) => {
+      if (message.type === 'listening') resolve(message.port);
+      else if (message.type === 'listen-error') {
+        reject(new Error(`metrics: cannot listen on ${listen}: ${message.code}; change "metrics.listen" or set "metrics": { "enabled": false }`));
+      }
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`metrics: the listener thread exited (${code}) before listening on ${listen}`)));
   });
+  worker.removeAllListeners('error').removeAllListeners('exit');
+  worker.on('error', () => undefined); // a crash of the listener thread must not take the daemon down
   return {
     address: listen,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    port,
+    close: async () => {
+      await worker.terminate();
+    },
   };
 }

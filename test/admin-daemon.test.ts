@@ -8,16 +8,16 @@ import { chmod, stat } from 'node:fs/promises';
 import net from 'node:net';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
-import { CLI, las, lasOk } from './support/control.js';
+import { CLI, las, lasOk, startWith } from './support/control.js';
 
 const NOBODY = 65534;
 
 /**
- * Connects as uid/gid 65534 and sends one request; returns the error code or the first answer line.
+ * Connects as uid 65534 (group `gid`, no others) and sends one request; returns the error code or the first answer line.
  * The child ends on an outcome only (a connect error, or a whole line), never on a timer of its
  * own: a slow answer must not turn into a wrong one. The test's timeout bounds it.
  */
-async function asNobody(socketPath: string, request: string): Promise<string> {
+async function asNobody(socketPath: string, request: string, gid = NOBODY): Promise<string> {
   const script = `const s = require('net').createConnection(${JSON.stringify(socketPath)});
     let got = '';
     s.setEncoding('utf8');
@@ -26,7 +26,7 @@ async function asNobody(socketPath: string, request: string): Promise<string> {
     s.on('close', () => { if (!got.includes('\\n')) { console.log('CLOSED ' + got); process.exit(0); } });
     s.on('error', (e) => { console.log(e.code); process.exit(0); });`;
   // The kill only bounds a hung daemon: 60 s is far past any slow answer.
-  const child = spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/', timeout: 60_000 });
+  const child = spawn(process.execPath, ['-e', script], { uid: NOBODY, gid, cwd: '/', timeout: 60_000 });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   // 'close', not 'exit': only 'close' comes after the child's output has been read.
@@ -71,9 +71,26 @@ test('the admin socket refuses a non-root client when its mode says so; a reload
     assert.match(err, /permission denied on .*admin\.sock: the admin socket is for root; run this command as root/);
 
     await lab.writeConfig({ ...lab.config, adminSocketMode: '0666' });
-    await lasOk(lab, ['reload']);
+    assert.match(await lasOk(lab, ['reload']), /^reloaded\n {2}settings changed: adminSocketMode$/m); // not "nothing changed"
     assert.equal((await stat(lab.adminSocket)).mode & 0o777, 0o666);
     assert.match(await asNobody(lab.adminSocket, '{"id":1,"cmd":"status"}'), /^\{"id":1,"ok":true/);
+  });
+});
+
+test('adminSocketGroup: members of the group can use the daemon\'s socket, others cannot; an unknown group stops the start naming the key', { timeout: 90_000, skip: process.getuid?.() !== 0 && 'needs root to switch users' }, async () => {
+  const GID = 4243;
+  await withDrLab({ servers: 1, startDaemon: false }, async (lab) => {
+    await chmod(lab.dir, 0o755); // only the socket's own mode and group decide
+    await startWith(lab, {}, { adminSocketGroup: GID });
+    const st = await stat(lab.adminSocket);
+    assert.equal(st.gid, GID);
+    assert.equal(st.mode & 0o777, 0o660);
+    assert.match(await asNobody(lab.adminSocket, '{"id":1,"cmd":"status"}', GID), /^\{"id":1,"ok":true/);
+    assert.equal(await asNobody(lab.adminSocket, '{"id":1,"cmd":"status"}'), 'EACCES');
+    await lab.kill();
+
+    await lab.writeConfig({ ...lab.config, adminSocketGroup: 'las-no-such-group' });
+    await assert.rejects(lab.startDaemon(), /"adminSocketGroup": no group "las-no-such-group" on this host/);
   });
 });
 
@@ -100,7 +117,8 @@ test('malformed admin requests get errors, not a crash; the CLI explains mistake
     assert.match(String(errors[4]?.error), /"weight" must be an integer/);
     assert.match(String(errors[5]?.error), /"args" must be an object/);
     assert.match(String(errors[6]?.error), /unknown command "__proto__"; known: flows, reload, server, stats, status/);
-    assert.equal(answers[7]?.ok, true); // status takes no arguments
+    // status takes no arguments and says so, like the verbs that take some
+    assert.deepEqual(answers[7], { id: 8, ok: false, error: '"args" must be an object, e.g. {} (or leave "args" out): "status" takes no arguments' });
     assert.equal(answers[8]?.ok, true);
     assert.ok(lab.daemon().running());
 

@@ -68,7 +68,7 @@ test('the admin socket refuses a non-root client when its mode says so; a reload
     cli.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
     const [code] = (await once(cli, 'close')) as [number];
     assert.equal(code, 1);
-    assert.match(err, /permission denied on .*admin\.sock: the admin socket is for root; run this command as root/);
+    assert.match(err, /permission denied on .*admin\.sock: the admin socket is for root and its adminSocketGroup, if set; run this command as root \(sudo\) or as a member of that group/);
 
     await lab.writeConfig({ ...lab.config, adminSocketMode: '0666' });
     assert.match(await lasOk(lab, ['reload']), /^reloaded\n {2}settings changed: adminSocketMode$/m); // not "nothing changed"

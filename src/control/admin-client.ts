@@ -53,7 +53,7 @@ function connectProblem(path: string, error: NodeJS.ErrnoException): Error {
       break;
     case 'EACCES':
     case 'EPERM':
-      message = `permission denied on ${path}: the admin socket is for root; run this command as root (sudo)`;
+      message = `permission denied on ${path}: the admin socket is for root and its adminSocketGroup, if set; run this command as root (sudo) or as a member of that group`;
       break;
     case 'ENOTSOCK':
       message = `${path} is not a socket: pass the daemon's adminSocket with --socket or --config`;

@@ -92,7 +92,7 @@ class Daemon implements DaemonControl {
           aging: () => this.aging?.totals ?? { passes: 0, scanned: 0, expired: 0, refused: 0, sweeps: 0 },
           healthChecks: () => this.monitor?.counts() ?? [],
           reloads: () => this.reloads,
-        }));
+        }), {}, (error) => log.error({ err: error }, 'the metrics listener thread failed: no metrics until a restart'));
       }
       if (config.ingressDrop === 'tc') {
         this.ingressDrop = await installIngressDrop(config.interface, config.services.map((s) => s.vip));

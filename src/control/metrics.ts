@@ -139,7 +139,7 @@ export const RENDER_CACHE_MS = 100;
  * admin socket, reloads and health decisions. The main thread only renders the text, at most once
  * per RENDER_CACHE_MS, when the worker asks for it.
  */
-export async function startMetricsServer(listen: string, registry: Registry, limits: Partial<MetricsLimits> = {}): Promise<MetricsServer> {
+export async function startMetricsServer(listen: string, registry: Registry, limits: Partial<MetricsLimits> = {}, onError: (error: Error) => void = () => undefined): Promise<MetricsServer> {
   const worker = new Worker(new URL('./metrics-http.js', import.meta.url), { workerData: { listen, limits: { ...METRICS_LIMITS, ...limits } } });
   let last: { at: number; text: Promise<string> } | undefined;
   const render = () => {
@@ -166,7 +166,7 @@ export async function startMetricsServer(listen: string, registry: Registry, lim
     worker.once('exit', (code) => reject(new Error(`metrics: the listener thread exited (${code}) before listening on ${listen}`)));
   });
   worker.removeAllListeners('error').removeAllListeners('exit');
-  worker.on('error', () => undefined); // a crash of the listener thread must not take the daemon down
+  worker.on('error', onError); // a crash of the listener thread must not take the daemon down: reported
   return {
     address: listen,
     port,

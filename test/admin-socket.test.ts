@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { adminRequest } from '../src/control/admin-client.js';
 import { resolveAdminGroup } from '../src/control/admin-group.js';
 import { ADMIN_LIMITS, MAX_LINE_BYTES, startAdminServer, type AdminServer } from '../src/control/admin-server.js';
+import { writeUntilCutOff } from './support/write-until-cut-off.js';
 
 let bigCalls = 0;
 const handlers = {
@@ -200,29 +201,6 @@ function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
       resolve(true);
     });
   });
-}
-
-/**
- * Writes `chunk` up to `max` times, waiting for 'drain' when the kernel is full, until the server
- * closes; returns how many chunks it got rid of (bounded: the server takes at most that much).
- */
-async function writeUntilCutOff(socket: net.Socket, chunk: Buffer, max: number): Promise<number> {
-  let taken = 0;
-  while (!socket.destroyed && taken < max) {
-    taken++;
-    if (socket.write(chunk)) continue;
-    const closed = await new Promise<boolean>((resolve) => {
-      const onDrain = () => done(false);
-      const onClose = () => done(true);
-      const done = (c: boolean) => {
-        socket.off('drain', onDrain).off('close', onClose);
-        resolve(c);
-      };
-      socket.on('drain', onDrain).on('close', onClose);
-    });
-    if (closed) break;
-  }
-  return taken;
 }
 
 describe('admin socket limits (hostile local clients)', () => {

@@ -12,30 +12,11 @@ import { test } from 'node:test';
 import { ADMIN_LIMITS } from '../src/control/admin-server.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { logLines, startWith, waitFor } from './support/control.js';
+import { writeUntilCutOff } from './support/write-until-cut-off.js';
 
 const RSS_GROWTH_LIMIT_MB = 200;
 
 const rssMB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
-
-/** Writes `chunk` up to `max` times (waiting for 'drain'), until the daemon cuts the client off. */
-async function writeUntilCutOff(socket: net.Socket, chunk: Buffer, max: number): Promise<number> {
-  let taken = 0;
-  while (!socket.destroyed && taken < max) {
-    taken++;
-    if (socket.write(chunk)) continue;
-    const closed = await new Promise<boolean>((resolve) => {
-      const onDrain = () => done(false);
-      const onClose = () => done(true);
-      const done = (c: boolean) => {
-        socket.off('drain', onDrain).off('close', onClose);
-        resolve(c);
-      };
-      socket.on('drain', onDrain).on('close', onClose);
-    });
-    if (closed) break;
-  }
-  return taken;
-}
 
 async function adminClient(lab: DrLab): Promise<net.Socket> {
   const socket = net.createConnection(lab.adminSocket);

@@ -128,6 +128,7 @@ function evictOne(connections: Set<Connection>, newcomer: net.Socket): void {
     connections.delete(oldest);
     return;
   }
+  newcomer.on('error', () => newcomer.destroy()); // it may have hung up already: never an unhandled 'error'
   newcomer.end(`${encodeJson({ id: null, ok: false, error: `too many admin connections (${connections.size}), all busy; try again` })}\n`);
   newcomer.destroySoon();
 }

@@ -20,7 +20,11 @@ port.on('message', (answer: MainMessage) => {
 });
 function text(): Promise<MainMessage> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve({ type: 'error', error: `the daemon did not render the metrics within ${limits.renderTimeoutMs} ms` }), limits.renderTimeoutMs);
+    const timer = setTimeout(() => {
+      // Leave the batch: once it is empty, the next scrape asks the main thread again.
+      waiting = waiting.filter((w) => w !== waiter);
+      resolve({ type: 'error', error: `the daemon did not render the metrics within ${limits.renderTimeoutMs} ms` });
+    }, limits.renderTimeoutMs);
     const waiter: Waiter = (answer) => {
       clearTimeout(timer);
       resolve(answer);

@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client) on metrics.listen, 127.0.0.1:9477 by default, served by a worker
-// thread (metrics-http.ts). Everything is read at scrape time from the fast path's counters and the control plane's state; nothing is kept here.
+// thread (metrics-http.ts). Everything is read at scrape time from the fast path's counters and the
+// control plane's state; only the last rendering is kept, for RENDER_CACHE_MS.
 import { Worker } from 'node:worker_threads';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { DataplaneStats } from '../native/binding.js';
@@ -154,18 +155,28 @@ export async function startMetricsServer(listen: string, registry: Registry, lim
       (error: unknown) => worker.postMessage({ type: 'error', error: String(error) }),
     );
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    const onMessage = (message: WorkerMessage) => {
-      if (message.type === 'listening') resolve(message.port);
-      else if (message.type === 'listen-error') {
-        reject(new Error(`metrics: cannot listen on ${listen}: ${message.code}; change "metrics.listen" or set "metrics": { "enabled": false }`));
-      }
-    };
-    worker.on('message', onMessage);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`metrics: the listener thread exited (${code}) before listening on ${listen}`)));
-  });
-  worker.removeAllListeners('error').removeAllListeners('exit');
+  let onMessage: ((message: WorkerMessage) => void) | undefined;
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      onMessage = (message: WorkerMessage) => {
+        if (message.type === 'listening') resolve(message.port);
+        else if (message.type === 'listen-error') {
+          reject(new Error(`metrics: cannot listen on ${listen}: ${message.code}; change "metrics.listen" or set "metrics": { "enabled": false }`));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`metrics: the listener thread exited (${code}) before listening on ${listen}`)));
+    });
+  } catch (error) {
+    // The thread would keep the process alive: a daemon that cannot start must still exit.
+    await worker.terminate();
+    throw error;
+  } finally {
+    if (onMessage) worker.off('message', onMessage);
+    worker.removeAllListeners('error').removeAllListeners('exit');
+  }
   worker.on('error', onError); // a crash of the listener thread must not take the daemon down: reported
   return {
     address: listen,

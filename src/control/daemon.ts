@@ -12,7 +12,7 @@ import { chooseTxMode } from './tx-mode.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { resolveAdminGroup } from './admin-group.js';
 import { adminHandlers, type DaemonControl, type ServerAction } from './admin-verbs.js';
-import { ServerState } from './server-state.js';
+import { hasMac, ServerState } from './server-state.js';
 import { HealthMonitor, type HealthChange } from './health/health-monitor.js';
 import { FlowAging } from './aging/aging.js';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
@@ -70,19 +70,16 @@ class Daemon implements DaemonControl {
     this.links = new LinkWatch(log, [...new Set([config.interface, config.egressInterface])]);
     this.watch = new CounterWatch(log, { name: config.egressInterface, mtu: addon.interfaceMtu(config.egressInterface) });
     await this.macs.resolve(this.state.addressesNeedingMac(), ARP_WAIT_MS);
-    const resolved = (r: { address: string; mac?: string }) => r.mac !== undefined || this.macs.known.has(r.address);
-    if (!this.state.list().some((svc) => svc.servers.some(resolved))) {
+    if (!this.state.list().some((svc) => svc.servers.some((r) => hasMac(r, this.macs.known)))) {
       log.warn({ interface: config.egressInterface }, 'no server of any service answered ARP: starting anyway; nothing is forwarded until one answers');
     }
     this.txMode = await chooseTxMode(config.txMode, config.egressInterface);
+    const adminGid = await resolveAdminGroup(config.adminSocketGroup); // an unknown group fails here, early
     const options = buildDataplaneOptions(config, this.txMode, process.pid & 0xffff);
     this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs.known));
 
     // The admin socket first: it refuses to start beside a live daemon before anything is touched.
-    this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), {
-      mode: parseMode(config.adminSocketMode),
-      gid: await resolveAdminGroup(config.adminSocketGroup),
-    });
+    this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), { mode: parseMode(config.adminSocketMode), gid: adminGid });
     try {
       if (config.metrics.enabled) {
         this.metrics = await startMetricsServer(config.metrics.listen, createMetricsRegistry({

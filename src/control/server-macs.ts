@@ -32,7 +32,11 @@ export class ServerMacs {
    * the interface's subnets (a config error); silent servers are logged once and left for retry().
    */
   async resolve(addresses: string[], timeoutMs: number): Promise<void> {
-    const wanted = addresses.filter((a) => !this.macs.has(a));
+    // `addresses` is every server of the config (being) applied: silence is remembered for those only.
+    const configured = new Set(addresses);
+    for (const a of this.missingSince.keys()) if (!configured.has(a)) this.missingSince.delete(a);
+    // Known-silent servers are not waited for again: retry() asks them every RETRY_MS.
+    const wanted = addresses.filter((a) => !this.macs.has(a) && !this.missingSince.has(a));
     if (wanted.length === 0) return;
     await checkOnLink(this.ifname, wanted);
     const { macs, missing } = await resolveSome(this.ifname, wanted, timeoutMs);
@@ -49,9 +53,7 @@ export class ServerMacs {
   /** One retry tick for the silent servers among `wanted`; returns those that answered since the last tick. */
   async retry(wanted: string[]): Promise<string[]> {
     // Every configured server without a MAC is asked, whatever missingSince says (that only dates
-    // the silence for status and keeps the warning to one line per server).
-    const keep = new Set(wanted);
-    for (const a of this.missingSince.keys()) if (!keep.has(a)) this.missingSince.delete(a);
+    // the silence for status and keeps the warning to one line per server; resolve() prunes it).
     const silent = wanted.filter((a) => !this.macs.has(a));
     if (silent.length === 0) return [];
     const table = await readNeighbourTable(this.ifname);

@@ -37,7 +37,7 @@ export interface DrainEnd extends ServerRef {
 
 /** Placeholder for a server that has not answered ARP; it is published down, so nothing is sent to it. */
 const UNRESOLVED_MAC = '00:00:00:00:00:00';
-const hasMac = (r: { address: string; mac?: string }, macs?: ReadonlyMap<string, string>) => r.mac !== undefined || !macs || macs.has(r.address);
+export const hasMac = (r: { address: string; mac?: string }, macs?: ReadonlyMap<string, string>) => r.mac !== undefined || !macs || macs.has(r.address);
 
 const key = (service: string, address: string) => `${service}\u0000${address}`;
 const sameEndpoint = (a: ServiceConfig, b: ServiceConfig) => a.vip === b.vip && a.port === b.port && a.protocol === b.protocol;

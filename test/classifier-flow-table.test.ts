@@ -200,6 +200,16 @@ describe('full flow table', () => {
       assert.equal(c.flowCount(), 1_024);
       assert.equal(c.counters().flowTableFull, 4n * 300n);
       assert.equal(new Set(first).size, 3, `overflow flows spread: ${JSON.stringify([...countBy(first)])}`);
+
+      // Once there is room (here: a table that never filled), their next packets still reach the same
+      // server, and the entry made then keeps them there.
+      const roomy = createClassifier(addon, options({ flowCapacity: 1_024 }), s);
+      for (let i = 0; i < 7; i++) send(roomy, s, packet(clientIp(i), 40_000), 10); // move the rr/wrr cursor
+      overflow.forEach((client, i) => {
+        assert.equal(send(roomy, s, packet(client, 40_000, { flags: TCP_ACK }), 40), first[i], `${client} with room again`);
+        assert.equal(send(roomy, s, packet(client, 40_000, { flags: TCP_ACK }), 50), first[i], `${client} from its entry`);
+      });
+      assert.equal(roomy.flowCount(), 7 + 300);
     });
   }
 });

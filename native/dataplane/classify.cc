@@ -221,6 +221,9 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
       w.load.add(e->server_addr, -1);  // the entry changes hands (expired, or its server went away)
       e->tcp_flags_seen = 0;
     } else {
+      // A TCP packet other than a SYN with no entry belongs to a connection placed while the table
+      // was full: it keeps the server that stateless choice gave it, also once there is room again.
+      if (p.proto == kProtoTcp && (p.tcp_flags & kTcpSyn) == 0) server = stateless_server(svc, key, server);
       e = w.flows.insert(key, h);
       if (!e) {
         // Full: forwarded without an entry, so every packet of this flow is decided afresh and must get

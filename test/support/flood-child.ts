@@ -67,6 +67,8 @@ if (values.file) {
   const poolSize = Math.max(1, Math.min(spec.pool, spec.count));
   while (total < spec.count) {
     const pool = buildFlood(spec.target, poolSize, (spec.seed + pools * 0x9e3779b9) >>> 0, spec.weights, spec.kinds).frames;
+    // An empty pool would send nothing and never bring total to spec.count: the loop would not end.
+    if (pool.length === 0) throw new Error(`buildFlood gave an empty pool (pool ${poolSize}, kinds ${JSON.stringify(spec.kinds)}, weights ${JSON.stringify(spec.weights)})`);
     pools++;
     for (let pass = 0; pass < Math.max(1, spec.reuse) && total < spec.count; pass++) {
       await sendAll(pool.slice(0, Math.min(pool.length, spec.count - total)));

@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { adminRequest } from '../src/control/admin-client.js';
 import { resolveAdminGroup } from '../src/control/admin-group.js';
 import { ADMIN_LIMITS, MAX_LINE_BYTES, startAdminServer, type AdminServer } from '../src/control/admin-server.js';
-import { writeUntilCutOff } from './support/write-until-cut-off.js';
+import { waitFor } from './support/control.js';
+import { closedWithin, writeUntilCutOff } from './support/hostile-client.js';
 
 let bigCalls = 0;
 const handlers = {
@@ -191,18 +192,6 @@ describe('admin socket', () => {
   });
 });
 
-/** Resolves when the socket is closed by the server (bounded). */
-function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (socket.destroyed) return resolve(true);
-    const timer = setTimeout(() => resolve(false), ms);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 describe('admin socket limits (hostile local clients)', () => {
   let dir: string;
 
@@ -247,8 +236,7 @@ describe('admin socket limits (hostile local clients)', () => {
         sockets.push(socket);
       }
       // Every connect evicts one once the table is full; wait until the evictions have landed.
-      const deadline = Date.now() + 10_000;
-      while (closed < 300 - ADMIN_LIMITS.maxConnections && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the evictions closed', () => closed >= 300 - ADMIN_LIMITS.maxConnections, 10_000, () => ({ closed }));
       assert.equal(closed, 300 - ADMIN_LIMITS.maxConnections);
       assert.ok(server.connections() <= ADMIN_LIMITS.maxConnections, `${server.connections()} open`);
       assert.equal(sockets[0]!.destroyed, true);      // the oldest went
@@ -293,9 +281,7 @@ describe('admin socket limits (hostile local clients)', () => {
       assert.ok(bigCalls < 1000, `${bigCalls} replies of 4 KiB were produced for a client that never read`);
       assert.ok(writes < 100, `the server kept reading: ${writes} x 14 kB taken`);
       // The server's side of the close may land a turn after the client's.
-      const deadline = Date.now() + 5000;
-      while (server.connections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(server.connections(), 0);
+      await waitFor('the server closed its side', () => server.connections() === 0, 5000, () => ({ open: server.connections() }));
     } finally {
       await server.close();
     }

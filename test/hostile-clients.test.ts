@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { ADMIN_LIMITS } from '../src/control/admin-server.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { logLines, startWith, waitFor } from './support/control.js';
-import { writeUntilCutOff } from './support/write-until-cut-off.js';
+import { writeUntilCutOff } from './support/hostile-client.js';
 
 const RSS_GROWTH_LIMIT_MB = 200;
 

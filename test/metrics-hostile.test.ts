@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { Gauge, Registry } from 'prom-client';
 import { METRICS_LIMITS, startMetricsServer } from '../src/control/metrics.js';
+import { waitFor } from './support/control.js';
+import { closedWithin } from './support/hostile-client.js';
 
 /** A registry counting its renderings. */
 function countingRegistry() {
@@ -33,15 +35,6 @@ function connect(port: number): Promise<net.Socket> {
   return once(socket, 'connect').then(() => socket);
 }
 
-const closed = (socket: net.Socket, ms: number) => new Promise<boolean>((resolve) => {
-  if (socket.destroyed) return resolve(true);
-  const timer = setTimeout(() => resolve(false), ms);
-  socket.once('close', () => {
-    clearTimeout(timer);
-    resolve(true);
-  });
-});
-
 test('pipelining non-readers are cut off; 300 idle connections do not lock out a scrape', { timeout: 60_000 }, async () => {
   const { registry, renders } = countingRegistry();
   const server = await startMetricsServer('127.0.0.1:0', registry);
@@ -63,12 +56,10 @@ test('pipelining non-readers are cut off; 300 idle connections do not lock out a
     assert.equal(normal.status, 200);
     assert.match(normal.body, /^# HELP /m);
 
-    for (const s of pipeliners) assert.equal(await closed(s, 20_000), true, 'a pipelining non-reader was not cut off');
+    for (const s of pipeliners) assert.equal(await closedWithin(s, 20_000), true, 'a pipelining non-reader was not cut off');
     // Evictions reach the clients as closes; wait (bounded) for them to land.
     const open = () => sockets.filter((s) => !s.destroyed).length;
-    const deadline = Date.now() + 10_000;
-    while (open() > METRICS_LIMITS.maxConnections && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(open() <= METRICS_LIMITS.maxConnections, `${open()} idle connections still open`);
+    await waitFor('idle connections down to the limit', () => open() <= METRICS_LIMITS.maxConnections, 10_000, () => `${open()} idle connections still open`);
     // 40 000 requests asked for; the main thread rendered a handful.
     assert.ok(renders() < 100, `${renders()} renderings`);
     assert.equal((await scrape(server.port)).status, 200);
@@ -92,9 +83,7 @@ test('a scraper that sends one request and never reads is cut off after idleTime
     const s = await connect(server.port);
     s.pause(); // a paused client cannot see the close; the server's side of the socket tells
     s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
-    const deadline = Date.now() + 20_000;
-    while (established(server.port, s.localPort!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(established(server.port, s.localPort!), false, 'the server still holds the non-reader');
+    await waitFor('the server let go of the non-reader', () => !established(server.port, s.localPort!), 20_000, () => 'the server still holds the non-reader');
     s.destroy();
   } finally {
     await server.close();

@@ -1,4 +1,5 @@
-// A hostile client's writer: keeps writing until the server cuts it off, never reading.
+// Hostile local clients of the admin socket and the metrics listener: a writer that keeps writing
+// until the server cuts it off, never reading, and a bounded wait for that cut-off.
 import type net from 'node:net';
 
 /**
@@ -22,4 +23,16 @@ export async function writeUntilCutOff(socket: net.Socket, chunk: Buffer, max: n
     if (closed) break;
   }
   return taken;
+}
+
+/** Resolves true when the socket is closed (by the server), false if it is still open after `ms`. */
+export function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
 }

@@ -204,7 +204,9 @@ describe('admin socket limits (hostile local clients)', () => {
 
   it('a 20 MB line without a newline is refused after the first 64 KiB; the server reads no more of it', async () => {
     const path = join(dir, 'long.sock');
-    const server = await startAdminServer(path, handlers);
+    // After its error answer the server waits replyStallMs for the client to hang up, then cuts it
+    // off: 1 s instead of the default 10 s leaves the 15 s wait below a wide margin on a busy machine.
+    const server = await startAdminServer(path, handlers, { limits: { replyStallMs: 1000 } });
     try {
       const socket = net.createConnection(path);
       await once(socket, 'connect');

@@ -3,24 +3,17 @@
 // a second VIP (a new socket filter and ingress drop through tc) and changes weights; the next one
 // takes them back out.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { withDrLab, type ClientResult } from './support/dr-lab.js';
 import { sleep } from './support/control.js';
 import { isObject } from './support/json.js';
+import { rssKb } from './support/rss.js';
 
 const RELOADS = 50;
 const PACE_MS = 400;                 // 50 × 400 ms = 20 s
 const WARMUP_RELOADS = 10;           // RSS is compared from here on
 const RSS_GROWTH_BOUND_KB = 16 * 1024;   // measured: +2.1 MB from reload 10 to the peak after it
 const SECOND_VIP = '10.77.0.101';
-
-async function rssKb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
-  assert.ok(Number.isFinite(kb), `VmRSS of ${pid}`);
-  return kb;
-}
 
 test('50 reloads in 20 s under HTTP load: 0 failed requests, every reload applied, daemon RSS flat', { timeout: 180_000 }, async (t) => {
   await withDrLab({ servers: 3 }, async (lab) => {
@@ -55,7 +48,9 @@ test('50 reloads in 20 s under HTTP load: 0 failed requests, every reload applie
         const next = Date.now() + PACE_MS;
         await lab.writeConfig(variants[i % 2]!);
         answers.push(await lab.admin('reload', {}, 30_000));
-        rss.push(await rssKb(pid));
+        const kb = await rssKb(pid);
+        assert.ok(kb !== undefined, `VmRSS of ${pid} after reload ${i}`);
+        rss.push(kb);
         await sleep(Math.max(0, next - Date.now()));
       }
     } finally {

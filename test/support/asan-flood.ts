@@ -7,8 +7,9 @@ import { withDrLab, type DrLab } from './dr-lab.js';
 import { FLOOD_KINDS, sendGeneratedFloodInNs, type FloodKind, type SendResult } from './flood.js';
 import { isObject, num } from './json.js';
 import {
-  ensureAsanAddon, mappedSanitizerParts, plainEnv, rssKb, sanitizerDaemonEnv, sanitizerReports, type SanitizerReport,
+  ensureAsanAddon, mappedSanitizerParts, plainEnv, sanitizerDaemonEnv, sanitizerReports, type SanitizerReport,
 } from './sanitizer.js';
+import { rssKb } from './rss.js';
 
 export interface AsanFloodOptions {
   frames: number;

@@ -95,10 +95,3 @@ export async function mappedSanitizerParts(pid: number, addon: string): Promise<
   const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
   return { asan: /\/libasan\.so/.test(maps), ubsan: /\/libubsan\.so/.test(maps), addon: maps.includes(addon) };
 }
-
-/** VmRSS of a process in kB (undefined once it is gone). */
-export async function rssKb(pid: number): Promise<number | undefined> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
-  const match = status?.match(/^VmRSS:\s+(\d+)\s+kB/m);
-  return match ? Number(match[1]) : undefined;
-}

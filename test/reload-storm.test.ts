@@ -36,9 +36,13 @@ test('50 reloads in 20 s under HTTP load: 0 failed requests, every reload applie
     // Load: batches of new connections until the reloads are done (bounded in count).
     let reloading = true;
     const batches: ClientResult[] = [];
+    // The load's own error is recorded (a handler from the start: no unhandled rejection while the
+    // reloads run) and asserted after the loop, so that it neither goes unseen nor hides the
+    // reload loop's error.
+    let loadError: unknown;
     const load = (async () => {
       for (let i = 0; i < 1000 && reloading; i++) batches.push(await lab.runClient({ requests: 100, concurrency: 4, timeoutMs: 5000 }));
-    })();
+    })().catch((error: unknown) => { loadError = error; });
 
     const rss: number[] = [];
     const answers: unknown[] = [];
@@ -57,6 +61,7 @@ test('50 reloads in 20 s under HTTP load: 0 failed requests, every reload applie
       reloading = false;
       await load;
     }
+    assert.equal(loadError, undefined, `the HTTP load failed: ${String(loadError)}`);
     const seconds = (Date.now() - started) / 1000;
     // One more batch after the last reload: the final config serves.
     batches.push(await lab.runClient({ requests: 100, concurrency: 4, timeoutMs: 5000 }));

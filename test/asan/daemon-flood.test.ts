@@ -1,7 +1,8 @@
 // The whole daemon on the ASan/UBSan build of the addon (built here if missing) takes 10^6 malformed
 // frames of every kind test/support/flood.ts knows, at the generator's full rate, while real HTTP
 // requests go through the VIP: no sanitizer report, no failed request, RSS flat.
-// Part of `npm run test:asan`, not of `npm test` (its glob does not reach test/asan/); see docs/hardening.md.
+// Run by `npm run test:asan`, which `npm test` runs after the suite (the suite's glob does not reach
+// test/asan/); see docs/hardening.md.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ALL_KINDS, runAsanFlood } from '../support/asan-flood.js';

@@ -1,6 +1,6 @@
 // The whole daemon on the ASan/UBSan addon under a malformed flood of every kind flood.ts knows,
 // at the generator's full rate, with real HTTP requests through the VIP alongside. Shared by
-// test/dr-asan-flood.test.ts (10^6 frames) and the bench scenario "asan-flood" (10^7 frames).
+// test/asan/daemon-flood.test.ts (10^6 frames) and the bench scenario "asan-flood" (10^7 frames).
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withDrLab, type DrLab } from './dr-lab.js';
@@ -79,6 +79,8 @@ export async function runAsanFlood(opts: AsanFloodOptions): Promise<AsanFloodRes
   const daemonEnv = await sanitizerDaemonEnv(addon, logDir);
   if (opts.asanOptions) daemonEnv.ASAN_OPTIONS = `${daemonEnv.ASAN_OPTIONS}:${opts.asanOptions}`;
 
+  // A run that throws (the flood, a request round, the daemon's stats) leaves no directory behind
+  // unless a sanitizer report is in it: that one stays for the reader, as after a run that returns.
   const result = await withDrLab({ servers: 3, daemonEnv, readyTimeoutMs: 60_000 }, async (lab): Promise<AsanFloodResult> => {
     const pid = lab.daemon().pid;
     if (pid === undefined) throw new Error('the daemon has no pid');
@@ -107,18 +109,29 @@ export async function runAsanFlood(opts: AsanFloodOptions): Promise<AsanFloodRes
         for (const [reason, n] of Object.entries(r.errors)) http.errors[reason] = (http.errors[reason] ?? 0) + n;
       }
     })();
+    // Handled from the start: a round may fail minutes before the flood ends. Its error still
+    // reaches the caller through `await requests` below.
+    void requests.catch(() => undefined);
     let send: SendResult;
+    let floodEnd: number;
     try {
-      send = await sendGeneratedFloodInNs(client.ns, client.ifname, {
-        target: { dstMac: lab.segment.dispatcher.mac, srcMac: client.mac, senderIp: client.address, vip: lab.vip, port: lab.port },
-        count: opts.frames, seed, kinds: ALL_KINDS, weights: { random: 4 }, pool: opts.pool ?? 65_536, reuse: opts.reuse ?? 4,
-      }, lab.dir, { env: plainEnv(), timeoutMs: 60_000 + opts.frames / 2 }); // down to 2000 frames/s
+      try {
+        send = await sendGeneratedFloodInNs(client.ns, client.ifname, {
+          target: { dstMac: lab.segment.dispatcher.mac, srcMac: client.mac, senderIp: client.address, vip: lab.vip, port: lab.port },
+          count: opts.frames, seed, kinds: ALL_KINDS, weights: { random: 4 }, pool: opts.pool ?? 65_536, reuse: opts.reuse ?? 4,
+        }, lab.dir, { env: plainEnv(), timeoutMs: 60_000 + opts.frames / 2 }); // down to 2000 frames/s
+      } finally {
+        flooding = false;
+      }
+      floodEnd = Date.now();
+      await requests;
     } finally {
-      flooding = false;
+      // Also when the flood or a request round threw: the sampler (not unref'd) would keep the test
+      // process alive, and the rounds still running must end before the lab is torn down. Their own
+      // error, if any, is the one `await requests` above throws; here it is only waited for.
+      clearInterval(sampler);
+      await requests.catch(() => undefined);
     }
-    const floodEnd = Date.now();
-    await requests;
-    clearInterval(sampler);
     // A last round after the flood: the daemon still serves.
     const after = await lab.runClient(HTTP_ROUND);
     http.rounds++;
@@ -156,6 +169,9 @@ export async function runAsanFlood(opts: AsanFloodOptions): Promise<AsanFloodRes
       counters: { rx: now.rx - before.rx, ringDrops: now.ringDrops - before.ringDrops, forwarded: now.forwarded - before.forwarded, drops },
       controlReport,
     };
+  }).catch(async (error: unknown) => {
+    if ((await sanitizerReports(logDir)).length === 0) await rm(logDir, { recursive: true, force: true });
+    throw error;
   });
   // Real reports stay for the reader (their paths are in the result); the control's goes.
   if (result.reports.length === 0) await rm(logDir, { recursive: true, force: true });

@@ -16,7 +16,7 @@ function established(serverPort: number, clientPort: number): boolean {
 }
 
 test('a check finished in the worker while the main loop was blocked past the give-up time is a success', { timeout: 30_000 }, async () => {
-  const BLOCK_MS = 1500; // at least this: far beyond timeout + give-up (200 + 100 ms)
+  const BLOCK_MS = 1500; // at least this: beyond timeout + give-up (1000 + 100 ms)
   // The worker's tcp check destroys its socket, then resolves, and piscina posts the answer: no I/O
   // in between, so the answer is posted well within this margin after the close is seen.
   const AFTER_CLOSE_MS = 500;
@@ -52,10 +52,10 @@ test('a check finished in the worker while the main loop was blocked past the gi
   const changes: HealthChange[] = [];
   const monitor = new HealthMonitor({ log: pino({ level: 'silent' }), onChange: (c) => changes.push(c), jitter: 0, giveUpAfterMs: 100 });
   const check: HealthCheckConfig = {
-    type: 'tcp', port, path: '/', expectStatus: [200, 399], interval: 60, timeout: 0.2, rise: 1, fall: 1, flapWindow: 60, flapThreshold: 0,
+    type: 'tcp', port, path: '/', expectStatus: [200, 399], interval: 60, timeout: 1, rise: 1, fall: 1, flapWindow: 60, flapThreshold: 0,
   };
   // Warm-up: the pool's thread starts with the monitor, and a first check queued while it still
-  // loads could be given up (300 ms) before the thread runs it at all: a different race from the
+  // loads could be given up (1.1 s) before the thread runs it at all: a different race from the
   // one tested here. A check on another server runs first; once that server has seen its connect and
   // the check is decided, the thread is up, and the warm-up target is taken out again.
   let warmConnects = 0;

@@ -137,24 +137,31 @@ CapDropResult drop_capabilities(uint64_t mask) {
   if (!drop_self(mask)) throw std::runtime_error(std::string("capset: ") + std::strerror(errno));
   result.changed = 1;
   // Threads may start meanwhile (they inherit the set of the thread that creates them): re-list until
-  // none but those that block the signal holds a dropped bit. Bounded: 200 rounds of 5 ms.
-  std::vector<pid_t> signalled, blocking, holding;
+  // every thread still holding a dropped bit has blocked the signal for kSteadyRounds rounds in a row.
+  // One look is not enough: a thread being created runs with every signal blocked for a moment, and
+  // its pending signal is delivered when it unblocks. Each thread is signalled once (real-time
+  // signals queue). Bounded: 200 rounds of 5 ms.
+  constexpr int kSteadyRounds = 20;
+  std::vector<pid_t> signalled, holding;
+  std::vector<std::pair<pid_t, int>> blocked_streak;
   for (int round = 0; round < 200; ++round) {
     holding.clear();
+    bool waiting = false;
     for (pid_t tid : threads()) {
       if (tid == self || (permitted_of(tid) & mask) == 0) continue;
-      if (std::find(blocking.begin(), blocking.end(), tid) != blocking.end()) continue;
-      if (blocks_signal(tid, sig)) {
-        blocking.push_back(tid);
-        continue;
-      }
       holding.push_back(tid);
-      if (std::find(signalled.begin(), signalled.end(), tid) == signalled.end()) signalled.push_back(tid);
-      syscall(SYS_tgkill, pid, tid, sig);  // a signal already pending is delivered once: harmless
+      if (std::find(signalled.begin(), signalled.end(), tid) == signalled.end()) {
+        signalled.push_back(tid);
+        syscall(SYS_tgkill, pid, tid, sig);
+      }
+      auto it = std::find_if(blocked_streak.begin(), blocked_streak.end(), [tid](const auto& e) { return e.first == tid; });
+      if (it == blocked_streak.end()) it = blocked_streak.insert(blocked_streak.end(), {tid, 0});
+      it->second = blocks_signal(tid, sig) ? it->second + 1 : 0;
+      if (it->second < kSteadyRounds) waiting = true;
     }
-    if (holding.empty()) {
-      result.changed += static_cast<uint32_t>(signalled.size());
-      for (pid_t tid : blocking) result.kept.push_back(std::to_string(tid) + " (" + thread_name(tid) + ")");
+    if (!waiting) {
+      result.changed += static_cast<uint32_t>(signalled.size() - holding.size());
+      for (pid_t tid : holding) result.kept.push_back(std::to_string(tid) + " (" + thread_name(tid) + ")");
       return result;
     }
     timespec pause{0, 5 * 1000 * 1000};

@@ -1,14 +1,14 @@
 // A helper process the suite starts inside one of its namespaces (`ip netns exec NS node agent.js`):
 // sockets and /proc/net belong to the namespace of the process that opens them, so the generator,
-// the sink, the LAS pass-through dataplane and kernel pktgen all run in an agent. It answers JSON
+// the sink, the LAS pass-through dataplane (all three from las_bench) and kernel pktgen all run in an agent. It answers JSON
 // lines on stdin/stdout ({id, cmd, args} -> {id, ok, result|error}) and exits when stdin closes.
 import { createInterface } from 'node:readline';
-import { loadAddon, type NativeDataplane, type TxMode } from '../src/native/binding.js';
+import type { TxMode } from '../src/native/binding.js';
+import { loadBenchAddon, type GeneratorOptions, type NativePassThrough, type NativeSink } from '../src/native/bench-binding.js';
 import { ACCEPT_FRAME, vipMatchProgram } from '../src/control/bpf-program.js';
 import { installIngressDrop, type IngressDrop } from '../src/control/ingress-drop.js';
 import { chooseTxMode } from '../src/control/tx-mode.js';
 import { DEFAULTS } from '../src/config/schema.js';
-import { benchAddon, type NativeSink, type GeneratorOptions } from './native-bench.js';
 import { decode, encode, type Request, type Response } from './wire.js';
 import { pktgenAvailable, runPktgen, type PktgenJob } from './pktgen.js';
 
@@ -25,7 +25,7 @@ export interface PassThroughArgs {
 }
 
 let sink: NativeSink | undefined;
-let dataplane: NativeDataplane | undefined;
+let dataplane: NativePassThrough | undefined;
 let ingressDrop: IngressDrop | undefined;
 
 async function stopPassThrough(): Promise<void> {
@@ -39,15 +39,12 @@ async function handle(cmd: string, args: unknown): Promise<unknown> {
   switch (cmd) {
     case 'ping':
       return { pid: process.pid };
-    case 'generate': {
-      const addon = await benchAddon();
-      return addon.runGenerator(args as GeneratorOptions);
-    }
+    case 'generate':
+      return loadBenchAddon().runGenerator(args as GeneratorOptions);
     case 'sink.start': {
       const { ifname } = args as { ifname: string };
       if (sink) throw new Error('a sink is already running in this agent');
-      const addon = await benchAddon();
-      sink = new addon.Sink(ifname);
+      sink = new (loadBenchAddon().Sink)(ifname);
       sink.start();
       return { started: true };
     }
@@ -61,9 +58,8 @@ async function handle(cmd: string, args: unknown): Promise<unknown> {
     case 'passthrough.start': {
       const a = args as PassThroughArgs;
       if (dataplane) throw new Error('the pass-through dataplane already runs');
-      const addon = loadAddon();
       const txMode = await chooseTxMode(a.txMode ?? 'auto', a.egress);
-      dataplane = new addon.Dataplane(
+      dataplane = new (loadBenchAddon().PassThroughDataplane)(
         {
           interface: a.ingress,
           egressInterface: a.egress,
@@ -76,7 +72,6 @@ async function handle(cmd: string, args: unknown): Promise<unknown> {
           fanoutId: (process.pid & 0xffff) ^ 0x5a5a,
           gratuitousArp: false,
           filter: vipMatchProgram([a.vip], ACCEPT_FRAME, 0),
-          passThrough: true,
         },
         {
           services: [{

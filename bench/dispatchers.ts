@@ -11,7 +11,7 @@ import { startDaemon, type DaemonProcess } from '../src/demo/daemon-process.js';
 import { waitUntil } from '../src/demo/processes.js';
 import { run } from '../src/netns/run.js';
 import type { Agent } from './agent-client.js';
-import type { GeneratorResult } from './native-bench.js';
+import type { GeneratorResult } from '../src/native/bench-binding.js';
 import type { FlowKey } from '../src/native/binding.js';
 import {
   PORT, SERVERS, VIP, flowsUnderKey, serversAfter, type BenchServer, type FlowSpace, type Scenario, type ServerChange, type Settings,

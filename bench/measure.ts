@@ -2,7 +2,7 @@
 // differences turned into rates, drops per hop, CPU per packet and the per-server spread.
 import type { Agent } from './agent-client.js';
 import type { DispatcherCounters, DispatcherId, RunningDispatcher } from './dispatchers.js';
-import type { SinkCounts } from './native-bench.js';
+import type { SinkCounts } from '../src/native/bench-binding.js';
 import { SERVERS, serversAfter, type BenchServer, type FlowSpace, type Scenario } from './scenarios.js';
 import { foreignTicks, ifaceDelta, ifaceStats, readCpuTimes, readSoftnetDropped, sampleThreads, userHz, type CpuTimes, type IfStats } from './system.js';
 import type { Topology } from './topology.js';

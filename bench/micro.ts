@@ -4,7 +4,7 @@
 // figures are per call and show how stable they were.
 import Benchmark from 'benchmark';
 import type { NativeSnapshot } from '../src/native/binding.js';
-import type { BenchAddon, FlowTableBenchResult } from './native-bench.js';
+import type { BenchAddon, FlowTableBenchResult } from '../src/native/bench-binding.js';
 import { buildFrame, ipv4ToInt } from './frames.js';
 import { PORT, SERVERS, VIP } from './scenarios.js';
 

@@ -19,7 +19,7 @@ import { backgroundLoad, checkPrerequisites, codeVersion, ensureNft, machineInfo
 import { runTrial, type TrialResult } from './measure.js';
 import { runMicro } from './micro.js';
 import { forecastMoves } from './moves.js';
-import { benchAddon, type GeneratorResult } from './native-bench.js';
+import { loadBenchAddon, type GeneratorResult } from '../src/native/bench-binding.js';
 import type { PktgenRun } from './pktgen.js';
 import { bulkTable, computeTargets, fanoutTable, headlineTable, limitsFromResults, renderSummary, roundRatios, summarise } from './report.js';
 import { RESULTS_SCHEMA, stat, type BenchResults, type RatioKey, type RoundResult, type ScenarioResult, type SearchSection } from './results.js';
@@ -194,7 +194,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let addon;
   try {
-    addon = await benchAddon();
+    addon = loadBenchAddon();
   } catch (error) {
     process.stderr.write(`bench: ${(error as Error).message}\n`);
     return 2;

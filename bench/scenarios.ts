@@ -1,6 +1,6 @@
 // What the suite measures: the service, the traffic of each scenario and the run settings.
 import type { FlowKey } from '../src/native/binding.js';
-import type { GeneratorKind } from './native-bench.js';
+import type { GeneratorKind } from '../src/native/bench-binding.js';
 
 export const VIP = '10.99.0.100';
 export const PORT = 80;

@@ -11,7 +11,6 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { nftBalancerRule, nftForwardRule, nftReplaceRule, nftRuleset } from '../bench/dispatchers.js';
 import { rangeRemapFraction, nftBuckets } from '../bench/moves.js';
-import { benchAddonAvailable } from '../bench/native-bench.js';
 import { parsePktgenResult, pktgenWrites, runPktgen, type PktgenFs, type PktgenParams } from '../bench/pktgen.js';
 import { SERVERS, flowSpace, selects, serversAfter } from '../bench/scenarios.js';
 import { rfc2544Search } from '../bench/search.js';
@@ -198,7 +197,6 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 test('npm run bench -- --quick runs every scenario and writes results.json, summary.md and the charts', { timeout: 360_000 }, async (t) => {
   if (!isRoot) return t.skip('needs root (namespaces, raw sockets)');
-  if (!(await benchAddonAvailable())) return t.skip('the addon was built without the benchmark tools');
   const out = await mkdtemp(join(tmpdir(), 'las-bench-test-'));
   try {
     const before = new Set(await listNamespaces());

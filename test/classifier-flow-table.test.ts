@@ -3,9 +3,8 @@
 // and the exact weighted round-robin ratio.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  loadAddon, type ClassifierOptions, type NativeClassifier, type NativeServer, type NativeService, type NativeSnapshot, type Verdict,
-} from '../src/native/binding.js';
+import { loadAddon, type NativeServer, type NativeService, type NativeSnapshot } from '../src/native/binding.js';
+import type { ClassifierOptions, NativeClassifier, Verdict } from '../src/native/bench-binding.js';
 import { TCP_ACK, TCP_SYN, tcpFrame, udpFrame } from './support/frames.js';
 import { createClassifier, maglevPredictor, type SimPacket } from './support/maglev-sim.js';
 
@@ -71,7 +70,7 @@ describe('flow stickiness', () => {
   test('the same 5-tuple goes to the same server for every packet, also after 2000 other flows', () => {
     // WRR hands every NEW flow the next server, so only the flow table can keep a flow in place.
     const s = snap(service([0, 1, 2, 3, 4].map((i) => server(i)), { scheduler: 'wrr' }));
-    const c = createClassifier(addon, options(), s);
+    const c = createClassifier(options(), s);
     const first = send(c, s, packet('172.31.0.1', 33_000));
     for (let n = 0; n < 50; n++) {
       assert.equal(send(c, s, packet('172.31.0.1', 33_000, { flags: TCP_ACK }), 1_000 + n), first);
@@ -93,7 +92,7 @@ describe('flow stickiness', () => {
   test('flowKey "addresses" maps every source port of one client to one server', () => {
     const servers = [0, 1, 2, 3].map((i) => server(i));
     const byAddress = snap(service(servers, { scheduler: 'wrr', flowKey: 'addresses' }));
-    const c = createClassifier(addon, options(), byAddress);
+    const c = createClassifier(options(), byAddress);
     const perClient: string[] = [];
     for (let client = 0; client < 8; client++) {
       const chosen = new Set<string>();
@@ -106,7 +105,7 @@ describe('flow stickiness', () => {
 
     // The same traffic keyed by 5-tuple spreads one client's ports over the servers.
     const byTuple = snap(service(servers, { scheduler: 'wrr', flowKey: '5tuple' }));
-    const t = createClassifier(addon, options(), byTuple);
+    const t = createClassifier(options(), byTuple);
     const ports = new Set<string>();
     for (let port = 0; port < 50; port++) ports.add(send(t, byTuple, packet(clientIp(0), 10_000 + port * 13)));
     assert.equal(ports.size, 4);
@@ -118,7 +117,7 @@ describe('idle expiry', () => {
   const s = snap(service([server(0), server(1)], { scheduler: 'wrr' }));
 
   test('a flow seen at t=0 and again at t=5000 (idle timeout 1000) is a new flow', () => {
-    const c = createClassifier(addon, options({ flowIdleTimeoutMs: 1_000 }), s);
+    const c = createClassifier(options({ flowIdleTimeoutMs: 1_000 }), s);
     const first = send(c, s, packet('172.31.1.1', 40_000), 0);
     assert.equal(first, server(0).address);
     // WRR gives the next new flow the other server: that is how a new decision shows.
@@ -129,7 +128,7 @@ describe('idle expiry', () => {
   });
 
   test('every packet refreshes the flow; idle exactly the timeout is still alive, one ms more is not', () => {
-    const c = createClassifier(addon, options({ flowIdleTimeoutMs: 1_000 }), s);
+    const c = createClassifier(options({ flowIdleTimeoutMs: 1_000 }), s);
     const frame = packet('172.31.1.2', 40_001);
     assert.equal(send(c, s, frame, 0), server(0).address);
     for (const t of [900, 1_800, 2_700, 3_700]) assert.equal(send(c, s, frame, t), server(0).address, `t=${t}`);
@@ -137,7 +136,7 @@ describe('idle expiry', () => {
   });
 
   test('the clock may wrap around 2^32 ms: idle time is a difference', () => {
-    const c = createClassifier(addon, options({ flowIdleTimeoutMs: 1_000 }), s);
+    const c = createClassifier(options({ flowIdleTimeoutMs: 1_000 }), s);
     const frame = packet('172.31.1.3', 40_002);
     assert.equal(send(c, s, frame, 4_294_967_000), server(0).address);
     assert.equal(send(c, s, frame, 300), server(0).address, '596 ms later, across the wrap');
@@ -150,7 +149,7 @@ describe('full flow table', () => {
     const servers = [0, 1, 2, 3].map((i) => server(i));
     const s = snap(service(servers));
     const predict = maglevPredictor(addon.maglevTable, s.services[0] as NativeService);
-    const c = createClassifier(addon, options({ flowCapacity: 1_024 }), s);
+    const c = createClassifier(options({ flowCapacity: 1_024 }), s);
     const flows = Array.from({ length: 3_000 }, (_, i) => simPacket(clientIp(i % 1_500), 30_000 + Math.floor(i / 1_500)));
     const frames = flows.map((f) => packet(f.src, f.sport));
     const chosen = frames.map((f) => send(c, s, f, 10));
@@ -188,7 +187,7 @@ describe('full flow table', () => {
     test(`${scheduler}: a flow the full table cannot hold goes to one server for every packet, and such flows spread`, () => {
       const servers = [server(0, 1), server(1, 2), server(2, 3)];
       const s = snap(service(servers, { scheduler }));
-      const c = createClassifier(addon, options({ flowCapacity: 1_024 }), s);
+      const c = createClassifier(options({ flowCapacity: 1_024 }), s);
       for (let i = 0; i < 1_024; i++) send(c, s, packet(clientIp(i), 40_000), 10);
       assert.equal(c.flowCount(), 1_024);
       const overflow = Array.from({ length: 300 }, (_, i) => clientIp(2_000 + i));
@@ -203,7 +202,7 @@ describe('full flow table', () => {
 
       // Once there is room (here: a table that never filled), their next packets still reach the same
       // server, and the entry made then keeps them there.
-      const roomy = createClassifier(addon, options({ flowCapacity: 1_024 }), s);
+      const roomy = createClassifier(options({ flowCapacity: 1_024 }), s);
       for (let i = 0; i < 7; i++) send(roomy, s, packet(clientIp(i), 40_000), 10); // move the rr/wrr cursor
       overflow.forEach((client, i) => {
         assert.equal(send(roomy, s, packet(client, 40_000, { flags: TCP_ACK }), 40), first[i], `${client} with room again`);
@@ -224,7 +223,7 @@ describe('snapshot swaps', () => {
 
   test('a kept server keeps its flows (identity is the address), a removed one has them rescheduled', () => {
     const before = snap(service([A, B, C]));
-    const c = createClassifier(addon, options(), before);
+    const c = createClassifier(options(), before);
     const initial = frames.map((f) => send(c, before, f));
     assert.deepEqual(new Set(initial), new Set([A.address, B.address, C.address]));
 
@@ -254,7 +253,7 @@ describe('snapshot swaps', () => {
 
   test('weight 0 (drain) keeps the existing flows of a server but gives it no new flows', () => {
     const live = snap(service([A, B, C]));
-    const c = createClassifier(addon, options(), live);
+    const c = createClassifier(options(), live);
     const initial = frames.map((f) => send(c, live, f));
     const onB = initial.filter((a) => a === B.address).length;
     assert.ok(onB > 100, `B had ${onB} flows`);
@@ -273,7 +272,7 @@ describe('snapshot swaps', () => {
 
   test('a drained server gets no new flows from WRR either', () => {
     const s = snap(service([A, { ...B, weight: 0 }, C], { scheduler: 'wrr' }));
-    const c = createClassifier(addon, options(), s);
+    const c = createClassifier(options(), s);
     const chosen = Array.from({ length: 300 }, (_, i) => send(c, s, packet(clientIp(i), 46_000)));
     assert.deepEqual(countBy(chosen), new Map([[A.address, 150], [C.address, 150]]));
   });
@@ -283,7 +282,7 @@ describe('weighted round-robin', () => {
   test('weights 1:2:3 share 600 new flows exactly 100:200:300, and every run of 6 is 1:2:3', () => {
     const servers = [server(0, 1), server(1, 2), server(2, 3)];
     const s = snap(service(servers, { scheduler: 'wrr' }));
-    const c = createClassifier(addon, options(), s);
+    const c = createClassifier(options(), s);
     const chosen = Array.from({ length: 600 }, (_, i) => send(c, s, packet(clientIp(i), 47_000)));
     const want = new Map(servers.map((r) => [r.address, r.weight * 100]));
     assert.deepEqual(countBy(chosen), want);
@@ -300,7 +299,7 @@ describe('weighted round-robin', () => {
   test('a UDP service balances the same way', () => {
     const servers = [server(0, 1), server(1, 2), server(2, 3)];
     const s = snap(service(servers, { scheduler: 'wrr', protocol: 'udp', port: 53 }));
-    const c = createClassifier(addon, options(), s);
+    const c = createClassifier(options(), s);
     const chosen = Array.from({ length: 600 }, (_, i) => send(c, s, packet(clientIp(i), 47_000, { protocol: 'udp', dport: 53 })));
     assert.deepEqual(countBy(chosen), new Map(servers.map((r) => [r.address, r.weight * 100])));
   });

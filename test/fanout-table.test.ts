@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { loadAddon, type NativeSnapshot } from '../src/native/binding.js';
+import type { NativeSnapshot } from '../src/native/binding.js';
+import { loadBenchAddon } from '../src/native/bench-binding.js';
 import { addNamespace, addVethPair, deleteNamespace, setLinkUp, setSysctls, uniquePrefix } from '../src/netns/namespace.js';
 import {
   ETH_QINQ, ICMP_DEST_UNREACHABLE, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN,
@@ -147,8 +148,7 @@ for (const WORKERS of [3, 4]) test(`${WORKERS} workers: the kernel fanout progra
 });
 
 test('the fanout hash follows the flow key: ports matter for 5-tuple services only', () => {
-  const addon = loadAddon();
-  const c = new addon.Classifier({ ingressMac: '02:00:00:00:0f:01', egressMac: '02:00:00:00:0f:03', flowCapacity: 1024, flowIdleTimeoutMs: 1000 }, SNAPSHOT);
+  const c = new (loadBenchAddon().Classifier)({ ingressMac: '02:00:00:00:0f:01', egressMac: '02:00:00:00:0f:03', flowCapacity: 1024, flowIdleTimeoutMs: 1000 }, SNAPSHOT);
   const macs = { dst: '02:00:00:00:0f:01', src: '02:00:00:00:0f:02' };
   // Linux clients pick even source ports: the spread must not hinge on the lowest bit.
   const workersOf = (vip: string, dport: number, workers: number) => {

@@ -3,7 +3,8 @@
 // test/fuzz-corpus/<target>/regress-*, so every fuzz run replays them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadAddon, type ClassifierOptions, type NativeService } from '../src/native/binding.js';
+import type { NativeService } from '../src/native/binding.js';
+import { loadBenchAddon, type ClassifierOptions } from '../src/native/bench-binding.js';
 
 const OPTIONS: ClassifierOptions = { ingressMac: '02:00:00:00:00:01', egressMac: '02:00:00:00:00:02', flowCapacity: 16, flowIdleTimeoutMs: 1_000 };
 
@@ -17,7 +18,7 @@ describe('fuzz findings', () => {
   // first, the fanout program keyed by the last, so their flows were hashed to the wrong worker. The
   // config refuses such a file, but the addon took it from any caller.
   test('the addon refuses two services with the same vip, port and protocol, naming both', () => {
-    const addon = loadAddon();
+    const addon = loadBenchAddon();
     const twice = { services: [service('addresses'), service('5tuple')] };
     const refusal = /services\[1\] has the vip, port and protocol of services\[0\]/;
     assert.throws(() => new addon.Classifier(OPTIONS, twice), refusal);

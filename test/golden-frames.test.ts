@@ -3,7 +3,8 @@
 // to exactly the reasons the table expects.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadAddon, type Verdict } from '../src/native/binding.js';
+import { loadAddon } from '../src/native/binding.js';
+import type { Verdict } from '../src/native/bench-binding.js';
 import {
   EGRESS_MAC, GOLDEN_FIXTURES, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT, type GoldenFixture,
 } from './fixtures/golden-frames.js';
@@ -13,7 +14,7 @@ import {
 import { createClassifier } from './support/maglev-sim.js';
 
 const addon = loadAddon();
-const classifier = createClassifier(addon, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
+const classifier = createClassifier(GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
 let clock = 1_000;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -95,7 +96,7 @@ test('drop counters match the reasons of the table exactly', () => {
 });
 
 test('mutated and truncated golden frames never crash and always get a well-formed verdict', () => {
-  const fuzz = createClassifier(addon, GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
+  const fuzz = createClassifier(GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
   const reasons = new Set(addon.DROP_REASONS);
   const serverMacs = new Set(GOLDEN_SNAPSHOT.services.flatMap((s) => s.servers.map((r) => r.mac)));
   const next = prng(0x1a5);

@@ -72,8 +72,8 @@ describe('maglevTable', () => {
       servers: list.map((s, i) => ({ ...s, mac: `02:00:00:00:14:${(i + 1).toString(16).padStart(2, '0')}` })),
     };
     const opts = { ingressMac: '02:00:00:00:00:01', egressMac: '02:00:00:00:00:02', flowCapacity: 4_096, flowIdleTimeoutMs: 60_000 };
-    const one = createClassifier(addon, opts, { services: [service] });
-    const two = createClassifier(addon, opts, { services: [service] });
+    const one = createClassifier(opts, { services: [service] });
+    const two = createClassifier(opts, { services: [service] });
     const used = new Set<number>();
     for (let i = 0; i < 500; i++) {
       const frame = tcpFrame({ dst: opts.ingressMac, src: '02:00:00:00:00:c1' }, { src: `172.20.${i >> 8}.${i & 255}`, dst: service.vip },
@@ -135,7 +135,7 @@ describe('maglevTable', () => {
       servers: [{ address: '10.20.3.1', mac: '02:00:00:00:15:01', weight: 1 }],
     };
     assert.throws(
-      () => createClassifier(addon, { ingressMac: '02:00:00:00:00:01', egressMac: '02:00:00:00:00:02', flowCapacity: 16, flowIdleTimeoutMs: 1_000 }, { services: [service] }),
+      () => createClassifier({ ingressMac: '02:00:00:00:00:01', egressMac: '02:00:00:00:00:02', flowCapacity: 16, flowIdleTimeoutMs: 1_000 }, { services: [service] }),
       /maglevTableSize must be prime/,
     );
   });
@@ -167,7 +167,7 @@ describe('simulator', () => {
     ];
     const snapshot: NativeSnapshot = { services };
     const predictors = services.map((s) => maglevPredictor(addon.maglevTable, s));
-    const c = createClassifier(addon, { ingressMac: '02:00:00:00:00:01', egressMac: '02:00:00:00:00:02', flowCapacity: 4_096, flowIdleTimeoutMs: 60_000 }, snapshot);
+    const c = createClassifier({ ingressMac: '02:00:00:00:00:01', egressMac: '02:00:00:00:00:02', flowCapacity: 4_096, flowIdleTimeoutMs: 60_000 }, snapshot);
     const next = prng(20240611);
     const hits = services.map(() => new Set<number>());
     for (let i = 0; i < 1_000; i++) {

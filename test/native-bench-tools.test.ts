@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -74,6 +75,44 @@ function checkFrame(f: Buffer, kind: GeneratorKind, packetSize: number): string 
   return `${src}:${sport}`;
 }
 
+// What only las_bench may hold. Strings only the generator and sink code contains (their thread
+// names, the generator's async resource): absent from a binary that does not link that code.
+const BENCH_TOOLS = [
+  'Classifier', 'PassThroughDataplane', 'sendFrames', 'runGenerator', 'generatorFrames', 'Sink',
+  'microbenchClassify', 'microbenchFlowTable', 'microbenchMaglev',
+] as const;
+const BENCH_CODE_MARKS = ['las-gen', 'las-sink', 'las.runGenerator'];
+
+/** The file this process mapped for an addon (the release or the sanitizer build, whichever loaded). */
+function mappedAddon(name: string): string {
+  const maps = readFileSync('/proc/self/maps', 'utf8').split('\n');
+  const line = maps.find((l) => l.endsWith(`/${name}.node`));
+  assert.ok(line, `${name}.node is mapped`);
+  return line.slice(line.indexOf('/'));
+}
+
+describe('two addons: the daemon\'s holds only the product', () => {
+  it('las_native exports none of the bench tools; las_bench exports all of them', () => {
+    const product = loadAddon() as unknown as Record<string, unknown>;
+    const bench = addon as unknown as Record<string, unknown>;
+    assert.equal(typeof product.Dataplane, 'function', 'the product addon loaded');
+    for (const name of BENCH_TOOLS) {
+      assert.equal(product[name], undefined, `las_native must not export ${name}`);
+      assert.equal(typeof bench[name], 'function', `las_bench exports ${name}`);
+    }
+    assert.equal(bench.Dataplane, undefined, 'las_bench has no product Dataplane: the daemon\'s is las_native\'s');
+  });
+
+  it('the generator and sink code is not linked into las_native', () => {
+    const product = readFileSync(mappedAddon('las_native'));
+    const bench = readFileSync(mappedAddon('las_bench'));
+    for (const mark of BENCH_CODE_MARKS) {
+      assert.ok(bench.includes(mark), `las_bench contains "${mark}" (the check can fail)`);
+      assert.ok(!product.includes(mark), `las_native contains "${mark}"`);
+    }
+  });
+});
+
 describe('benchmark frames and micro-benchmarks (no network)', () => {
   for (const kind of ['udp', 'tcp-syn', 'tcp-ack'] as const) {
     for (const packetSize of [60, 128, 1514]) {
@@ -82,7 +121,7 @@ describe('benchmark frames and micro-benchmarks (no network)', () => {
         const flows = frames.map((f) => checkFrame(f, kind, packetSize));
         assert.equal(new Set(flows).size, 100, 'flows=100 distinct flows');
         assert.deepEqual(flows.slice(100, 200), flows.slice(0, 100), 'the flows repeat in one fixed order');
-        const classifier = new (loadAddon().Classifier)(
+        const classifier = new addon.Classifier(
           { ingressMac: DST_MAC, egressMac: '02:00:00:00:be:03', flowCapacity: 1024, flowIdleTimeoutMs: 60_000 },
           snapshot(kind === 'udp' ? 'udp' : 'tcp'),
         );

@@ -1,18 +1,15 @@
-// N-API entry: Dataplane (the running fast path), Classifier (the same decision without sockets),
-// and small helpers. Context-aware (Napi::Addon), so worker threads may load it too.
+// N-API entry of the daemon's addon (las_native): Dataplane (the running fast path) and the helpers
+// the control plane uses. Only the product: the benchmark and test tools are in las_bench
+// (bench_addon.cc). Context-aware (Napi::Addon), so worker threads may load it too.
 #include <napi.h>
 
 #include <memory>
 
-#include "../dataplane/classify.h"
-#include "../dataplane/fanout.h"
 #include "../io/dataplane.h"
-#include "../io/frame_sender.h"
 #include "../io/packet_socket.h"
 #include "../io/worker.h"
 #include "../lb/maglev.h"
 #include "../os/capabilities.h"
-#include "bench_bindings.h"
 #include "convert.h"
 #include "guard.h"
 
@@ -61,105 +58,13 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   std::unique_ptr<Dataplane> dp_;
 };
 
-class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Classifier",
-                       {InstanceMethod<&ClassifierWrap::Classify>("classify"),
-                        InstanceMethod<&ClassifierWrap::WorkerFor>("workerFor"),
-                        InstanceMethod<&ClassifierWrap::SetSnapshot>("setSnapshot"),
-                        InstanceMethod<&ClassifierWrap::FlowCount>("flowCount"),
-                        InstanceMethod<&ClassifierWrap::Counters>("counters")});
-  }
-
-  explicit ClassifierWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClassifierWrap>(info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    uint32_t capacity = o.Get("flowCapacity").As<Napi::Number>().Uint32Value();
-    uint32_t idle = o.Get("flowIdleTimeoutMs").As<Napi::Number>().Uint32Value();
-    state_.reset(new WorkerState(capacity ? capacity : 1024, idle, 0));
-    state_->ingress_mac = parse_mac(env, o.Get("ingressMac").ToString().Utf8Value(), "options.ingressMac");
-    state_->egress_mac = parse_mac(env, o.Get("egressMac").ToString().Utf8Value(), "options.egressMac");
-    install(snapshot_from_js(env, info[1]));
-  }
-
- private:
-  void install(std::vector<ServiceSpec> services) {
-    snap_.reset(new Snapshot(std::move(services), 1, ++generation_));
-    state_->adopt(*snap_);
-  }
-
-  Napi::Value SetSnapshot(const Napi::CallbackInfo& info) {
-    install(snapshot_from_js(info.Env(), info[0]));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Classify(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "classify(frame: Buffer, nowMs: number)");
-    Napi::Buffer<uint8_t> in = info[0].As<Napi::Buffer<uint8_t>>();
-    uint32_t now = info[1].As<Napi::Number>().Uint32Value();
-    // Work on a copy: the caller's golden input frame must stay as it was.
-    Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::Copy(env, in.Data(), in.Length());
-    Decision d = classify(frame.Data(), static_cast<uint32_t>(frame.Length()), *snap_, *state_, now);
-    state_->counters.flows_active.set(state_->flows.size());
-    Napi::Object v = Napi::Object::New(env);
-    switch (d.action) {
-      case Action::Forward:
-        v.Set("action", "forward");
-        v.Set("service", d.service);
-        v.Set("server", d.server);
-        v.Set("frame", frame);
-        break;
-      case Action::ArpReply:
-        v.Set("action", "arp_reply");
-        v.Set("frame", frame);
-        break;
-      case Action::Drop:
-        v.Set("action", "drop");
-        v.Set("reason", drop_reason_name(d.reason));
-        break;
-      case Action::Pass:
-        v.Set("action", "pass");
-        break;
-    }
-    return v;
-  }
-
-  // The worker (of `workers`) that owns this frame's flow, as the running workers check it against the
-  // kernel's fanout choice; -1 for a frame that is not a flow packet of a service.
-  Napi::Value WorkerFor(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsBuffer() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "workerFor(frame: Buffer, workers: number)");
-    Napi::Buffer<uint8_t> frame = info[0].As<Napi::Buffer<uint8_t>>();
-    uint32_t workers = info[1].As<Napi::Number>().Uint32Value();
-    if (workers == 0) throw Napi::RangeError::New(env, "workers must be at least 1");
-    Prepared pr;
-    prepare(frame.Data(), static_cast<uint32_t>(frame.Length()), *snap_, *state_, pr);
-    if (pr.service < 0 || pr.reason != DropReason::Count) return Napi::Number::New(env, -1);
-    return Napi::Number::New(env, fanout_hash(pr, *snap_) % workers);
-  }
-
-  Napi::Value FlowCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state_->flows.size()); }
-  Napi::Value Counters(const Napi::CallbackInfo& info) {
-    return worker_counters_to_js(info.Env(), state_->counters.read());
-  }
-
-  std::unique_ptr<WorkerState> state_;
-  std::unique_ptr<Snapshot> snap_;
-  uint64_t generation_ = 0;
-};
-
 class LasAddon : public Napi::Addon<LasAddon> {
  public:
   LasAddon(Napi::Env env, Napi::Object exports) {
     Napi::Array reasons = Napi::Array::New(env, kDropReasonCount);
     for (int r = 0; r < kDropReasonCount; ++r) reasons.Set(r, drop_reason_name(static_cast<DropReason>(r)));
     DefineAddon(exports, {InstanceValue("Dataplane", DataplaneWrap::Define(env), napi_enumerable),
-                          InstanceValue("Classifier", ClassifierWrap::Define(env), napi_enumerable),
                           InstanceMethod<&LasAddon::MaglevTable>("maglevTable", napi_enumerable),
-                          InstanceMethod<&LasAddon::SendFrames>("sendFrames", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMac>("interfaceMac", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMtu>("interfaceMtu", napi_enumerable),
                           InstanceMethod<&LasAddon::RingNeeds>("ringNeeds", napi_enumerable),
@@ -171,7 +76,6 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::ClearChildCapabilities>("clearChildCapabilities", napi_enumerable),
                           InstanceValue("FLOW_ENTRY_BYTES", Napi::Number::New(env, sizeof(FlowEntry)), napi_enumerable),
                           InstanceValue("DROP_REASONS", reasons, napi_enumerable)});
-    register_bench_bindings(env, exports);
   }
 
  private:
@@ -190,18 +94,6 @@ class LasAddon : public Napi::Addon<LasAddon> {
     Napi::Int32Array out = Napi::Int32Array::New(env, table.size());
     for (size_t i = 0; i < table.size(); ++i) out[i] = table[i] == kNoServer ? -1 : table[i];
     return out;
-  }
-
-  Napi::Value SendFrames(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    std::string ifname = info[0].ToString().Utf8Value();
-    Napi::Array list = info[1].As<Napi::Array>();
-    std::vector<FrameView> frames;
-    for (uint32_t i = 0; i < list.Length(); ++i) {
-      Napi::Buffer<uint8_t> b = list.Get(i).As<Napi::Buffer<uint8_t>>();
-      frames.push_back({b.Data(), static_cast<uint32_t>(b.Length())});
-    }
-    return Napi::Number::New(env, guarded(env, [&] { return send_frames(ifname, frames); }));
   }
 
   static Dataplane* dataplane_arg(const Napi::CallbackInfo& info) {

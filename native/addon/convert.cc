@@ -168,7 +168,6 @@ DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
   c.ring.retire_timeout_ms = uint_field(env, ring, "retireTimeoutMs", w + ".ring", 60000);
   c.fanout_id = static_cast<int>(uint_field(env, o, "fanoutId", w, 65535));
   c.gratuitous_arp = o.Get("gratuitousArp").ToBoolean().Value();
-  c.pass_through = o.Get("passThrough").ToBoolean().Value();
   Napi::Value filter = o.Get("filter");
   if (filter.IsArray()) c.filter = filter_from_js(env, filter, "options.filter");
   return c;

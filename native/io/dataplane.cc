@@ -22,7 +22,10 @@ std::map<uint32_t, Dataplane*> registry;
 uint32_t next_id = 1;
 }  // namespace
 
-Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services) : cfg_(std::move(cfg)) {
+std::unique_ptr<Worker> make_worker(Dataplane& dp, uint32_t index) { return std::unique_ptr<Worker>(new Worker(dp, index)); }
+
+Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services, WorkerFactory make)
+    : cfg_(std::move(cfg)), make_worker_(make) {
   owned_current_.reset(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
   current_.store(owned_current_.get(), std::memory_order_release);
   std::lock_guard<std::mutex> lock(registry_mutex);
@@ -72,7 +75,7 @@ void Dataplane::start() {
     throw std::runtime_error("cpus must list one CPU per worker");
   // Every socket and ring exists before any thread runs: failures surface here, as exceptions.
   try {
-    for (uint32_t i = 0; i < cfg_.workers; ++i) workers_.emplace_back(new Worker(*this, i));
+    for (uint32_t i = 0; i < cfg_.workers; ++i) workers_.push_back(make_worker_(*this, i));
     if (cfg_.workers > 1) {
       workers_[0]->set_fanout_program(fanout_program(*owned_current_));
       // Only now may frames in: each one reaches the worker that owns its flow (see RxRing).
@@ -95,12 +98,11 @@ void Dataplane::start() {
       CPU_SET(cfg_.cpus[i], &set);
       int rc = pthread_setaffinity_np(threads_.back().native_handle(), sizeof set, &set);
       if (rc != 0) {
-        running_.store(false);
-        for (auto& t : threads_) t.join();
-        threads_.clear();
+        halt();
         workers_.clear();
-        throw std::runtime_error("cannot pin worker " + std::to_string(i) + " to CPU " +
-                                 std::to_string(cfg_.cpus[i]) + ": " + std::strerror(rc));
+        throw std::runtime_error("cpus[" + std::to_string(i) + "]: cannot pin worker " + std::to_string(i) + " to CPU " +
+                                 std::to_string(cfg_.cpus[i]) + " (" + std::strerror(rc) +
+                                 "): name a CPU this machine has online and lets the daemon use (see lscpu, taskset -p)");
       }
     }
   }
@@ -109,7 +111,11 @@ void Dataplane::start() {
 
 void Dataplane::stop() {
   std::lock_guard<std::mutex> lock(control_);
-  if (!running_.exchange(false)) return;
+  if (running_.load()) halt();
+}
+
+void Dataplane::halt() {
+  running_.store(false);
   for (auto& t : threads_) t.join();
   threads_.clear();
   // Counters and flow tables stay readable after stop; only the sockets go.

@@ -34,8 +34,6 @@ struct DataplaneConfig {
   int fanout_id = 0;
   std::vector<sock_filter> filter;
   bool gratuitous_arp = true;
-  // Benchmark ceiling: every received frame goes to the first server with no parsing or flow logic.
-  bool pass_through = false;
 };
 
 struct CounterTotals {
@@ -61,10 +59,15 @@ struct DataplaneStats {
 };
 
 class Worker;
+class Dataplane;
+
+// Makes the I/O workers: the product's (make_worker) or the benchmark's pass-through (native/bench/).
+using WorkerFactory = std::unique_ptr<Worker> (*)(Dataplane& dp, uint32_t index);
+std::unique_ptr<Worker> make_worker(Dataplane& dp, uint32_t index);
 
 class Dataplane {
  public:
-  Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services);
+  Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services, WorkerFactory make = make_worker);
   ~Dataplane();
 
   void start();  // opens every socket first, so a bad interface or missing privilege throws here
@@ -90,8 +93,10 @@ class Dataplane {
  private:
   void reclaim();  // frees retired snapshots that no worker uses any more
   void announce(const std::vector<uint32_t>& vips);
+  void halt();     // stops and joins the threads, closes every socket; counters and flow tables stay
 
   DataplaneConfig cfg_;
+  WorkerFactory make_worker_;
   uint32_t id_;
   bool started_once_ = false;
   std::mutex expire_mutex_;  // serialises producers of the expiry queues

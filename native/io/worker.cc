@@ -31,10 +31,9 @@ uint32_t monotonic_ms() {
 }
 
 Worker::Worker(Dataplane& dp, uint32_t index)
-    : dp_(dp),
-      state_(dp.config().flow_capacity, dp.config().idle_ms, index),
+    : state_(dp.config().flow_capacity, dp.config().idle_ms, index),
+      dp_(dp),
       mode_(dp.config().tx_mode),
-      pass_through_(dp.config().pass_through),
       workers_(dp.config().workers) {
   const DataplaneConfig& cfg = dp.config();
   int in_idx = interface_index(cfg.ingress_if);
@@ -149,7 +148,7 @@ void Worker::process_block(tpacket_block_desc* block, const Snapshot& snap, uint
       hdrs[k] = pkt;
       c.rx_packets.add(1);
       c.rx_bytes.add(pkt->tp_len);
-      if (!pass_through_ && pkt->tp_snaplen == pkt->tp_len)
+      if (pkt->tp_snaplen == pkt->tp_len)
         prepare(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_mac, pkt->tp_snaplen, snap, state_, prepared[k]);
       pkt = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_next_offset);
     }
@@ -160,59 +159,57 @@ void Worker::process_block(tpacket_block_desc* block, const Snapshot& snap, uint
   c.batches.add(1);
 }
 
-void Worker::handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_ms, const Prepared& prepared) {
-  WorkerCounters& c = state_.counters;
-  uint8_t* frame = reinterpret_cast<uint8_t*>(pkt) + pkt->tp_mac;
-  uint32_t len = pkt->tp_snaplen;
+bool Worker::open_frame(tpacket3_hdr* pkt, RxFrame& f) {
   if (pkt->tp_snaplen < pkt->tp_len) {
-    c.drop(DropReason::TruncatedCapture);
-    return;
+    state_.counters.drop(DropReason::TruncatedCapture);
+    return false;
   }
-  // The kernel wrote the frame's offload state right before it (PACKET_VNET_HDR).
-  auto* vnet = reinterpret_cast<VnetHdr*>(frame - kVnetHdrLen);
-  const bool gso = vnet_is_gso(*vnet);
-  if (gso) c.gso_frames.add(1);
-  // Without segmentation offsets the kernel cannot cut a frame down to the egress MTU: drop it here,
-  // counted, rather than let the send fail.
-  const uint32_t l3_len = len - (pass_through_ ? kEthHeaderLen : prepared.p.l3_offset);
-  if (!gso && (pass_through_ || prepared.service >= 0) && l3_len > egress_mtu_) {
-    c.drop(DropReason::Oversize);
-    return;
-  }
-  // The kernel moved an 802.1Q tag out of the frame: put it back on the way out.
-  uint8_t tag[4];
-  const uint8_t* vlan = nullptr;
+  f.data = reinterpret_cast<uint8_t*>(pkt) + pkt->tp_mac;
+  f.len = pkt->tp_snaplen;
+  f.vnet = reinterpret_cast<VnetHdr*>(f.data - kVnetHdrLen);
+  f.gso = vnet_is_gso(*f.vnet);
+  if (f.gso) state_.counters.gso_frames.add(1);
+  f.vlan = nullptr;
   if (pkt->tp_status & TP_STATUS_VLAN_VALID) {
     uint16_t tpid = (pkt->tp_status & TP_STATUS_VLAN_TPID_VALID) ? pkt->hv1.tp_vlan_tpid : kEthVlan;
-    store_be16(tag, tpid);
-    store_be16(tag + 2, static_cast<uint16_t>(pkt->hv1.tp_vlan_tci));
-    vlan = tag;
+    store_be16(f.tag, tpid);
+    store_be16(f.tag + 2, static_cast<uint16_t>(pkt->hv1.tp_vlan_tci));
+    f.vlan = f.tag;
   }
-  Decision d = pass_through_ ? pass_through(frame, len, snap) : decide(frame, len, snap, state_, now_ms, prepared);
-  if (d.action == Action::Forward) {
-    if (workers_ > 1 && !pass_through_ && fanout_hash(prepared, snap) % workers_ != state_.index) c.wrong_worker.add(1);
-    if (vlan) vnet_shift(*vnet, kVlanTagLen);
-    transmit(vnet, frame, len, vlan);
-  } else if (d.action == Action::ArpReply) {
-    const uint8_t* out = frame;
-    uint32_t out_len = len;
-    if (vlan && len + 4 <= scratch_.size()) {
-      std::memcpy(scratch_.data(), frame, 12);
-      std::memcpy(scratch_.data() + 12, vlan, 4);
-      std::memcpy(scratch_.data() + 16, frame + 12, len - 12);
-      out = scratch_.data();
-      out_len = len + 4;
-    }
-    if (send(arp_fd_, out, out_len, MSG_DONTWAIT) < 0) c.drop(DropReason::TxError);
-  }
+  return true;
 }
 
-Decision Worker::pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap) {
-  if (len < kEthHeaderLen || snap.services.empty() || snap.services[0].spec.servers.empty())
-    return Decision{Action::Drop, DropReason::NoServer, -1, -1};
-  std::memcpy(frame, snap.services[0].spec.servers[0].mac.bytes, 6);
-  std::memcpy(frame + 6, state_.egress_mac.bytes, 6);
-  return Decision{Action::Forward, DropReason::Count, 0, 0};
+bool Worker::fits_egress(const RxFrame& f, uint32_t l3_offset) {
+  if (f.gso || f.len < l3_offset || f.len - l3_offset <= egress_mtu_) return true;
+  state_.counters.drop(DropReason::Oversize);
+  return false;
+}
+
+void Worker::forward(RxFrame& f) {
+  if (f.vlan) vnet_shift(*f.vnet, kVlanTagLen);
+  transmit(f.vnet, f.data, f.len, f.vlan);
+}
+
+void Worker::handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_ms, const Prepared& prepared) {
+  RxFrame f;
+  if (!open_frame(pkt, f)) return;
+  if (prepared.service >= 0 && !fits_egress(f, prepared.p.l3_offset)) return;
+  Decision d = decide(f.data, f.len, snap, state_, now_ms, prepared);
+  if (d.action == Action::Forward) {
+    if (workers_ > 1 && fanout_hash(prepared, snap) % workers_ != state_.index) state_.counters.wrong_worker.add(1);
+    forward(f);
+  } else if (d.action == Action::ArpReply) {
+    const uint8_t* out = f.data;
+    uint32_t out_len = f.len;
+    if (f.vlan && f.len + 4 <= scratch_.size()) {
+      std::memcpy(scratch_.data(), f.data, 12);
+      std::memcpy(scratch_.data() + 12, f.vlan, 4);
+      std::memcpy(scratch_.data() + 16, f.data + 12, f.len - 12);
+      out = scratch_.data();
+      out_len = f.len + 4;
+    }
+    if (send(arp_fd_, out, out_len, MSG_DONTWAIT) < 0) state_.counters.drop(DropReason::TxError);
+  }
 }
 
 void Worker::build_message(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,

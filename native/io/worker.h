@@ -1,4 +1,6 @@
 // One I/O thread: drains its RX ring block by block, decides every frame, transmits the batch.
+// process_block() is the per-frame loop; the benchmark's pass-through worker (native/bench/) swaps
+// in its own and keeps the rest (rings, waiting, transmit), so the two differ only in the decision.
 #pragma once
 #include <sys/socket.h>
 
@@ -19,10 +21,12 @@ enum class TxMode : uint8_t;
 class Worker {
  public:
   Worker(Dataplane& dp, uint32_t index);
-  ~Worker();
+  virtual ~Worker();
 
   void run();
+  // After the thread ended: the sockets go, the flow table and counters stay readable.
   void close_io();
+  // Replaces the RX socket filter (a reload that changes the VIPs); the kernel swaps it atomically.
   void set_filter(const std::vector<sock_filter>& filter) { if (rx_) rx_->attach_filter(filter); }
   // Any member's socket sets the whole fanout group's program.
   void set_fanout_program(const std::vector<sock_filter>& program) { if (rx_) rx_->set_fanout_program(program); }
@@ -31,28 +35,45 @@ class Worker {
   // The snapshot generation this worker is using; older snapshots may be freed once all moved on.
   std::atomic<uint64_t> seen_generation{0};
 
+ protected:
+  // A received frame as the kernel left it in the ring.
+  struct RxFrame {
+    uint8_t* data;
+    uint32_t len;
+    VnetHdr* vnet;           // the offload state the kernel wrote before the frame (PACKET_VNET_HDR)
+    bool gso;                // a super-frame: its segmentation is left to the kernel
+    uint8_t tag[4];          // the 802.1Q tag the kernel took out of the frame, when vlan is set
+    const uint8_t* vlan;
+  };
+  // False for a frame the ring holds only in part (counted as truncated_capture).
+  bool open_frame(tpacket3_hdr* pkt, RxFrame& f);
+  // Without segmentation offsets the kernel cannot cut a frame down to the egress MTU: such a frame
+  // is dropped here, counted, rather than left to fail in the send.
+  bool fits_egress(const RxFrame& f, uint32_t l3_offset);
+  // Transmits a frame whose MACs are rewritten, its VLAN tag put back.
+  void forward(RxFrame& f);
+  void flush();
+  virtual void process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
+
+  WorkerState state_;
+
  private:
-  void process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
   void handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_ms, const Prepared& prepared);
-  Decision pass_through(uint8_t* frame, uint32_t len, const Snapshot& snap);
   void transmit(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
   // Fills msg with iovecs for header, frame and a re-inserted VLAN tag (kept in `tag`).
   void build_message(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,
                 const uint8_t* vlan_tag);
   bool send_one(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
-  void flush();
   const Snapshot* refresh_snapshot();
   void housekeeping(uint32_t now_ms, uint32_t sweep_budget);
   void apply_expiries(uint32_t budget);
 
   Dataplane& dp_;
-  WorkerState state_;
   std::unique_ptr<RxRing> rx_;
   std::unique_ptr<TxRing> tx_ring_;
   int tx_fd_ = -1;   // send/sendmmsg modes, and frames too long for a TX ring slot
   int arp_fd_ = -1;  // ARP replies leave by the ingress interface
   TxMode mode_;
-  bool pass_through_;
   uint32_t workers_;      // > 1: frames are spread by the fanout program, whose choice is checked
   uint32_t egress_mtu_;   // a frame longer than this (and not a super-frame) cannot be sent
   std::vector<mmsghdr> mmsg_;

@@ -1,6 +1,42 @@
-// Typed boundary to the benchmark-only part of the addon (native/addon/bench_bindings.cc):
-// traffic generator, sink and micro-benchmarks. Kept apart from the product API in binding.ts.
-import { loadAddon, type Addon, type NativeSnapshot } from './binding.js';
+// Typed boundary to las_bench (native/addon/bench_addon.cc), the addon of the tools beside the
+// product: the socket-free Classifier, sendFrames, the pass-through dataplane, the traffic
+// generator, the sink and the micro-benchmarks. The daemon never loads it (binding.ts is its addon).
+import type { DataplaneOptions, DataplaneStats, NativeSnapshot, WorkerCounters } from './binding.js';
+import { loadNodeAddon } from './load.js';
+
+export type Verdict =
+  | { action: 'forward'; service: number; server: number; frame: Buffer }
+  | { action: 'arp_reply'; frame: Buffer }
+  | { action: 'drop'; reason: string }
+  | { action: 'pass' };   // not ours: left alone
+
+export interface ClassifierOptions {
+  ingressMac: string;   // the dispatcher's MAC that answers ARP for VIPs
+  egressMac: string;    // source MAC written on forwarded frames
+  flowCapacity: number;
+  flowIdleTimeoutMs: number;
+}
+
+/** The same packet logic as the I/O threads, without sockets: for golden-frame tests and the simulator. */
+export interface NativeClassifier {
+  setSnapshot(snapshot: NativeSnapshot): void;
+  /** nowMs: the clock the flow table ages with. */
+  classify(frame: Buffer, nowMs: number): Verdict;
+  /** The worker (0..workers-1) that owns the frame's flow, as the fanout program picks it; -1: not a flow frame. */
+  workerFor(frame: Buffer, workers: number): number;
+  flowCount(): number;
+  counters(): WorkerCounters;
+}
+
+/**
+ * The benchmark's baseline: the daemon's I/O workers, rings and transmit path with the decision
+ * taken out; every frame goes to the first server of the first service, MACs rewritten.
+ */
+export interface NativePassThrough {
+  start(): void;
+  stop(): void;
+  stats(): DataplaneStats;
+}
 
 export type GeneratorKind = 'udp' | 'tcp-syn' | 'tcp-ack';
 
@@ -114,7 +150,11 @@ export interface FlowTableBenchResult {
 export interface MaglevBenchOptions { servers: number; size: number; repetitions: number }
 export interface MaglevBenchResult { buildNs: number }
 
-export interface BenchAddon extends Addon {
+export interface BenchAddon {
+  Classifier: new (options: ClassifierOptions, snapshot: NativeSnapshot) => NativeClassifier;
+  PassThroughDataplane: new (options: DataplaneOptions, snapshot: NativeSnapshot) => NativePassThrough;
+  /** Sends raw frames out of an interface in this network namespace; returns how many the kernel took. */
+  sendFrames(ifname: string, frames: Buffer[]): number;
   /** Runs in its own native thread; the event loop stays free. Rejects on bad options or socket errors. */
   runGenerator(options: GeneratorOptions): Promise<GeneratorResult>;
   /** The first `count` frames runGenerator would send (same code, no socket). */
@@ -126,7 +166,10 @@ export interface BenchAddon extends Addon {
   microbenchMaglev(options: MaglevBenchOptions): MaglevBenchResult;
 }
 
-/** The addon with its benchmark-only members typed. */
+let cached: BenchAddon | undefined;
+
+/** build/Release/las_bench.node, or the one beside the addon LAS_ADDON names. */
 export function loadBenchAddon(): BenchAddon {
-  return loadAddon() as BenchAddon;
+  cached ??= loadNodeAddon<BenchAddon>('las_bench');
+  return cached;
 }

@@ -1,7 +1,7 @@
-// Typed boundary to the C++ addon (build/Release/las_native.node).
+// Typed boundary to the daemon's C++ addon (build/Release/las_native.node): the product only. The
+// tools beside it (generator, sink, Classifier, sendFrames…) are las_bench, see bench-binding.ts.
 // Only plain structs cross it; nothing here runs per packet.
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { loadNodeAddon } from './load.js';
 
 export type Protocol = 'tcp' | 'udp';
 export type FlowKey = 'addresses' | '5tuple';
@@ -46,7 +46,6 @@ export interface DataplaneOptions {
   fanoutId: number;            // PACKET_FANOUT group id (unique per daemon)
   gratuitousArp: boolean;
   filter: [code: number, jt: number, jf: number, k: number][]; // classic BPF socket filter
-  passThrough?: boolean;       // benchmark ceiling: no parsing or flow logic, all to the first server
 }
 
 export interface ServerCounters { address: string; packets: bigint; bytes: bigint; newFlows: bigint; activeFlows: bigint }
@@ -63,19 +62,6 @@ export interface WorkerCounters {
 }
 export interface DataplaneStats { workers: WorkerCounters[]; services: ServiceCounters[] }
 
-export type Verdict =
-  | { action: 'forward'; service: number; server: number; frame: Buffer }
-  | { action: 'arp_reply'; frame: Buffer }
-  | { action: 'drop'; reason: string }
-  | { action: 'pass' };   // not ours: left alone
-
-export interface ClassifierOptions {
-  ingressMac: string;   // the dispatcher's MAC that answers ARP for VIPs
-  egressMac: string;    // source MAC written on forwarded frames
-  flowCapacity: number;
-  flowIdleTimeoutMs: number;
-}
-
 export interface NativeDataplane {
   /** Process-wide id: other threads (piscina workers) find the flow tables with it. */
   readonly id: number;
@@ -87,24 +73,10 @@ export interface NativeDataplane {
   stats(): DataplaneStats;
 }
 
-/** The same packet logic as the I/O threads, without sockets: for golden-frame tests and the simulator. */
-export interface NativeClassifier {
-  setSnapshot(snapshot: NativeSnapshot): void;
-  /** nowMs: the clock the flow table ages with. */
-  classify(frame: Buffer, nowMs: number): Verdict;
-  /** The worker (0..workers-1) that owns the frame's flow, as the fanout program picks it; -1: not a flow frame. */
-  workerFor(frame: Buffer, workers: number): number;
-  flowCount(): number;
-  counters(): WorkerCounters;
-}
-
 export interface Addon {
   Dataplane: new (options: DataplaneOptions, snapshot: NativeSnapshot) => NativeDataplane;
-  Classifier: new (options: ClassifierOptions, snapshot: NativeSnapshot) => NativeClassifier;
   /** Maglev lookup table (server index per slot) for the given weights: the simulator predicts from this. */
   maglevTable(servers: { address: string; weight: number }[], size: number): Int32Array;
-  /** Sends raw frames out of an interface in this network namespace (tests and the built-in generator). */
-  sendFrames(ifname: string, frames: Buffer[]): number;
   interfaceMac(ifname: string): string;
   interfaceMtu(ifname: string): number;
   /** The smallest ring.blockSize (RX, super-frames included) and ring.frameSize (TX slot) for an MTU. */
@@ -140,35 +112,10 @@ export const FLOW_ENTRY_LAYOUT = {
 /** tcpFlagsSeen bits: a bare SYN resets it to SYN; later packets add FIN, RST and ACK. */
 export const TCP_SEEN = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
-const require = createRequire(import.meta.url);
 let cached: Addon | undefined;
 
-/** Loads the addon built by node-gyp (npm install), or the one LAS_ADDON names (e.g. the sanitizer build). */
+/** The daemon's addon built by node-gyp (npm install), or the one LAS_ADDON names (e.g. the sanitizer build). */
 export function loadAddon(): Addon {
-  if (!cached) {
-    if (process.env.LAS_ADDON) {
-      // Named explicitly (e.g. the sanitizer build): no quiet fallback to the release build.
-      const named = path.resolve(process.env.LAS_ADDON);
-      try {
-        cached = require(named) as Addon;
-      } catch (error) {
-        throw new Error(`cannot load the addon LAS_ADDON names (${named}): ${String(error)}; build it (npm run build:native:asan) or unset LAS_ADDON`);
-      }
-      return cached;
-    }
-    const candidates = ['../../../build/Release/las_native.node', '../../build/Release/las_native.node'];
-    let lastError: unknown;
-    for (const candidate of candidates) {
-      try {
-        cached = require(candidate) as Addon;
-        break;
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    if (!cached) {
-      throw new Error(`cannot load the native addon (run "npm install" to build it): ${String(lastError)}`);
-    }
-  }
+  cached ??= loadNodeAddon<Addon>('las_native');
   return cached;
 }

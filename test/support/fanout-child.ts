@@ -7,6 +7,7 @@
 import { createInterface } from 'node:readline';
 import { ACCEPT_FRAME, vipMatchProgram } from '../../src/control/bpf-program.js';
 import { loadAddon, type NativeSnapshot } from '../../src/native/binding.js';
+import { loadBenchAddon } from '../../src/native/bench-binding.js';
 
 interface Job { ifname: string; peer: string; workers: number; vips: string[]; snapshot: NativeSnapshot; frames: string[] }
 
@@ -18,6 +19,7 @@ const line = await new Promise<string>((resolve) => input.once('line', resolve))
 input.close();
 const job = JSON.parse(line) as Job;
 const addon = loadAddon();
+const tools = loadBenchAddon();
 const macs = { ingressMac: addon.interfaceMac(job.ifname), egressMac: addon.interfaceMac(job.ifname) };
 const dataplane = new addon.Dataplane({
   interface: job.ifname, egressInterface: job.ifname, workers: job.workers, cpus: [], txMode: 'sendmmsg',
@@ -25,7 +27,7 @@ const dataplane = new addon.Dataplane({
   ring: { blockSize: 1 << 20, blockCount: 4, frameSize: 0, retireTimeoutMs: 2 },
   fanoutId: process.pid & 0xffff, gratuitousArp: false, filter: vipMatchProgram(job.vips, ACCEPT_FRAME, 0),
 }, job.snapshot);
-const classifier = new addon.Classifier({ ...macs, flowCapacity: 4096, flowIdleTimeoutMs: 60_000 }, job.snapshot);
+const classifier = new tools.Classifier({ ...macs, flowCapacity: 4096, flowIdleTimeoutMs: 60_000 }, job.snapshot);
 const received = () => dataplane.stats().workers.map((w) => w.rxPackets);
 
 dataplane.start();
@@ -34,7 +36,7 @@ try {
   for (const hex of job.frames) {
     const frame = Buffer.from(hex, 'hex');
     const before = received();
-    if (addon.sendFrames(job.peer, [frame]) !== 1) throw new Error(`could not send frame ${hex}`);
+    if (tools.sendFrames(job.peer, [frame]) !== 1) throw new Error(`could not send frame ${hex}`);
     let kernel = -1;
     for (const deadline = Date.now() + DEADLINE_MS; kernel < 0 && Date.now() < deadline; await sleep(1)) {
       kernel = received().findIndex((n, i) => n > before[i]!);

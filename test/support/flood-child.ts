@@ -1,5 +1,5 @@
 // Runs inside a namespace (ip netns exec NS node flood-child.js ...) and sends frames out of an
-// interface with the addon's sendFrames(). Two sources:
+// interface with las_bench's sendFrames(). Two sources:
 //   --file FRAMES            the frames of a file ([u16 length][bytes]...), once, in paced batches
 //   --generate SPEC.json     a seeded flood (support/flood.ts) of spec.count frames: pools of
 //                            spec.pool distinct frames, each sent spec.reuse times, then a new pool
@@ -7,7 +7,7 @@
 // Prints one JSON line {total, sent, batches, elapsedMs, pools}.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadAddon } from '../../src/native/binding.js';
+import { loadBenchAddon } from '../../src/native/bench-binding.js';
 import { buildFlood, type FloodKind, type FloodTarget } from './flood.js';
 
 /** What --generate reads (written by sendGeneratedFloodInNs). */
@@ -37,7 +37,7 @@ if ((!values.file && !values.generate) || !values.ifname) {
 const ifname = values.ifname;
 const batch = Math.max(1, Number(values.batch) || 200);
 const pauseMs = Math.max(0, Number(values['pause-ms']) || 0);
-const addon = loadAddon();
+const addon = loadBenchAddon();
 let sent = 0;
 let batches = 0;
 let total = 0;

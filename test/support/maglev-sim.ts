@@ -2,9 +2,8 @@
 // idea): the table comes from the addon (`maglevTable`), the flow hash is re-implemented here from
 // native/lb/hash.h (splitmix64 finaliser, hash_flow, kMaglevFlowSeed) so a test can predict the
 // Classifier's choice without asking it.
-import type {
-  Addon, ClassifierOptions, FlowKey, NativeClassifier, NativeService, NativeSnapshot,
-} from '../../src/native/binding.js';
+import type { FlowKey, NativeService, NativeSnapshot } from '../../src/native/binding.js';
+import { loadBenchAddon, type ClassifierOptions, type NativeClassifier } from '../../src/native/bench-binding.js';
 import { ipv4ToInt, PROTO_TCP, PROTO_UDP } from './frames.js';
 
 const MASK64 = (1n << 64n) - 1n;
@@ -78,6 +77,7 @@ export function maglevPredictor(
 
 // ---------------------------------------------------------------- the Classifier as the tests use it
 
-export function createClassifier(addon: Addon, options: ClassifierOptions, snapshot: NativeSnapshot): NativeClassifier {
-  return new addon.Classifier(options, snapshot);
+/** The socket-free Classifier of las_bench. */
+export function createClassifier(options: ClassifierOptions, snapshot: NativeSnapshot): NativeClassifier {
+  return new (loadBenchAddon().Classifier)(options, snapshot);
 }

@@ -3,7 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "packet_socket.h"
+#include "../io/packet_socket.h"
 
 namespace las {
 

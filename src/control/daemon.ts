@@ -2,12 +2,11 @@
 // health checks, flow aging, metrics and the admin socket, and undo all of it on the way out.
 import { loadAddon, type Addon, type DataplaneStats, type NativeDataplane, type TxMode } from '../native/binding.js';
 import type { LasConfig } from '../config/types.js';
-import { loadConfigFile, formatConfigErrors } from '../config/load.js';
 import { parseMode } from '../config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { installIngressDrop, type IngressDrop } from './ingress-drop.js';
-import { RETRY_MS, ServerMacs } from './server-macs.js';
-import { socketFilter, buildDataplaneOptions } from './native-snapshot.js';
+import { ARP_WAIT_MS, ServerMacs } from './server-macs.js';
+import { buildDataplaneOptions } from './native-snapshot.js';
 import { chooseTxMode } from './tx-mode.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { resolveAdminGroup } from './admin-group.js';
@@ -17,7 +16,9 @@ import { HealthMonitor, type HealthChange } from './health/health-monitor.js';
 import { FlowAging } from './aging/aging.js';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
 import { activeFlowsOf, buildStatus } from './status.js';
-import { planReload, describeRestartKeys } from './reload-plan.js';
+import { Reloader, type AcceptedConfig } from './reload.js';
+import { NeighbourRefresh } from './neighbour-refresh.js';
+import { NewFlowTargetWatch } from './new-flow-targets.js';
 import { CounterWatch } from './counter-watch.js';
 import { LinkWatch } from './link-watch.js';
 
@@ -27,8 +28,6 @@ export interface DaemonOptions {
 }
 
 const HOUSEKEEPING_MS = 1000;
-/** How long a start or a reload waits for servers to answer ARP before publishing the silent ones down. */
-const ARP_WAIT_MS = 3000;
 
 class Daemon implements DaemonControl {
   private state: ServerState;
@@ -39,23 +38,27 @@ class Daemon implements DaemonControl {
   private metrics?: MetricsServer;
   private monitor?: HealthMonitor;
   private aging?: FlowAging;
-  private refreshTimer?: NodeJS.Timeout;
-  private retryTimer?: NodeJS.Timeout;
-  private readonly neighbourBusy = { refresh: false, retry: false }; // a slow `ip` must not stack ticks
+  private readonly neighbours: NeighbourRefresh;
+  private readonly newFlowTargets: NewFlowTargetWatch;
+  private readonly reloader: Reloader;
   private housekeepingTimer?: NodeJS.Timeout;
   private txMode: TxMode = 'ring';
   private readonly startedAt = Date.now();
   private readonly idleBoundSeconds: number;        // the native idle sweep's bound, fixed at start
-  private readonly reloads = { ok: 0, refused: 0 };
-  private readonly withoutServers = new Map<string, 'sorry' | 'dropped'>(); // services no server can take new flows for
   private watch?: CounterWatch;
   private links?: LinkWatch;
-  private reloadChain: Promise<unknown> = Promise.resolve();
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
     this.state = ServerState.fromConfig(config);
     this.macs = new ServerMacs(config.egressInterface, log);
     this.idleBoundSeconds = config.flowTable.idleTimeout;
+    this.neighbours = new NeighbourRefresh(this.macs, () => this.state.addressesNeedingMac(), () => this.publish(), log);
+    this.newFlowTargets = new NewFlowTargetWatch(log);
+    this.reloader = new Reloader(options.configPath, this.macs, {
+      state: () => this.state,
+      dataplane: () => this.dataplane,
+      adopt: (accepted) => this.adopt(accepted),
+    }, this.idleBoundSeconds, log);
   }
 
   private get config(): LasConfig {
@@ -88,7 +91,7 @@ class Daemon implements DaemonControl {
           flowCapacity: () => this.config.flowTable.capacity,
           aging: () => this.aging?.totals ?? { passes: 0, scanned: 0, expired: 0, refused: 0, sweeps: 0 },
           healthChecks: () => this.monitor?.counts() ?? [],
-          reloads: () => this.reloads,
+          reloads: () => this.reloader.counts,
         }), {}, (error) => log.error({ err: error }, 'the metrics listener thread failed: no metrics until a restart'));
       }
       if (config.ingressDrop === 'tc') {
@@ -107,12 +110,10 @@ class Daemon implements DaemonControl {
       await this.stop();
       throw error;
     }
-    this.startRefreshTimer();
-    this.retryTimer = setInterval(() => void this.retryUnresolved(), RETRY_MS);
-    this.retryTimer.unref();
+    this.neighbours.start(config.neighbourRefresh);
     this.housekeepingTimer = setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
     this.housekeepingTimer.unref();
-    this.checkNewFlowTargets();
+    this.newFlowTargets.check(this.state, this.macs.known);
     log.info({
       interface: config.interface, egressInterface: config.egressInterface, workers: config.workers,
       txMode: this.txMode, services: config.services.length, adminSocket: config.adminSocket,
@@ -184,11 +185,12 @@ class Daemon implements DaemonControl {
     return { service, address, weight: effective, configWeight: server.configWeight, override: server.override?.kind ?? null };
   }
 
-  /** Applies the config file again as a diff; an invalid one is refused and the running one stays. */
-  reload(): Promise<unknown> {
-    const next = this.reloadChain.then(() => this.applyReload());
-    this.reloadChain = next.catch(() => undefined); // one reload at a time, in order
-    return next;
+  /** Applies the config file again as a diff (reload.ts); an invalid one is refused and the running one stays. */
+  async reload(): Promise<unknown> {
+    const outcome = await this.reloader.reload();
+    if (!outcome.ok) throw new Error(outcome.reason); // logged and counted by the reloader
+    this.newFlowTargets.check(this.state, this.macs.known);
+    return outcome.answer;
   }
 
   // ---------- internals ----------
@@ -197,47 +199,8 @@ class Daemon implements DaemonControl {
     return buildStatus(this.state, this.dataplane?.stats(), (s, a) => this.monitor?.get(s, a), Date.now(), this.macs);
   }
 
-  private refuse(message: string, details: Record<string, unknown> = {}): never {
-    this.reloads.refused++;
-    this.log.error({ ...details, reason: message }, 'reload refused: the running config stays');
-    throw new Error(message);
-  }
-
-  private async applyReload(): Promise<unknown> {
-    const path = this.options.configPath;
-    const result = await loadConfigFile(path);
-    if (!result.ok) this.refuse(formatConfigErrors(path, result.errors), { errors: result.errors });
-    const next = result.config;
-    const plan = planReload(this.config, next);
-    if (plan.restartKeys.length > 0) this.refuse(describeRestartKeys(plan.restartKeys), { keys: plan.restartKeys });
-
-    // Everything that can fail happens before anything is changed.
-    const { state, draining, dropped } = this.state.withConfig(next, Date.now());
-    // Like a start: a server off the interface's subnets is a config error; one that does not answer
-    // ARP is taken in down and asked again until it answers (the MAC cache may keep extra entries).
-    try {
-      await this.macs.resolve(state.addressesNeedingMac(), ARP_WAIT_MS);
-    } catch (error) {
-      this.refuse(`reload refused: ${(error as Error).message}`);
-    }
-    const macs = this.macs.known;
-    let gid: number | undefined;
-    try {
-      gid = await resolveAdminGroup(next.adminSocketGroup);
-    } catch (error) {
-      this.refuse(`reload refused: ${(error as Error).message}`);
-    }
-    const vips = (c: LasConfig) => JSON.stringify([...new Set(c.services.map((s) => s.vip))].sort());
-    const vipsChanged = vips(this.config) !== vips(next);
-    try {
-      // A new VIP's frames must pass the socket filter before the snapshot that serves them.
-      if (vipsChanged) this.dataplane?.setFilter(socketFilter(next));
-      this.dataplane?.setSnapshot(state.snapshot(macs));
-    } catch (error) {
-      this.refuse(`reload refused: the fast path did not take the new config: ${(error as Error).message}`);
-    }
-
-    const prev = this.config;
+  /** A reload the fast path took: every other part follows the new config (nothing here refuses it). */
+  private async adopt({ prev, next, state, adminGid, vipsChanged }: AcceptedConfig): Promise<void> {
     this.state = state;
     if (this.ingressDrop && vipsChanged) {
       // The kernel must stay off new VIPs and may see the traffic of removed ones again.
@@ -251,52 +214,20 @@ class Daemon implements DaemonControl {
     this.monitor?.sync(state.healthTargets());
     this.log.level = this.options.logLevel ?? next.logLevel;
     if (prev.adminSocketGroup !== next.adminSocketGroup) {
-      await this.admin?.setGroup(gid).catch((error: unknown) => this.log.warn({ err: error }, 'reload: the admin socket keeps its group'));
+      await this.admin?.setGroup(adminGid).catch((error: unknown) => this.log.warn({ err: error }, 'reload: the admin socket keeps its group'));
     }
     if (prev.adminSocketMode !== next.adminSocketMode) await this.admin?.setMode(parseMode(next.adminSocketMode));
-    if (prev.neighbourRefresh !== next.neighbourRefresh) this.startRefreshTimer();
-    this.reloads.ok++;
-
-    const { restartKeys: _restartKeys, ...summary } = plan;
-    const noArpAnswer = state.addressesNeedingMac().filter((a) => !macs.has(a));
-    const answer = { reloaded: true, ...summary, draining: draining.map(ref), dropped: dropped.map(ref), noArpAnswer };
-    this.log.info(answer, 'reloaded');
-    for (const r of draining) this.log.info({ service: r.service, server: r.address, drainTimeout: next.drainTimeout }, 'server removed from the config: draining (weight 0) until its flows end');
-    for (const r of dropped) this.log.info({ service: r.service, server: r.address }, 'server removed from the config (drainOnRemove is false): its flows are rescheduled');
-    if (plan.notApplied.length > 0) this.log.warn({ keys: plan.notApplied, running: this.idleBoundSeconds }, 'reload: these keys keep their running value until a restart');
-    this.checkNewFlowTargets();
-    return answer;
+    if (prev.neighbourRefresh !== next.neighbourRefresh) this.neighbours.setRefreshInterval(next.neighbourRefresh);
   }
 
   private publish(): void {
     this.dataplane?.setSnapshot(this.state.snapshot(this.macs.known));
-    this.checkNewFlowTargets();
+    this.newFlowTargets.check(this.state, this.macs.known);
   }
 
   private onHealthChange(change: HealthChange): void {
     if (!this.state.server(change.service, change.address)) return; // removed meanwhile
     if (this.state.setHealth(change.service, change.address, change.health)) this.publish();
-  }
-
-  /** Logs when a service loses (or regains) every server that can take new flows, and where they go instead. */
-  private checkNewFlowTargets(): void {
-    for (const svc of this.state.list()) {
-      const name = svc.config.name;
-      const sorry = svc.config.sorryServer?.address;
-      const mode = this.state.hasServerForNewFlows(svc, this.macs.known) ? undefined : this.state.sorryReady(svc, this.macs.known) ? 'sorry' : 'dropped';
-      const before = this.withoutServers.get(name);
-      if (mode === before) continue;
-      if (mode) {
-        this.withoutServers.set(name, mode);
-        this.log.warn({ service: name, sorryServer: sorry ?? null },
-          mode === 'sorry' ? 'no server can take new flows (all down, drained or without ARP answer): new flows go to the sorry server'
-            : 'no server can take new flows (all down, drained or without ARP answer): new flows are dropped and counted as no_server');
-      } else {
-        this.withoutServers.delete(name);
-        this.log.info({ service: name }, 'a server can take new flows again');
-      }
-    }
-    for (const name of this.withoutServers.keys()) if (!this.state.service(name)) this.withoutServers.delete(name);
   }
 
   private housekeeping(): void {
@@ -320,41 +251,8 @@ class Daemon implements DaemonControl {
     this.links?.check().catch((error: unknown) => this.log.warn({ err: error }, 'reading the link state failed'));
   }
 
-  private startRefreshTimer(): void {
-    if (this.refreshTimer) clearInterval(this.refreshTimer);
-    this.refreshTimer = setInterval(() => void this.refreshMacs(), this.config.neighbourRefresh * 1000);
-    this.refreshTimer.unref();
-  }
-
-  /** Every neighbourRefresh s: re-asks resolved servers by broadcast ARP, so a changed MAC is followed. */
-  private async refreshMacs(): Promise<void> {
-    await this.neighbourTask('refresh', async () => {
-      if ((await this.macs.refresh(this.state.addressesNeedingMac())).length > 0) this.publish();
-    });
-  }
-
-  /** Every RETRY_MS: asks servers that have not answered ARP yet; one that answers is published (up if healthy). */
-  private async retryUnresolved(): Promise<void> {
-    await this.neighbourTask('retry', async () => {
-      if ((await this.macs.retry(this.state.addressesNeedingMac())).length > 0) this.publish();
-    });
-  }
-
-  private async neighbourTask(kind: 'refresh' | 'retry', task: () => Promise<void>): Promise<void> {
-    if (this.neighbourBusy[kind]) return;
-    this.neighbourBusy[kind] = true;
-    try {
-      await task();
-    } catch (error) {
-      this.log.warn({ err: error }, `neighbour ${kind} failed`);
-    } finally {
-      this.neighbourBusy[kind] = false;
-    }
-  }
-
   async stop(): Promise<void> {
-    if (this.refreshTimer) clearInterval(this.refreshTimer);
-    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.neighbours.stop();
     if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
     await this.monitor?.close().catch((error: unknown) => this.log.warn({ err: error }, 'stopping health checks failed'));
     this.monitor = undefined;
@@ -369,8 +267,6 @@ class Daemon implements DaemonControl {
     this.admin = undefined;
   }
 }
-
-const ref = (r: { service: string; address: string }) => `${r.service}/${r.address}`;
 
 export async function runDaemon(config: LasConfig, options: DaemonOptions): Promise<void> {
   const log = createLogger(options.logLevel ?? config.logLevel);

@@ -10,6 +10,8 @@ import { checkOnLink, forgetNeighbours, poke, readNeighbourTable, resolveSome } 
 export const RETRY_MS = 1000;
 /** How long a refresh waits for the re-asked servers to answer. */
 export const REFRESH_WAIT_MS = 1000;
+/** How long a start or a reload waits for servers to answer ARP before publishing the silent ones down. */
+export const ARP_WAIT_MS = 3000;
 
 export class ServerMacs {
   private readonly macs = new Map<string, string>();

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
 import { CLI, las, lasOk, startWith } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
 const NOBODY = 65534;
 
@@ -58,7 +59,7 @@ async function exchange(path: string, text: string, count: number): Promise<Reco
   return lines;
 }
 
-test('the admin socket refuses a non-root client when its mode says so; a reload can open it', { timeout: 90_000, skip: process.getuid?.() !== 0 && 'needs root to switch to uid 65534' }, async () => {
+test('the admin socket refuses a non-root client when its mode says so; a reload can open it', { timeout: 90_000, skip: needsRoot('network namespaces and switching to uid 65534') }, async () => {
   await withDrLab({ servers: 1 }, async (lab) => {
     await chmod(lab.dir, 0o755); // only the socket's own mode decides
     assert.equal((await stat(lab.adminSocket)).mode & 0o777, 0o600);
@@ -77,7 +78,7 @@ test('the admin socket refuses a non-root client when its mode says so; a reload
   });
 });
 
-test('adminSocketGroup: members of the group can use the daemon\'s socket, others cannot; an unknown group stops the start naming the key', { timeout: 90_000, skip: process.getuid?.() !== 0 && 'needs root to switch users' }, async () => {
+test('adminSocketGroup: members of the group can use the daemon\'s socket, others cannot; an unknown group stops the start naming the key', { timeout: 90_000, skip: needsRoot('network namespaces and switching users') }, async () => {
   const GID = 4243;
   await withDrLab({ servers: 1, startDaemon: false }, async (lab) => {
     await chmod(lab.dir, 0o755); // only the socket's own mode and group decide
@@ -94,7 +95,7 @@ test('adminSocketGroup: members of the group can use the daemon\'s socket, other
   });
 });
 
-test('malformed admin requests get errors, not a crash; the CLI explains mistakes', { timeout: 90_000 }, async () => {
+test('malformed admin requests get errors, not a crash; the CLI explains mistakes', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 2 }, async (lab) => {
     const answers = await exchange(lab.adminSocket, [
       'not json',

@@ -13,6 +13,7 @@ import { resolveAdminGroup } from '../src/control/admin-group.js';
 import { ADMIN_LIMITS, MAX_LINE_BYTES, startAdminServer, type AdminServer } from '../src/control/admin-server.js';
 import { waitFor } from './support/control.js';
 import { closedWithin, writeUntilCutOff } from './support/hostile-client.js';
+import { needsRoot } from './support/needs-root.js';
 
 let bigCalls = 0;
 const handlers = {
@@ -168,7 +169,7 @@ describe('admin socket', () => {
     await assert.rejects(stat(other), { code: 'ENOENT' });
   });
 
-  it('a non-root user cannot connect; the mode option opens it', { skip: process.getuid?.() !== 0 && 'needs root to switch to uid 65534' }, async () => {
+  it('a non-root user cannot connect; the mode option opens it', { skip: needsRoot('switching to uid 65534') }, async () => {
     const connectAsNobody = async (socketPath: string) => {
       const script = `require('net').createConnection(${JSON.stringify(socketPath)})
         .on('connect', () => { console.log('CONNECTED'); process.exit(0); })
@@ -290,7 +291,7 @@ describe('admin socket limits (hostile local clients)', () => {
   });
 });
 
-describe('adminSocketGroup', { skip: process.getuid?.() !== 0 && 'needs root to chown and to switch users' }, () => {
+describe('adminSocketGroup', { skip: needsRoot('chown and switching users') }, () => {
   const GID = 4243; // a gid no test user has by default
   let dir: string;
 

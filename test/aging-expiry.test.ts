@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
 import { flows, lasOk, sleep, waitFor, type FlowRow } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 90_000 };
+const TEST_OPTIONS = { timeout: 90_000, skip: needsRoot('network namespaces') };
 const SHORT_S = 2;
 const timeouts = { udp: SHORT_S, tcpFinWait: SHORT_S, tcpClose: SHORT_S, tcpEstablished: 60, tcpSynRecv: 60 };
 // A flow goes between its timeout and its timeout plus one sweep (1 s for these timeouts) and one
@@ -16,7 +17,7 @@ const GONE_WITHIN_MS = SHORT_S * 1000 + 5000;
 // CLOCK_MONOTONIC_COARSE ticks in jiffies: a stamp may be a few ms older than the packet.
 const CLOCK_SLACK_MS = 50;
 
-test('a UDP flow disappears from las flows after the udp timeout, not before', TEST_TIMEOUT, async () => {
+test('a UDP flow disappears from las flows after the udp timeout, not before', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 2, config: { flowTimeouts: timeouts }, startDaemon: false }, async (lab) => {
     const dns = { name: 'dns', vip: lab.vip, port: 5353, protocol: 'udp', servers: lab.segment.servers.map((s) => ({ address: s.address })) };
     await lab.writeConfig({ ...lab.config, services: [...lab.config.services, dns] });
@@ -41,7 +42,7 @@ test('a UDP flow disappears from las flows after the udp timeout, not before', T
   });
 });
 
-test('TCP flows that saw FIN or RST age by the short timeouts; an established one, idle longer, stays', TEST_TIMEOUT, async () => {
+test('TCP flows that saw FIN or RST age by the short timeouts; an established one, idle longer, stays', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 2, config: { flowTimeouts: timeouts } }, async (lab) => {
     // One connection held open without data (ESTABLISHED), one reset right after the handshake (CLOSE).
     const holder = lab.spawn('client', process.execPath, ['-e', `

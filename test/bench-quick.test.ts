@@ -16,6 +16,7 @@ import { SERVERS, flowSpace, selects, serversAfter } from '../bench/scenarios.js
 import { rfc2544Search } from '../bench/search.js';
 import { parseInterfaces } from '../bench/topology.js';
 import { listNamespaces } from '../src/netns/namespace.js';
+import { needsRoot } from './support/needs-root.js';
 
 const PARAMS: PktgenParams = {
   device: 'gen0', thread: 0, dstMac: '02:00:00:00:00:02', dstIp: '10.99.0.100', dstPort: 80,
@@ -193,10 +194,7 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | n
   });
 }
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
-test('npm run bench -- --quick runs every scenario and writes results.json, summary.md and the charts', { timeout: 360_000 }, async (t) => {
-  if (!isRoot) return t.skip('needs root (namespaces, raw sockets)');
+test('npm run bench -- --quick runs every scenario and writes results.json, summary.md and the charts', { timeout: 360_000, skip: needsRoot('network namespaces and packet sockets') }, async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'las-bench-test-'));
   try {
     const before = new Set(await listNamespaces());

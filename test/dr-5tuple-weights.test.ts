@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type DrLab, type LabServiceOptions } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 90_000 };
+const TEST_OPTIONS = { timeout: 90_000, skip: needsRoot('network namespaces') };
 const WEIGHTS = [1, 2, 3];
 const SOURCES = 6;
 const REQUESTS = 720;   // 120 per source address; a multiple of the weight total 6
@@ -56,10 +57,10 @@ async function checkShares(service: LabServiceOptions, tolerance: number, note: 
   });
 }
 
-test(`maglev, flowKey 5tuple, weights 1:2:3: each server's share of ${REQUESTS} connections within ±0.08 of 1/6, 2/6, 3/6`, TEST_TIMEOUT, async (t) => {
+test(`maglev, flowKey 5tuple, weights 1:2:3: each server's share of ${REQUESTS} connections within ±0.08 of 1/6, 2/6, 3/6`, TEST_OPTIONS, async (t) => {
   await checkShares({ flowKey: '5tuple', scheduler: 'maglev' }, 0.08, (line) => t.diagnostic(line));
 });
 
-test(`wrr, flowKey 5tuple, weights 1:2:3: each server's share of ${REQUESTS} connections within ±0.05 of 1/6, 2/6, 3/6`, TEST_TIMEOUT, async (t) => {
+test(`wrr, flowKey 5tuple, weights 1:2:3: each server's share of ${REQUESTS} connections within ±0.05 of 1/6, 2/6, 3/6`, TEST_OPTIONS, async (t) => {
   await checkShares({ flowKey: '5tuple', scheduler: 'wrr' }, 0.05, (line) => t.diagnostic(line));
 });

@@ -8,9 +8,10 @@ import { formatRate } from '../src/demo/bulk.js';
 import { ensureCommand } from '../src/netns/ensure-package.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { isObject, num, type Json } from './support/json.js';
+import { needsRoot } from './support/needs-root.js';
 
 const BYTES = 200_000_000;
-const TEST_TIMEOUT = { timeout: 240_000 };
+const TEST_OPTIONS = { timeout: 240_000, skip: needsRoot('network namespaces') };
 
 interface FastPathCounters {
   workers: Json[];
@@ -88,7 +89,7 @@ async function uploadThroughDispatcher(t: TestContext, lab: DrLab, label: string
   return c;
 }
 
-test('200 MB upload with the client\'s default offloads: TSO/GSO super-frames are forwarded, every byte arrives, no TX errors or oversize drops', TEST_TIMEOUT, async (t) => {
+test('200 MB upload with the client\'s default offloads: TSO/GSO super-frames are forwarded, every byte arrives, no TX errors or oversize drops', TEST_OPTIONS, async (t) => {
   await withDrLab({ servers: 3, bulk: true }, async (lab) => {
     t.diagnostic(`client offloads: ${await clientOffloads(lab)}`);
     const c = await uploadThroughDispatcher(t, lab, 'offloads on');
@@ -96,7 +97,7 @@ test('200 MB upload with the client\'s default offloads: TSO/GSO super-frames ar
   });
 });
 
-test('200 MB upload with TSO/GSO off on the client (MTU-sized frames): every byte arrives, no TX errors or oversize drops', TEST_TIMEOUT, async (t) => {
+test('200 MB upload with TSO/GSO off on the client (MTU-sized frames): every byte arrives, no TX errors or oversize drops', TEST_OPTIONS, async (t) => {
   await withDrLab({ servers: 3, bulk: true }, async (lab) => {
     await lab.setOffloads('client', false);
     t.diagnostic(`client offloads: ${await clientOffloads(lab)}`);
@@ -104,7 +105,7 @@ test('200 MB upload with TSO/GSO off on the client (MTU-sized frames): every byt
   });
 });
 
-test('200 MB upload with MTU 9000 on every link of the segment: every byte arrives, no TX errors or oversize drops', TEST_TIMEOUT, async (t) => {
+test('200 MB upload with MTU 9000 on every link of the segment: every byte arrives, no TX errors or oversize drops', TEST_OPTIONS, async (t) => {
   // The MTU is set before the daemon starts: it sizes its rings from the interface MTU.
   await withDrLab({ servers: 3, bulk: true, mtu: 9000 }, async (lab) => {
     const { stdout } = await lab.exec('client', 'ip', ['-j', 'link', 'show', 'dev', lab.segment.client.ifname]);
@@ -118,7 +119,7 @@ test('200 MB upload with MTU 9000 on every link of the segment: every byte arriv
 // itself; both must keep every byte in order. 1568-byte slots do not divide a ring block, which is
 // what the slot arithmetic has to get right.
 for (const offloads of [true, false]) {
-  test(`200 MB upload through txMode "ring" with the client's offloads ${offloads ? 'on' : 'off'}: every byte arrives, no TX errors`, TEST_TIMEOUT, async (t) => {
+  test(`200 MB upload through txMode "ring" with the client's offloads ${offloads ? 'on' : 'off'}: every byte arrives, no TX errors`, TEST_OPTIONS, async (t) => {
     await withDrLab({ servers: 2, bulk: true, config: { txMode: 'ring' } }, async (lab) => {
       if (!offloads) await lab.setOffloads('client', false);
       const c = await uploadThroughDispatcher(t, lab, `ring, offloads ${offloads ? 'on' : 'off'}`);

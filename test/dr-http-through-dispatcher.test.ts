@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 90_000 };
+const TEST_OPTIONS = { timeout: 90_000, skip: needsRoot('network namespaces') };
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -42,7 +43,7 @@ async function clientNeighbour(lab: DrLab, address: string): Promise<NeighRow[]>
   return JSON.parse(stdout.trim() || '[]') as NeighRow[];
 }
 
-test('300 new connections to the VIP: all answered, by all three servers, forwarded and ARP-answered by the dispatcher', TEST_TIMEOUT, async () => {
+test('300 new connections to the VIP: all answered, by all three servers, forwarded and ARP-answered by the dispatcher', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
     // The client must ask for the VIP itself (a gratuitous ARP does not create an entry, but be sure).
     await lab.exec('client', 'ip', ['neigh', 'flush', 'to', lab.vip, 'dev', lab.segment.client.ifname]);
@@ -74,7 +75,7 @@ test('300 new connections to the VIP: all answered, by all three servers, forwar
   });
 });
 
-test('flowKey "addresses": every request of one client address is answered by the same server', TEST_TIMEOUT, async () => {
+test('flowKey "addresses": every request of one client address is answered by the same server', TEST_OPTIONS, async () => {
   const SOURCES = 8;
   const PER_SOURCE = 15;
   await withDrLab({ servers: 3, clientAddresses: SOURCES, service: { flowKey: 'addresses' } }, async (lab) => {

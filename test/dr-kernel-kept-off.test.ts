@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 120_000 };
+const TEST_OPTIONS = { timeout: 120_000, skip: needsRoot('network namespaces') };
 const PREF = '4955';
 const REQUESTS = 100;
 
@@ -77,7 +78,7 @@ async function measure(lab: DrLab): Promise<{ before: Map<string, number>; after
 // unreachables they draw) would otherwise be the dispatcher kernel's only IP traffic; keep it to none.
 const QUIET = { neighbourRefresh: 3600 };
 
-test(`with the tc ingress drop and ip_forward=1, the dispatcher kernel sees none of ${REQUESTS} requests (no forward, ICMP or RST); pref ${PREF} lifecycle across SIGTERM and kill -9`, TEST_TIMEOUT, async (t) => {
+test(`with the tc ingress drop and ip_forward=1, the dispatcher kernel sees none of ${REQUESTS} requests (no forward, ICMP or RST); pref ${PREF} lifecycle across SIGTERM and kill -9`, TEST_OPTIONS, async (t) => {
   await withDrLab({ servers: 3, config: QUIET }, async (lab) => {
     await lab.exec('dispatcher', 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
     assert.equal((await lab.exec('dispatcher', 'sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim(), '1');
@@ -122,7 +123,7 @@ test(`with the tc ingress drop and ip_forward=1, the dispatcher kernel sees none
   });
 });
 
-test(`control: with ingressDrop "none" and ip_forward=1 the kernel's IpInReceives and ForwDatagrams DO grow while LAS forwards`, TEST_TIMEOUT, async (t) => {
+test(`control: with ingressDrop "none" and ip_forward=1 the kernel's IpInReceives and ForwDatagrams DO grow while LAS forwards`, TEST_OPTIONS, async (t) => {
   await withDrLab({ servers: 3, config: { ...QUIET, ingressDrop: 'none' } }, async (lab) => {
     await lab.exec('dispatcher', 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
     assert.deepEqual(await lasFilters(lab), [], 'no filter with ingressDrop "none"');

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { buildFlood, floodFrame, Rng, sendFramesInNs, type FloodTarget } from './support/flood.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 120_000 };
+const TEST_OPTIONS = { timeout: 120_000, skip: needsRoot('network namespaces') };
 const FLOOD_FRAMES = 22_000;
 const HTTP_REQUESTS = 200;
 const OPTION_FRAMES = 200;
@@ -70,7 +71,7 @@ function target(lab: DrLab): FloodTarget {
   };
 }
 
-test(`${FLOOD_FRAMES} malformed frames during ${HTTP_REQUESTS} HTTP requests: the daemon survives, every request succeeds, drops are counted by reason`, TEST_TIMEOUT, async (t) => {
+test(`${FLOOD_FRAMES} malformed frames during ${HTTP_REQUESTS} HTTP requests: the daemon survives, every request succeeds, drops are counted by reason`, TEST_OPTIONS, async (t) => {
   // The default service: 5-tuple on port 80, so a first fragment cannot be placed and is dropped.
   await withDrLab({ servers: 3 }, async (lab) => {
     const client = lab.segment.client;

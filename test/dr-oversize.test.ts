@@ -12,6 +12,7 @@ import { withRoutedDrLab, type RoutedDrLab } from './support/dr-lab.js';
 import type { UdpProbeResult } from './support/udp-probe-child.js';
 import { num } from './support/json.js';
 import { statsView } from './support/worker-stats.js';
+import { needsRoot } from './support/needs-root.js';
 
 const UDP_PORT = 5300;
 const CHILD = fileURLToPath(new URL('./support/udp-probe-child.js', import.meta.url));
@@ -28,7 +29,7 @@ async function clientSideLinks(lab: RoutedDrLab) {
     || (ns === layout.clientSwitch.ns && (ports.has(ifname) || ifname === layout.clientSwitch.bridge)));
 }
 
-test('a datagram longer than the egress MTU is dropped as oversize and logged with the MTU; small ones pass', { timeout: 90_000 }, async () => {
+test('a datagram longer than the egress MTU is dropped as oversize and logged with the MTU; small ones pass', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
   await withRoutedDrLab({
     servers: 1, udpPort: UDP_PORT, startDaemon: false,
     service: { name: 'udp', port: UDP_PORT, protocol: 'udp', flowKey: 'addresses' },

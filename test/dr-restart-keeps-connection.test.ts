@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { ECHO_PORT, withDrLab, type DrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 90_000 };
+const TEST_OPTIONS = { timeout: 90_000, skip: needsRoot('network namespaces') };
 const ECHOES_AFTER_READY = 10;
 
 type Json = Record<string, unknown>;
@@ -169,10 +170,10 @@ async function connectionSurvives(how: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   });
 }
 
-test('an established connection keeps working across a daemon restart (SIGTERM, start again): same server, nothing lost, no RST', TEST_TIMEOUT, async () => {
+test('an established connection keeps working across a daemon restart (SIGTERM, start again): same server, nothing lost, no RST', TEST_OPTIONS, async () => {
   await connectionSurvives('SIGTERM');
 });
 
-test('an established connection keeps working across kill -9 and a fresh start: same server, nothing lost, no RST', TEST_TIMEOUT, async () => {
+test('an established connection keeps working across kill -9 and a fresh start: same server, nothing lost, no RST', TEST_OPTIONS, async () => {
   await connectionSurvives('SIGKILL');
 });

@@ -9,6 +9,7 @@ import { runInNs } from '../src/netns/run.js';
 import { withRoutedDr, type RoutedDr } from '../src/netns/routed-dr.js';
 import { withRoutedDrLab, type RoutedDrLab } from './support/dr-lab.js';
 import { isObject, num, type Json } from './support/json.js';
+import { needsRoot } from './support/needs-root.js';
 
 /** Ip:, Icmp:, IpExt: ... counters of a namespace (per network namespace), as "Ip.ForwDatagrams". */
 async function snmp(ns: string): Promise<Map<string, number>> {
@@ -60,7 +61,7 @@ function checkLayout(layout: RoutedDr): void {
   assert.equal(layout.dispatcher.ns, layout.dispatcherEgress.ns);
 }
 
-test('routed layout: clients and servers on two subnets, the dispatcher is the gateway of both', { timeout: 60_000 }, async () => {
+test('routed layout: clients and servers on two subnets, the dispatcher is the gateway of both', { timeout: 60_000, skip: needsRoot('network namespaces') }, async () => {
   await withRoutedDr({ servers: 2 }, async (layout) => {
     checkLayout(layout);
     const d = layout.dispatcher;
@@ -90,7 +91,7 @@ test('routed layout: clients and servers on two subnets, the dispatcher is the g
   });
 });
 
-test('routed layout: HTTP to the VIP through the dispatcher, answered by every server, replies routed by the dispatcher\'s kernel', { timeout: 90_000 }, async () => {
+test('routed layout: HTTP to the VIP through the dispatcher, answered by every server, replies routed by the dispatcher\'s kernel', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
   await withRoutedDrLab({ servers: 3 }, async (lab) => {
     const layout = lab.segment;
     checkLayout(layout);
@@ -142,7 +143,7 @@ test('routed layout: HTTP to the VIP through the dispatcher, answered by every s
 
 const BULK_BYTES = 200 * 1024 * 1024;
 
-test('routed layout: a 200 MiB upload to the VIP with default offloads arrives whole; no TX errors, no oversize drops', { timeout: 240_000 }, async (t) => {
+test('routed layout: a 200 MiB upload to the VIP with default offloads arrives whole; no TX errors, no oversize drops', { timeout: 240_000, skip: needsRoot('network namespaces') }, async (t) => {
   await withRoutedDrLab({ servers: 3, bulk: true }, async (lab) => {
     const layout = lab.segment;
     // Default offloads: the client's NIC hands its stack's TCP super-frames (TSO/GSO) to the wire as they are.

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import type { FlowKey, Scheduler } from '../src/native/binding.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { assertNoWrongWorker, describeWorkers, statsView } from './support/worker-stats.js';
+import { needsRoot } from './support/needs-root.js';
 
 const SCHEDULERS: Scheduler[] = ['maglev', 'wrr', 'rr', 'wlc', 'sh'];
 const WORKER_COUNTS = [2, 4];
@@ -54,7 +55,7 @@ function assertSticky(bySource: Record<string, Record<string, number>>, sources:
   return used;
 }
 
-test('workers 2 and 4, every scheduler: "addresses" keeps each client address on one server, "5tuple" spreads connections; no frame reaches a worker that does not own its flow', { timeout: 900_000 }, async (t) => {
+test('workers 2 and 4, every scheduler: "addresses" keeps each client address on one server, "5tuple" spreads connections; no frame reaches a worker that does not own its flow', { timeout: 900_000, skip: needsRoot('network namespaces') }, async (t) => {
   const started = Date.now();
   await withDrLab({ servers: SERVERS, clientAddresses: SOURCES, startDaemon: false }, async (lab) => {
     const base = lab.config;

@@ -27,6 +27,7 @@ import {
 import { attachRouter, type RouterHost } from './support/router-host.js';
 import type { HeldConnections } from './support/tcp-hold-child.js';
 import { assertNoWrongWorker, describeWorkers, statsView } from './support/worker-stats.js';
+import { needsRoot } from './support/needs-root.js';
 
 const ECHO_PORT = 7000;
 const CONNECTIONS = 6;        // one per client source address: each gets its own path MTU
@@ -207,7 +208,7 @@ async function round(t: TestContext, lab: DrLab, router: RouterHost, vipMac: str
   }
 }
 
-test('two workers, rr: ICMP fragmentation-needed from a router reaches the server that owns the quoted connection, for flowKey 5tuple and addresses', { timeout: 120_000 }, async (t) => {
+test('two workers, rr: ICMP fragmentation-needed from a router reaches the server that owns the quoted connection, for flowKey 5tuple and addresses', { timeout: 120_000, skip: needsRoot('network namespaces') }, async (t) => {
   await withDrLab({
     servers: 3, clientAddresses: CONNECTIONS, httpPort: 80, echoPort: ECHO_PORT,
     service: { port: ECHO_PORT }, startDaemon: false,

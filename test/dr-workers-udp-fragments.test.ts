@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import type { UdpProbeResult } from './support/udp-probe-child.js';
 import { assertNoWrongWorker, describeWorkers, statsView } from './support/worker-stats.js';
+import { needsRoot } from './support/needs-root.js';
 
 const UDP_PORT = 5300;
 const SOURCES = 12;
@@ -36,7 +37,7 @@ async function snmp(lab: DrLab, role: string, group: string, name: string): Prom
   throw new Error(`no ${group} ${name} in /proc/net/snmp of ${role}`);
 }
 
-test('two workers, UDP flowKey addresses, rr: fragmented and whole datagrams from 12 addresses each reach one server, whole', { timeout: 120_000 }, async (t) => {
+test('two workers, UDP flowKey addresses, rr: fragmented and whole datagrams from 12 addresses each reach one server, whole', { timeout: 120_000, skip: needsRoot('network namespaces') }, async (t) => {
   await withDrLab({
     servers: 3, clientAddresses: SOURCES, httpPort: 80, udpPort: UDP_PORT,
     service: { name: 'udp', port: UDP_PORT, protocol: 'udp', flowKey: 'addresses', scheduler: 'rr' },

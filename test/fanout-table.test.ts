@@ -14,6 +14,7 @@ import {
   ETH_QINQ, ICMP_DEST_UNREACHABLE, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN,
   icmp, intToIpv4, ipFrame, ipv4, ipv4ToInt, prng, tcp, tcpFrame, udp, udpFrame, type FrameMacs,
 } from './support/frames.js';
+import { needsRoot } from './support/needs-root.js';
 
 const CHILD = fileURLToPath(new URL('./support/fanout-child.js', import.meta.url));
 const VIP_MIXED = '10.9.0.1';
@@ -111,7 +112,7 @@ async function runChild(ns: string, job: unknown): Promise<{ results: { kernel: 
 
 // 3: the kernel takes the program's result modulo the members, whatever their number; 4: a power of
 // two keeps only the hash's low bits.
-for (const WORKERS of [3, 4]) test(`${WORKERS} workers: the kernel fanout program sends every frame to the worker the classifier says owns its flow`, { timeout: 180_000 }, async (t) => {
+for (const WORKERS of [3, 4]) test(`${WORKERS} workers: the kernel fanout program sends every frame to the worker the classifier says owns its flow`, { timeout: 180_000, skip: needsRoot('network namespaces') }, async (t) => {
   const ns = `${uniquePrefix('lasf')}-fan`;
   await addNamespace(ns);
   try {

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { addressOf, lasOk, logLines, serverRow, startWith, status, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 150_000 };
+const TEST_OPTIONS = { timeout: 150_000, skip: needsRoot('network namespaces') };
 const RESOLVE_BOUND_MS = 15_000; // retry tick 1 s + the kernel's ARP round trip, with room for a loaded machine
 
 async function metrics(lab: DrLab): Promise<string> {
@@ -20,7 +21,7 @@ async function silence(lab: DrLab, role: string): Promise<void> {
   await lab.flushNeighbours('dispatcher');
 }
 
-test('a server without ARP answer at start: LAS starts, the server is down (no new flows), it comes in once it answers and is healthy', TEST_TIMEOUT, async () => {
+test('a server without ARP answer at start: LAS starts, the server is down (no new flows), it comes in once it answers and is healthy', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 3, startDaemon: false }, async (lab) => {
     const s3 = addressOf(lab, 's3');
     await silence(lab, 's3');
@@ -62,7 +63,7 @@ test('a server without ARP answer at start: LAS starts, the server is down (no n
   });
 });
 
-test('no server answers ARP: LAS still starts and says so; a reload adding a silent server is applied the same way', TEST_TIMEOUT, async () => {
+test('no server answers ARP: LAS still starts and says so; a reload adding a silent server is applied the same way', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 2, startDaemon: false }, async (lab) => {
     const [s1, s2] = [addressOf(lab, 's1'), addressOf(lab, 's2')];
     await lab.setArp('s2', false);

@@ -6,6 +6,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
 import { logLines, sleep, status, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
 const TICKS_PER_S = 100;        // USER_HZ, what /proc/<pid>/stat counts in on Linux
 const DOWN_WINDOW_MS = 5000;
@@ -33,7 +34,7 @@ async function threadCpu(pid: number): Promise<Record<string, number>> {
   return out;
 }
 
-test('the dispatcher interface goes down and up: no crash, no spin while down, requests work again after', { timeout: 120_000 }, async () => {
+test('the dispatcher interface goes down and up: no crash, no spin while down, requests work again after', { timeout: 120_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 2, config: { workers: 2 } }, async (lab) => {
     const pid = lab.daemon().pid;
     assert.ok(pid !== undefined);

@@ -6,12 +6,13 @@ import { test } from 'node:test';
 import { REFRESH_WAIT_MS } from '../src/control/server-macs.js';
 import { withDrLab } from './support/dr-lab.js';
 import { addressOf, logLines, serverRow, status, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
 const NEW_MAC = '02:00:00:5e:10:01';
 const DEFAULT_REFRESH_S = 5;   // neighbourRefresh's default: the bound is promised for it
 const MARGIN_MS = 10_000;      // `ip` runs and client processes on a loaded machine; the old way took ~28 s
 
-test('a server MAC change is followed within neighbourRefresh + 1 s: requests reach the server again', { timeout: 120_000 }, async () => {
+test('a server MAC change is followed within neighbourRefresh + 1 s: requests reach the server again', { timeout: 120_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 1 }, async (lab) => {
     const s1 = addressOf(lab, 's1');
     const before = await lab.runClient({ requests: 10, concurrency: 2 });

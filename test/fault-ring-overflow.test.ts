@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { logLines, waitFor } from './support/control.js';
 import { buildFlood, sendFramesInNs } from './support/flood.js';
+import { needsRoot } from './support/needs-root.js';
 
 // The smallest blocks a 1500-byte MTU allows. Enough blocks that normal traffic rarely overflows,
 // yet blocks retire every 10 ms while the consumer is stopped, so the flood cannot fit.
@@ -20,7 +21,7 @@ async function ringDrops(lab: DrLab): Promise<number> {
   return stats.workers.reduce((total, w) => total + Number(w.ringDrops), 0);
 }
 
-test('RX ring overflow: counted, logged once per interval, and requests work afterwards', { timeout: 120_000 }, async () => {
+test('RX ring overflow: counted, logged once per interval, and requests work afterwards', { timeout: 120_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 2, config: { workers: 1, ring: RING } }, async (lab) => {
     const pid = lab.daemon().pid;
     assert.ok(pid !== undefined);

@@ -11,6 +11,7 @@ import { ECHO_PORT, withDrLab, type DrLab } from './support/dr-lab.js';
 import { waitFor } from './support/control.js';
 import { ethernet, ipv4, PROTO_TCP, sendFramesInNs, tcp, ETH_IPV4 } from './support/flood.js';
 import { isObject, num } from './support/json.js';
+import { needsRoot } from './support/needs-root.js';
 
 const CAPACITY = 1024;          // the smallest flowTable.capacity, one worker
 const HELD = 4;                 // long-lived connections, one from each client address
@@ -88,7 +89,7 @@ async function tableCounters(lab: DrLab): Promise<{ active: number; full: number
   };
 }
 
-test('flow table full under a SYN flood: held connections keep their servers, new flows go through without an entry and are counted', { timeout: 180_000 }, async (t) => {
+test('flow table full under a SYN flood: held connections keep their servers, new flows go through without an entry and are counted', { timeout: 180_000, skip: needsRoot('network namespaces') }, async (t) => {
   await withDrLab({
     servers: 3, clientAddresses: HELD,
     service: { port: 0, scheduler: 'rr', flowKey: '5tuple' },

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REGRESSION_PREFIX, configSeeds, frameSeeds } from '../bench/fuzz-seeds.js';
 import { FUZZ_TARGETS, SEED_DIR, buildFuzzTargets, describeResult, runFuzzTarget, type FuzzTarget } from '../bench/fuzz-run.js';
+import { slowForUnitRun } from './support/needs-root.js';
 
 // At most 45 s per target and 90 s of fuzzing in all.
 const SECONDS: Record<FuzzTarget, number> = { frame: 45, config: 40 };
 
-describe('fuzz targets', () => {
+describe('fuzz targets', { skip: slowForUnitRun('builds the libFuzzer targets and fuzzes for 85 s') }, () => {
   let scratch = '';
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'las-fuzz-test-'));

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { addressOf, flows, serverRow, sleep, startWith, status, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 120_000 };
+const TEST_OPTIONS = { timeout: 120_000, skip: needsRoot('network namespaces') };
 const SOURCES = 12;
 const check = { type: 'tcp', interval: 0.5, timeout: 0.4, rise: 2, fall: 2 };
 
@@ -26,7 +27,7 @@ async function killS2(lab: DrLab): Promise<void> {
 }
 
 for (const policy of ['reschedule', 'keep'] as const) {
-  test(`onServerDown "${policy}": the dead server's existing flows ${policy === 'keep' ? 'stay on it' : 'move to live servers'}; the others stay`, TEST_TIMEOUT, async () => {
+  test(`onServerDown "${policy}": the dead server's existing flows ${policy === 'keep' ? 'stay on it' : 'move to live servers'}; the others stay`, TEST_OPTIONS, async () => {
     await withDrLab({ servers: 3, clientAddresses: SOURCES, service: { flowKey: 'addresses' }, startDaemon: false }, async (lab) => {
       await startWith(lab, { healthCheck: check, onServerDown: policy });
       const before = await roundOfRequests(lab);

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
 import { addressOf, lasOk, logLines, serverRow, sleep, startWith, status, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 120_000 };
+const TEST_OPTIONS = { timeout: 120_000, skip: needsRoot('network namespaces') };
 
-test('a killed server stops getting new connections within fall × interval + interval; it is back after rise checks', TEST_TIMEOUT, async () => {
+test('a killed server stops getting new connections within fall × interval + interval; it is back after rise checks', TEST_OPTIONS, async () => {
   const check = { type: 'http', path: '/', interval: 1, timeout: 0.5, rise: 2, fall: 2 };
   await withDrLab({ servers: 3, startDaemon: false }, async (lab) => {
     await startWith(lab, { healthCheck: check });
@@ -42,7 +43,7 @@ test('a killed server stops getting new connections within fall × interval + in
   });
 });
 
-test('every server down: new flows go to the sorry server; without one they are dropped, counted as no_server and logged', TEST_TIMEOUT, async () => {
+test('every server down: new flows go to the sorry server; without one they are dropped, counted as no_server and logged', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 3, startDaemon: false }, async (lab) => {
     const [s1, s2, s3] = ['s1', 's2', 's3'].map((n) => addressOf(lab, n)) as [string, string, string];
     const service = {

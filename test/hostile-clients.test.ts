@@ -13,6 +13,7 @@ import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { logLines, startWith, waitFor } from './support/control.js';
 import { rssKb } from './support/rss.js';
 import { writeUntilCutOff } from './support/hostile-client.js';
+import { needsRoot } from './support/needs-root.js';
 
 const RSS_GROWTH_LIMIT_MB = 200;
 
@@ -41,7 +42,7 @@ setTimeout(() => process.exit(0), 120000);`;
 const SCRAPE = `fetch('http://127.0.0.1:9477/metrics', { signal: AbortSignal.timeout(20000) })
   .then(async (r) => console.log(r.status + ' ' + (await r.text()).includes('las_rx_packets_total')), (e) => console.log('ERR ' + (e.cause?.code ?? e.message)))`;
 
-test('hostile admin and metrics clients are cut off while forwarding, health, a normal admin client and a scrape carry on', { timeout: 240_000 }, async (t) => {
+test('hostile admin and metrics clients are cut off while forwarding, health, a normal admin client and a scrape carry on', { timeout: 240_000, skip: needsRoot('network namespaces') }, async (t) => {
   await withDrLab({ servers: 2, startDaemon: false }, async (lab) => {
     await startWith(lab, { healthCheck: { type: 'tcp', interval: 0.5, timeout: 0.4 } });
     const pid = lab.daemon().pid!;

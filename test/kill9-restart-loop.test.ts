@@ -8,6 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
 const ROUNDS = 20;
 const FD_SLACK = 4;   // sockets of health checks or a metrics scrape may come and go between reads
@@ -26,7 +27,7 @@ async function fdCount(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;
 }
 
-test('kill -9 and restart 20 times: every start works and serves; no qdisc, filter, packet socket, process or fd stacks up', { timeout: 600_000 }, async (t) => {
+test('kill -9 and restart 20 times: every start works and serves; no qdisc, filter, packet socket, process or fd stacks up', { timeout: 600_000, skip: needsRoot('network namespaces') }, async (t) => {
   await withDrLab({ servers: 3 }, async (lab) => {
     const ifname = lab.segment.dispatcher.ifname;
     const sockets = await packetSockets(lab);

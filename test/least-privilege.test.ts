@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { waitForLinkUp } from '../src/netns/namespace.js';
 import { withDrLab } from './support/dr-lab.js';
 import { CLI, logLines, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
 const UID = 65534;   // nobody
 const GID = 65534;
@@ -45,7 +46,7 @@ function lasAs(uid: number, args: string[]): Promise<{ code: number; out: string
   });
 }
 
-test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwards, serves its admin socket to that user, drops CAP_NET_RAW after start and still reloads a new VIP', { timeout: 120_000 }, async (t) => {
+test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwards, serves its admin socket to that user, drops CAP_NET_RAW after start and still reloads a new VIP', { timeout: 120_000, skip: needsRoot('network namespaces and setpriv (a non-root user holding capabilities)') }, async (t) => {
   await withDrLab({ servers: 3, startDaemon: false, daemonPrefix: SETPRIV }, async (lab) => {
     // The user owns the directory of its admin socket and can read its config (as RuntimeDirectory= would do).
     await chown(lab.dir, UID, GID);
@@ -133,7 +134,7 @@ test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwar
   });
 });
 
-test('with ingressDrop "none" the fast path needs CAP_NET_RAW alone, and after start the daemon holds no capability', { timeout: 90_000 }, async () => {
+test('with ingressDrop "none" the fast path needs CAP_NET_RAW alone, and after start the daemon holds no capability', { timeout: 90_000, skip: needsRoot('network namespaces and setpriv (a non-root user holding capabilities)') }, async () => {
   const rawOnly = ['setpriv', `--reuid=${UID}`, `--regid=${GID}`, '--clear-groups', '--inh-caps=-all,+net_raw',
     '--ambient-caps=-all,+net_raw', '--bounding-set=-all,+net_raw', '--no-new-privs'];
   await withDrLab({ servers: 2, startDaemon: false, daemonPrefix: rawOnly, config: { ingressDrop: 'none' } }, async (lab) => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { EXPECTED_METRICS, startWith } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
 /** GET from inside a namespace; "ERR <code>" when the connection fails. */
 async function get(lab: DrLab, role: string, url: string): Promise<string> {
@@ -17,7 +18,7 @@ const value = (text: string, line: RegExp): number => {
   return Number(m.split(' ').pop());
 };
 
-test('GET /metrics on 127.0.0.1:9477: every expected metric, with values from the fast path and the health checks', { timeout: 90_000 }, async () => {
+test('GET /metrics on 127.0.0.1:9477: every expected metric, with values from the fast path and the health checks', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 2, startDaemon: false }, async (lab) => {
     await startWith(lab, { healthCheck: { type: 'tcp', interval: 0.5, timeout: 0.4 } });
     const r = await lab.runClient({ requests: 20, concurrency: 4 });
@@ -39,7 +40,7 @@ test('GET /metrics on 127.0.0.1:9477: every expected metric, with values from th
   });
 });
 
-test('metrics.listen on the segment address is reachable from another host; metrics can be turned off', { timeout: 90_000 }, async () => {
+test('metrics.listen on the segment address is reachable from another host; metrics can be turned off', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 1, startDaemon: false }, async (lab) => {
     await startWith(lab, {}, { metrics: { listen: `${lab.segment.dispatcher.address}:9100` } });
     assert.match(await get(lab, 'client', `http://${lab.segment.dispatcher.address}:9100/metrics`), /^200\n[\s\S]*# TYPE las_rx_packets_total counter/);

@@ -11,10 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { loadAddon, type NativeSnapshot } from '../src/native/binding.js';
 import { loadBenchAddon, type GeneratorKind, type GeneratorOptions, type SinkCounts } from '../src/native/bench-binding.js';
 import { run } from '../src/netns/run.js';
+import { needsRoot } from './support/needs-root.js';
 
 const addon = loadBenchAddon();
 const CHILD = fileURLToPath(new URL('./support/bench-tools-child.js', import.meta.url));
-const isRoot = process.getuid?.() === 0;
 
 const VIP = '10.99.0.100';
 const DST_MAC = '02:00:00:00:be:01';
@@ -187,7 +187,7 @@ function startChild(ns: string, args: string[]): { child: ChildProcess; next: ()
   return { child, next };
 }
 
-describe('generator -> veth -> sink across two namespaces', { skip: isRoot ? false : 'needs root' }, () => {
+describe('generator -> veth -> sink across two namespaces', { skip: needsRoot('network namespaces and packet sockets') }, () => {
   const suffix = randomBytes(3).toString('hex');
   const nsGen = `las-bt-${suffix}-g`;
   const nsSink = `las-bt-${suffix}-s`;

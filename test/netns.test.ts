@@ -7,8 +7,9 @@ import { createDrSegment, withDrSegment, type DrSegment } from '../src/netns/lvs
 import { listNamespaces, spawnInNs } from '../src/netns/namespace.js';
 import { run, runInNs } from '../src/netns/run.js';
 import { withDrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 60_000 };
+const TEST_OPTIONS = { timeout: 60_000, skip: needsRoot('network namespaces') };
 
 async function namespacesOf(prefix: string): Promise<string[]> {
   return (await listNamespaces()).filter((ns) => ns.startsWith(`${prefix}-`));
@@ -24,7 +25,7 @@ async function sysctl(ns: string, key: string): Promise<string> {
   return (await runInNs(ns, 'sysctl', ['-n', key])).stdout.trim();
 }
 
-test('a segment gets unique names and the LVS-DR layout', TEST_TIMEOUT, async () => {
+test('a segment gets unique names and the LVS-DR layout', TEST_OPTIONS, async () => {
   await withDrSegment({ servers: 2, clientAddresses: 2 }, async (a) => {
     let b: DrSegment | undefined;
     try {
@@ -63,7 +64,7 @@ test('a segment gets unique names and the LVS-DR layout', TEST_TIMEOUT, async ()
   });
 });
 
-test('a real server answers HTTP and TCP echo from the client at its real address', TEST_TIMEOUT, async () => {
+test('a real server answers HTTP and TCP echo from the client at its real address', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 2, clientAddresses: 2, startDaemon: false }, async (lab) => {
     const result = await runHttpClient(lab.segment.ns('client'), {
       url: 'http://10.77.0.11/', requests: 6, sources: lab.segment.client.sources, concurrency: 3, timeoutMs: 2000, deadlineMs: 15_000,
@@ -89,7 +90,7 @@ test('a real server answers HTTP and TCP echo from the client at its real addres
   });
 });
 
-test('without a dispatcher nobody answers for the VIP (servers are ARP-silent)', TEST_TIMEOUT, async () => {
+test('without a dispatcher nobody answers for the VIP (servers are ARP-silent)', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 1, startDaemon: false }, async (lab) => {
     const result = await lab.runClient({ requests: 1, timeoutMs: 1500 });
     assert.equal(result.ok, 0);
@@ -97,7 +98,7 @@ test('without a dispatcher nobody answers for the VIP (servers are ARP-silent)',
   });
 });
 
-test('destroy() kills processes inside and leaves no namespace of the run', TEST_TIMEOUT, async () => {
+test('destroy() kills processes inside and leaves no namespace of the run', TEST_OPTIONS, async () => {
   const segment = await createDrSegment({ servers: 1 });
   const sleeper = spawnInNs(segment.ns('s1'), 'sleep', ['600']);
   const exited = new Promise((resolve) => sleeper.once('exit', (_code, signal) => resolve(signal)));
@@ -108,7 +109,7 @@ test('destroy() kills processes inside and leaves no namespace of the run', TEST
   await segment.destroy(); // idempotent
 });
 
-test('cleanup also happens when the test body throws', TEST_TIMEOUT, async () => {
+test('cleanup also happens when the test body throws', TEST_OPTIONS, async () => {
   let labPrefix = '';
   await assert.rejects(
     withDrLab({ servers: 1, startDaemon: false }, async (lab) => {

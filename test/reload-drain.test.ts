@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab, type ClientResult, type DrLab } from './support/dr-lab.js';
 import { flows, lasOk, logLines, nameOf, serverRow, status, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 120_000 };
+const TEST_OPTIONS = { timeout: 120_000, skip: needsRoot('network namespaces') };
 const LONG_MS = 6000;
 
 /** Starts `n` long-lived HTTP responses (one chunk every 100 ms) and waits until their flows are established. */
@@ -30,7 +31,7 @@ async function shortRequests(lab: DrLab): Promise<ClientResult> {
   return r;
 }
 
-test('weight 0 in the config (las reload) during long-lived connections: they keep working, no new connection lands there', TEST_TIMEOUT, async () => {
+test('weight 0 in the config (las reload) during long-lived connections: they keep working, no new connection lands there', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
     const { done, busiest } = await longLived(lab, 6);
     const target = nameOf(lab, busiest);
@@ -49,7 +50,7 @@ test('weight 0 in the config (las reload) during long-lived connections: they ke
   });
 });
 
-test('las server drain / enable at runtime: no new flows while drained, existing ones finish; enable brings it back', TEST_TIMEOUT, async () => {
+test('las server drain / enable at runtime: no new flows while drained, existing ones finish; enable brings it back', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
     const { done, busiest } = await longLived(lab, 6);
     const target = nameOf(lab, busiest);
@@ -75,7 +76,7 @@ test('las server drain / enable at runtime: no new flows while drained, existing
   });
 });
 
-test('a server removed by a reload drains: its connection keeps working, then it leaves when its last flow has ended', TEST_TIMEOUT, async () => {
+test('a server removed by a reload drains: its connection keeps working, then it leaves when its last flow has ended', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 3, config: { flowTimeouts: { tcpFinWait: 1, tcpClose: 1 } } }, async (lab) => {
     const { done, busiest } = await longLived(lab, 6);
     const target = nameOf(lab, busiest);

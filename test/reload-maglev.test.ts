@@ -10,8 +10,9 @@ import { loadAddon, type NativeService } from '../src/native/binding.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { maglevPredictor } from './support/maglev-sim.js';
 import { addressOf, flows, lasOk, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
-const TEST_TIMEOUT = { timeout: 120_000 };
+const TEST_OPTIONS = { timeout: 120_000, skip: needsRoot('network namespaces') };
 const SOURCES = 40;
 const TABLE_SIZE = 65537;
 
@@ -41,7 +42,7 @@ async function tableEmpty(lab: DrLab): Promise<void> {
   await waitFor('the flows age out', async () => (await flows(lab, 'web')).total === 0, 15_000, () => flows(lab, 'web'));
 }
 
-test('adding a server by reload moves exactly the flows Maglev predicts (about 1/4), all to the new server', TEST_TIMEOUT, async (t) => {
+test('adding a server by reload moves exactly the flows Maglev predicts (about 1/4), all to the new server', TEST_OPTIONS, async (t) => {
   await withDrLab({
     servers: 4, clientAddresses: SOURCES, config: { flowTimeouts: { tcpFinWait: 1, tcpClose: 1 } },
     service: { flowKey: 'addresses' }, startDaemon: false,
@@ -88,7 +89,7 @@ test('adding a server by reload moves exactly the flows Maglev predicts (about 1
   });
 });
 
-test('flows alive during the reload keep their server even when Maglev now maps them to the new one', TEST_TIMEOUT, async () => {
+test('flows alive during the reload keep their server even when Maglev now maps them to the new one', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 4, clientAddresses: SOURCES, service: { flowKey: 'addresses' }, startDaemon: false }, async (lab) => {
     const [s1, s2, s3, s4] = lab.segment.servers.map((s) => s.address) as [string, string, string, string];
     await lab.writeConfig({ ...lab.config, services: [{ ...lab.config.services[0], servers: [s1, s2, s3].map((address) => ({ address })) }] });

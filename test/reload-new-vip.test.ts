@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
 import { lasOk } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
 const NEW_VIP = '10.77.0.101';
 
-test('a reload that adds a service on a new VIP serves it at once; the kernel stays off it', { timeout: 90_000 }, async () => {
+test('a reload that adds a service on a new VIP serves it at once; the kernel stays off it', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
     const good = lab.config;
     for (const server of lab.segment.servers) await lab.exec(server.role, 'ip', ['addr', 'add', `${NEW_VIP}/32`, 'dev', 'lo']);

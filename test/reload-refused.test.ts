@@ -6,8 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
 import { las, lasOk, logLines, status, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 
-test('a broken config is refused with its reason and changes nothing; so is a key that needs a restart', { timeout: 90_000 }, async () => {
+test('a broken config is refused with its reason and changes nothing; so is a key that needs a restart', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 3 }, async (lab) => {
     const before = JSON.stringify(await status(lab));
     const good = lab.config;

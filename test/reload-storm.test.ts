@@ -8,6 +8,7 @@ import { withDrLab, type ClientResult } from './support/dr-lab.js';
 import { sleep } from './support/control.js';
 import { isObject } from './support/json.js';
 import { rssKb } from './support/rss.js';
+import { needsRoot } from './support/needs-root.js';
 
 const RELOADS = 50;
 const PACE_MS = 400;                 // 50 × 400 ms = 20 s
@@ -15,7 +16,7 @@ const WARMUP_RELOADS = 10;           // RSS is compared from here on
 const RSS_GROWTH_BOUND_KB = 16 * 1024;   // measured: +2.1 MB from reload 10 to the peak after it
 const SECOND_VIP = '10.77.0.101';
 
-test('50 reloads in 20 s under HTTP load: 0 failed requests, every reload applied, daemon RSS flat', { timeout: 180_000 }, async (t) => {
+test('50 reloads in 20 s under HTTP load: 0 failed requests, every reload applied, daemon RSS flat', { timeout: 180_000, skip: needsRoot('network namespaces') }, async (t) => {
   await withDrLab({ servers: 3 }, async (lab) => {
     const pid = lab.daemon().pid!;
     const base = lab.config;

@@ -12,6 +12,7 @@ import { installCleanupHandlers } from '../../src/netns/cleanup.js';
 import { addNamespace, deleteNamespace, uniquePrefix } from '../../src/netns/namespace.js';
 import { nsExec } from '../../src/netns/run.js';
 import { sanitizerRuntimes } from '../support/sanitizer.js';
+import { needsRoot } from '../support/needs-root.js';
 
 const ASAN = '/usr/lib/gcc/x86_64-linux-gnu/12/libasan.so';
 const UBSAN = '/usr/lib/gcc/x86_64-linux-gnu/12/libubsan.so';
@@ -46,7 +47,7 @@ import(process.argv[1]).then(async ({ tool }) => {
   console.log(JSON.stringify(out));
 });`;
 
-test('the daemon\'s tools run without the sanitizer preload of the daemon itself', { timeout: 60_000 }, async () => {
+test('the daemon\'s tools run without the sanitizer preload of the daemon itself', { timeout: 60_000, skip: needsRoot('network namespaces') }, async () => {
   installCleanupHandlers({ uncaughtException: false });
   const ns = `${uniquePrefix('lasz')}-t`;
   await addNamespace(ns);

@@ -14,7 +14,7 @@
 namespace las::bench {
 
 struct SinkOptions {
-  uint32_t block_size = 1u << 20;  // perf-notes: 32 x 1 MiB with a 10 ms retire timeout drops far less
+  uint32_t block_size = 1u << 20;  // the daemon's RX ring defaults (ring.blockSize, blockCount, retireTimeoutMs)
   uint32_t block_count = 32;
   uint32_t retire_timeout_ms = 10;
   uint32_t keep_frames = 0;        // copies of the first frames received, for checking their bytes

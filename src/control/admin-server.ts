@@ -48,7 +48,7 @@ export const ADMIN_LIMITS: AdminLimits = {
 type Response = { id: unknown; ok: true; result: unknown } | { id: unknown; ok: false; error: string };
 
 /** JSON with bigint counters as decimal strings (JSON has no 64-bit integers). */
-export function encodeJson(value: unknown): string {
+function encodeJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 

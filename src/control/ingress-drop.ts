@@ -5,7 +5,7 @@
 import { tool } from './exec.js';
 import { TC_ACT_SHOT, TC_ACT_UNSPEC, toTcBytecode, vipMatchProgram } from './bpf-program.js';
 
-export const INGRESS_DROP_PREF = '4955';
+const INGRESS_DROP_PREF = '4955';
 const HANDLE = '1';
 
 export interface IngressDrop {
@@ -29,18 +29,12 @@ export async function installIngressDrop(ifname: string, vips: string[]): Promis
   return { remove: () => removeIngressDrop(ifname) };
 }
 
-export async function removeIngressDrop(ifname: string): Promise<void> {
+async function removeIngressDrop(ifname: string): Promise<void> {
   try {
     await tool('tc', ['filter', 'del', 'dev', ifname, 'ingress', 'pref', INGRESS_DROP_PREF]);
   } catch {
     // Nothing to remove.
   }
-}
-
-/** The LAS filters currently on the interface's ingress (tests and `las status`). */
-export async function listIngressDrops(ifname: string): Promise<string[]> {
-  const out = await tool('tc', ['filter', 'show', 'dev', ifname, 'ingress']);
-  return out.split('\n').filter((line) => line.includes(`pref ${INGRESS_DROP_PREF}`) && line.includes('handle'));
 }
 
 function explain(ifname: string, error: unknown): Error {

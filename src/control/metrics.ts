@@ -132,7 +132,7 @@ export interface MetricsServer {
 }
 
 /** Scrapes within this share one rendering: a storm costs the main thread at most one per interval. */
-export const RENDER_CACHE_MS = 100;
+const RENDER_CACHE_MS = 100;
 
 /**
  * Serves GET /metrics on "host:port" from a worker thread (metrics-http.ts): parsing, connections

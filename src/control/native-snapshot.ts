@@ -1,13 +1,7 @@
 // The resolved config turned into the plain struct the fast path takes.
-import type { DataplaneOptions, NativeSnapshot, TxMode } from '../native/binding.js';
+import type { DataplaneOptions, TxMode } from '../native/binding.js';
 import type { LasConfig } from '../config/types.js';
 import { ACCEPT_FRAME, vipMatchProgram } from './bpf-program.js';
-import { ServerState } from './server-state.js';
-
-/** The snapshot of a config as written: every server up, no runtime overrides (see ServerState). */
-export function buildSnapshot(config: LasConfig, macs: Map<string, string>): NativeSnapshot {
-  return ServerState.fromConfig(config).snapshot(macs);
-}
 
 export function buildDataplaneOptions(config: LasConfig, txMode: TxMode, fanoutId: number): DataplaneOptions {
   return {

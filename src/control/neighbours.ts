@@ -26,7 +26,7 @@ export async function readNeighbourTable(ifname: string): Promise<Map<string, Ne
   return table;
 }
 
-export async function readNeighbours(ifname: string): Promise<Map<string, string>> {
+async function readNeighbours(ifname: string): Promise<Map<string, string>> {
   return new Map([...await readNeighbourTable(ifname)].map(([address, n]) => [address, n.mac]));
 }
 

@@ -39,7 +39,7 @@ export interface ServiceStatus {
   servers: ServerStatus[];
 }
 
-export function findServiceCounters(stats: DataplaneStats | undefined, s: { vip: string; port: number; protocol: string }): ServiceCounters | undefined {
+function findServiceCounters(stats: DataplaneStats | undefined, s: { vip: string; port: number; protocol: string }): ServiceCounters | undefined {
   return stats?.services.find((c) => c.vip === s.vip && c.port === s.port && c.protocol === s.protocol);
 }
 

@@ -7,7 +7,7 @@ import type { TxMode } from '../native/binding.js';
 import type { TxModeSetting } from '../config/types.js';
 import { tool } from './exec.js';
 
-export async function linkKind(ifname: string): Promise<string | undefined> {
+async function linkKind(ifname: string): Promise<string | undefined> {
   const [link] = JSON.parse(await tool('ip', ['-j', '-d', 'link', 'show', 'dev', ifname])) as { linkinfo?: { info_kind?: string } }[];
   return link?.linkinfo?.info_kind;
 }

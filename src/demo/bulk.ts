@@ -118,7 +118,7 @@ export async function startBulkSink(ns: string, opts: { port?: number; host?: st
 }
 
 /** Default whole-upload bound: generous for a slow path, never unbounded. */
-export function defaultUploadTimeoutMs(bytes: number): number {
+function defaultUploadTimeoutMs(bytes: number): number {
   return 60_000 + Math.ceil(bytes / 10_000_000) * 1000;
 }
 

@@ -49,7 +49,7 @@ function fetchOnce(url: URL, source: string | undefined, timeoutMs: number): Pro
   });
 }
 
-export async function runClient(opts: {
+async function runClient(opts: {
   url: string; requests: number; sources: string[]; concurrency: number; timeoutMs: number; deadlineMs: number; maxFailures?: number;
 }): Promise<ClientResult> {
   const url = new URL(opts.url);

@@ -22,7 +22,7 @@ export interface LabServiceOptions {
 export type LabConfig = Record<string, unknown> & { services: Array<Record<string, unknown>> };
 
 /** One `services` entry: the VIP, the port (or every port), the servers (the segment's, by default). */
-export function labService(segment: DrSegment, service: LabServiceOptions = {}): Record<string, unknown> {
+function labService(segment: DrSegment, service: LabServiceOptions = {}): Record<string, unknown> {
   const servers: LabServer[] = service.servers ?? segment.servers.map((server, i) => {
     const weight = service.weights?.[i];
     return weight === undefined ? { address: server.address } : { address: server.address, weight };

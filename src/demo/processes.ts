@@ -123,7 +123,7 @@ export interface ClientArgs {
 }
 
 /** Command-line arguments for dist/src/demo/http-client.js. */
-export function clientArgv(args: ClientArgs): string[] {
+function clientArgv(args: ClientArgs): string[] {
   const argv = ['--url', args.url, '--requests', String(args.requests)];
   if (args.sources && args.sources.length > 0) argv.push('--sources', args.sources.join(','));
   if (args.concurrency !== undefined) argv.push('--concurrency', String(args.concurrency));

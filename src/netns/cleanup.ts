@@ -36,7 +36,7 @@ export function cleanupAll(): Promise<void> {
 }
 
 /** For process 'exit' and fatal paths: the same work, synchronously. */
-export function cleanupAllSync(): void {
+function cleanupAllSync(): void {
   for (const child of startedProcesses) if (stillRunning(child)) child.kill('SIGTERM');
   for (const ns of [...createdNamespaces]) deleteNamespaceSync(ns);
   for (const child of startedProcesses) if (stillRunning(child)) child.kill('SIGKILL');

@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 // with arp_ignore/arp_announce); the dispatcher rewrites the destination MAC to a server, which
 // replies to the client directly.
 import {
-  addAddress, addBridge, addNamespace, addVethPair, deleteNamespace, linkInfo, setLinkUp, setMaster,
+  addAddress, addBridge, addNamespace, addVethPair, deleteNamespace, setLinkUp, setMaster,
   setSysctls, uniquePrefix, waitForLinkUp,
 } from './namespace.js';
 
-export const DR_SUBNET = '10.77.0.0/24';
+const DR_SUBNET = '10.77.0.0/24';
 export const DR_PREFIX_LENGTH = 24;
-export const DR_DISPATCHER_ADDRESS = '10.77.0.2';
-export const DR_CLIENT_ADDRESS = '10.77.0.10';
-export const DR_DEFAULT_VIP = '10.77.0.100';
+const DR_DISPATCHER_ADDRESS = '10.77.0.2';
+const DR_CLIENT_ADDRESS = '10.77.0.10';
+const DR_DEFAULT_VIP = '10.77.0.100';
 const NET = '10.77.0.';
 const FIRST_SERVER = 11;        // s1 = .11, s2 = .12, ...
 const FIRST_CLIENT_SOURCE = 20; // extra client addresses .20, .21, ...
@@ -231,9 +231,4 @@ export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment
 /** Creates a segment, runs fn, and always destroys the segment, also when fn throws. */
 export function withDrSegment<T>(opts: DrSegmentOptions, fn: (segment: DrSegment) => Promise<T>): Promise<T> {
   return withLayout(createDrSegment, opts, fn);
-}
-
-/** Reads an interface MAC again (e.g. after a test changed it). */
-export async function hostMac(host: DrHost): Promise<string> {
-  return (await linkInfo(host.ns, host.ifname)).mac;
 }

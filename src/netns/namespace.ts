@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { nsExec, run, runSync, runInNs } from './run.js';
 import { trackNamespace, trackProcess, untrackNamespace } from './registry.js';
 
-export const IFNAMSIZ_MAX = 15; // the kernel rejects longer interface names
+const IFNAMSIZ_MAX = 15; // the kernel rejects longer interface names
 
 export interface VethEnd { name: string; ns: string }
 export interface LinkInfo { ifname: string; ifindex: number; mac: string; operstate: string; mtu: number; flags: string[] }
@@ -15,7 +15,7 @@ export function uniquePrefix(base = 'las'): string {
   return `${base}-${randomBytes(3).toString('hex')}`;
 }
 
-export function checkIfname(name: string): string {
+function checkIfname(name: string): string {
   if (name.length === 0 || name.length > IFNAMSIZ_MAX || /[\s/:]/.test(name)) {
     throw new Error(`invalid interface name "${name}": 1..${IFNAMSIZ_MAX} characters, no spaces, "/" or ":"`);
   }
@@ -36,7 +36,7 @@ export async function addNamespace(name: string): Promise<void> {
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
 }
 
-export async function namespacePids(ns: string): Promise<number[]> {
+async function namespacePids(ns: string): Promise<number[]> {
   try {
     const { stdout } = await run('ip', ['netns', 'pids', ns], { timeoutMs: 10_000 });
     return parsePids(stdout);
@@ -139,10 +139,6 @@ export async function addRoute(ns: string, destination: string, gateway: string)
 export async function setSysctls(ns: string, values: Record<string, string | number>): Promise<void> {
   const assignments = Object.entries(values).map(([key, value]) => `${key}=${value}`);
   if (assignments.length > 0) await runInNs(ns, 'sysctl', ['-q', '-w', ...assignments]);
-}
-
-export async function setSysctl(ns: string, key: string, value: string | number): Promise<void> {
-  await setSysctls(ns, { [key]: value });
 }
 
 export async function linkInfo(ns: string, ifname: string): Promise<LinkInfo> {

@@ -21,12 +21,12 @@ import {
 } from './lvs-dr.js';
 import { addBridge, addNamespace, addRoute, setLinkUp, setSysctls, uniquePrefix } from './namespace.js';
 
-export const ROUTED_CLIENT_SUBNET = '10.78.0.0/24';
-export const ROUTED_SERVER_SUBNET = '10.79.0.0/24';
-export const ROUTED_CLIENT_GATEWAY = '10.78.0.1';   // the dispatcher's client-side address (eth0)
-export const ROUTED_SERVER_GATEWAY = '10.79.0.1';   // the dispatcher's server-side address (eth1)
-export const ROUTED_CLIENT_ADDRESS = '10.78.0.10';
-export const ROUTED_DEFAULT_VIP = '10.80.0.100';    // on neither subnet: reachable only through the dispatcher
+const ROUTED_CLIENT_SUBNET = '10.78.0.0/24';
+const ROUTED_SERVER_SUBNET = '10.79.0.0/24';
+const ROUTED_CLIENT_GATEWAY = '10.78.0.1';   // the dispatcher's client-side address (eth0)
+const ROUTED_SERVER_GATEWAY = '10.79.0.1';   // the dispatcher's server-side address (eth1)
+const ROUTED_CLIENT_ADDRESS = '10.78.0.10';
+const ROUTED_DEFAULT_VIP = '10.80.0.100';    // on neither subnet: reachable only through the dispatcher
 const CLIENT_NET = '10.78.0.';
 const SERVER_NET = '10.79.0.';
 const FIRST_SERVER = 11;         // s1 = 10.79.0.11, s2 = .12, ...

@@ -8,7 +8,7 @@ import type { AgeResult, AgeTask, ListTask } from './aging-worker.js';
 import { PROTO_TCP, PROTO_UDP, timeoutsMs, type TimeoutsMs } from './policy.js';
 import type { FlowFilter, FlowListing } from './scan.js';
 
-export const AGING_PERIOD_MS = 250;
+const AGING_PERIOD_MS = 250;
 const MAX_COMMANDS_PER_PASS = 16_384; // a quarter of an I/O thread's expiry queue
 
 /**
@@ -22,7 +22,7 @@ export function sweepTargetMs(t: TimeoutsMs): number {
 
 export interface AgingTotals { passes: number; scanned: number; expired: number; refused: number; sweeps: number }
 
-export function flowFilters(services: ServiceConfig[]): FlowFilter[] {
+function flowFilters(services: ServiceConfig[]): FlowFilter[] {
   return services.map((s) => ({ name: s.name, vip: ipv4ToInt(s.vip), port: s.port, proto: s.protocol === 'tcp' ? PROTO_TCP : PROTO_UDP }));
 }
 

@@ -189,6 +189,6 @@ export class HealthMonitor {
   }
 }
 
-export function paramsOf(check: HealthCheckConfig): HealthParams {
+function paramsOf(check: HealthCheckConfig): HealthParams {
   return { rise: check.rise, fall: check.fall, flapWindowMs: check.flapWindow * 1000, flapThreshold: check.flapThreshold };
 }

@@ -132,8 +132,13 @@ std::vector<sock_filter> fanout_program(const Snapshot& snap) {
   a.op(BPF_LD | BPF_W | BPF_IMM, 0);
   a.op(BPF_ST, kPorts);
   load_ind(a, BPF_H, 6);
-  a.jset(0x3fff, by_addresses);  // MF or an offset: a fragment, keyed by its addresses whatever the service
-  skip_ipv4_header(a, 0);        // X: the L4 header
+  // MF or an offset: a fragment, keyed by its addresses whatever the service. by_addresses lies past
+  // every VIP's block, too far for a conditional jump with many VIPs: `ja` reaches it.
+  const int whole = a.label();
+  a.jset(0x3fff, -1, whole);
+  a.ja(by_addresses);
+  a.bind(whole);
+  skip_ipv4_header(a, 0);  // X: the L4 header
   a.op(BPF_LD | BPF_MEM, kProto);
   a.jeq(kProtoTcp, ports);
   a.jeq(kProtoUdp, ports);
@@ -194,9 +199,11 @@ std::vector<sock_filter> fanout_program(const Snapshot& snap) {
       continue;
     }
     for (uint8_t proto : {kProtoTcp, kProtoUdp}) {
-      int next = a.label();
+      int next = a.label(), same = a.label();
       a.op(BPF_LD | BPF_MEM, kProto);
-      a.jeq(proto, -1, next);
+      a.jeq(proto, same);
+      a.ja(next);  // past every port of this protocol: too far for a conditional jump
+      a.bind(same);
       a.op(BPF_LD | BPF_MEM, kDport);
       const ServiceSpec* all_ports = nullptr;
       for (const ServiceSpec* s : specs) {

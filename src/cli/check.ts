@@ -1,7 +1,7 @@
 // `las check FILE`: validate a config without touching the network. Ring sizes are also checked
 // against the interfaces' MTUs where those interfaces exist (on the dispatcher itself).
 import type { Command } from 'commander';
-import { formatConfigErrors, loadConfigFile, type ConfigResult } from '../config/load.js';
+import { formatConfigErrors, loadConfigFile, loadConfigStream, type ConfigResult } from '../config/load.js';
 import { printable } from '../config/printable.js';
 import { checkRingSizes } from '../config/ring-check.js';
 import { loadAddon } from '../native/binding.js';
@@ -12,20 +12,23 @@ export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('validate a config file: print a summary of its services, or every error with its fix')
-    .argument('<file>', 'JSON config file')
+    .argument('<file>', 'JSON config file, or - to read it from standard input')
     .option('--json', 'print the resolved config (every default filled in) as JSON')
     .addHelpText(
       'after',
       examples([
         'las check /etc/las/las.json           # "FILE: ok" + one line per service',
         'las check --json las.json | jq .ring  # the config as the daemon uses it',
+        'generate-config | las check -         # read the config from standard input',
         '',
         'Invalid: exit code 1 and one line per problem, "FILE: path: problem; fix".',
         'Where the config\'s interfaces exist, the ring sizes are checked against their MTUs too.',
       ]),
     )
     .action(async (file: string, options: { json?: boolean }) => {
-      let result: ConfigResult = await loadConfigFile(file);
+      const stdin = file === '-';
+      let result: ConfigResult = stdin ? await loadConfigStream(process.stdin) : await loadConfigFile(file);
+      const name = stdin ? '<stdin>' : file;
       if (result.ok) {
         const errors = checkRingSizes(result.config, (mtu) => loadAddon().ringNeeds(mtu));
         if (errors.length > 0) result = { ok: false, errors };
@@ -36,10 +39,10 @@ export function registerCheck(program: Command): void {
         return;
       }
       if (!result.ok) {
-        process.stderr.write(`${formatConfigErrors(file, result.errors, result.more)}\n`);
+        process.stderr.write(`${formatConfigErrors(name, result.errors, result.more)}\n`);
         throw new ExitError(1);
       }
-      process.stdout.write(`${printable(file)}: ok\n${summarize(result.config)}\n`);
+      process.stdout.write(`${printable(name)}: ok\n${summarize(result.config)}\n`);
     });
 }
 

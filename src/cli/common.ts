@@ -1,7 +1,9 @@
 // Helpers shared by the command modules.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { adminSocketOfConfig } from '../config/admin-socket.js';
 import { formatConfigErrors, loadConfigFile } from '../config/load.js';
+import { printable } from '../config/printable.js';
 import { DEFAULTS } from '../config/schema.js';
 import type { LasConfig } from '../config/types.js';
 
@@ -26,7 +28,16 @@ export async function loadConfigOrExit(file: string): Promise<LasConfig> {
 export async function adminSocketFrom(options: { socket?: string; config?: string }): Promise<string> {
   if (options.socket !== undefined && options.config !== undefined) throw new Error('pass --socket or --config, not both');
   if (options.socket !== undefined) return resolve(options.socket);
-  if (options.config !== undefined) return (await loadConfigOrExit(options.config)).adminSocket;
+  if (options.config !== undefined) {
+    // Only "adminSocket" is read: a config being edited, invalid elsewhere, still finds the daemon.
+    const found = await adminSocketOfConfig(options.config);
+    if (!found.ok) {
+      process.stderr.write(`${printable(options.config)}: ${printable(found.problem)}; pass the daemon's socket with --socket PATH instead (default ${DEFAULTS.adminSocket})\n`);
+      throw new ExitError(1);
+    }
+    if (found.note) process.stderr.write(`${printable(options.config)}: ${printable(found.note)}\n`);
+    return found.socket;
+  }
   return DEFAULTS.adminSocket;
 }
 
@@ -34,7 +45,7 @@ export async function adminSocketFrom(options: { socket?: string; config?: strin
 export function withSocketOptions(command: Command): Command {
   return command
     .option('-s, --socket <path>', `admin socket of the daemon (default ${DEFAULTS.adminSocket})`)
-    .option('-c, --config <file>', 'use the "adminSocket" of this config');
+    .option('-c, --config <file>', 'use the "adminSocket" of this config (only that key is read)');
 }
 
 export function examples(lines: string[]): string {

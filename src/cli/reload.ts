@@ -2,6 +2,7 @@
 // but with the answer: what changed, or why it was refused).
 import type { Command } from 'commander';
 import { adminRequest } from '../control/admin-client.js';
+import { KEPT_UNTIL_RESTART_KEYS, RESTART_ONLY_KEYS } from '../control/reload-plan.js';
 import { adminSocketFrom, examples, withSocketOptions } from './common.js';
 import { list, obj } from './format.js';
 
@@ -17,8 +18,11 @@ export function registerReload(program: Command): void {
         '',
         'Flows to servers that stay are kept. A removed server drains (weight 0) until',
         'its flows end or drainTimeout passes. Runtime overrides (las server) end.',
-        'Refused (exit 1, the running config stays): invalid config, or a change of a',
-        'key that needs a restart (interface, workers, ring, adminSocket, new VIP, ...).',
+        'Refused (exit 1, the running config stays): an invalid config, or a change of',
+        'a key that needs a restart:',
+        ...wrap(RESTART_ONLY_KEYS.join(', '), 76).map((line) => `  ${line}`),
+        `Kept at the running value until a restart: ${KEPT_UNTIL_RESTART_KEYS.join(', ')}.`,
+        'Everything else applies, new VIPs and services included.',
       ]),
     )
     .action(async (options: { socket?: string; config?: string; json?: boolean }) => {
@@ -44,4 +48,18 @@ export function formatReload(result: unknown): string {
   add('servers removed at once', 'dropped');
   add('kept until restart', 'notApplied');
   return `reloaded${parts.length === 0 ? ': nothing changed' : `\n${parts.join('\n')}`}\n`;
+}
+
+/** Lines of at most `width` characters, broken at spaces: commander would wrap at the terminal's width. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }

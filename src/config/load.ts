@@ -19,14 +19,35 @@ const CHUNK = 1 << 20;
 
 /** Reads and validates a JSON config file. Never throws for a bad file: the problems are in `errors`. */
 export async function loadConfigFile(path: string): Promise<ConfigResult> {
-  let text: string;
+  const read = await readConfigText(path);
+  return 'problem' in read ? { ok: false, errors: [{ path: '', message: read.problem }] } : parseConfigText(read.text);
+}
+
+/** The file's text within MAX_CONFIG_BYTES, or what stopped the read, worded for an operator. */
+export async function readConfigText(path: string): Promise<{ text: string } | { problem: string }> {
   try {
-    text = await readBounded(path);
+    return { text: await readBounded(path) };
   } catch (error) {
-    const message = error instanceof TooLarge ? error.message : readProblem(error);
+    return { problem: error instanceof TooLarge ? error.message : readProblem(error) };
+  }
+}
+
+/** Reads and validates a config from a stream (`las check -`: standard input), with the file's bound. */
+export async function loadConfigStream(stream: AsyncIterable<Buffer | string>): Promise<ConfigResult> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      total += bytes.length;
+      if (total > MAX_CONFIG_BYTES) throw tooLarge(`more than ${MAX_CONFIG_BYTES} bytes`);
+      chunks.push(bytes);
+    }
+  } catch (error) {
+    const message = error instanceof TooLarge ? error.message : `cannot read the config: ${(error as Error).message}`;
     return { ok: false, errors: [{ path: '', message }] };
   }
-  return parseConfigText(text);
+  return parseConfigText(Buffer.concat(chunks, total).toString('utf8'));
 }
 
 class TooLarge extends Error {}

@@ -1,10 +1,12 @@
 // The resolved configuration: every default filled in. The schema (schema.ts) produces this.
 import type { FlowKey, Protocol, Scheduler } from '../native/binding.js';
+import type { HEALTH_CHECK_TYPES, INGRESS_DROP_MODES, LOG_LEVELS, ON_SERVER_DOWN, TX_MODES } from './values.js';
 
-export type TxModeSetting = 'auto' | 'ring' | 'send' | 'sendmmsg';
-export type IngressDropSetting = 'tc' | 'none';
-export type HealthCheckType = 'tcp' | 'http' | 'command';
-export type OnServerDown = 'reschedule' | 'keep';
+export type TxModeSetting = (typeof TX_MODES)[number];
+export type IngressDropSetting = (typeof INGRESS_DROP_MODES)[number];
+export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
+export type OnServerDown = (typeof ON_SERVER_DOWN)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** One server's health check, every default filled in (a server's keys override its service's). */
 export interface HealthCheckConfig {
@@ -77,6 +79,6 @@ export interface LasConfig {
   metrics: { enabled: boolean; listen: string }; // default enabled on "127.0.0.1:9477"
   drainOnRemove: boolean;         // default true
   drainTimeout: number;           // seconds, default 300
-  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error'; // default "info"
+  logLevel: LogLevel;             // default "info"
   services: ServiceConfig[];
 }

@@ -2,9 +2,13 @@
 // config at the limit passes, one past it is refused naming the field. The addon's own bounds are
 // probed too, so that a change on either side of the boundary fails here, not at `las run`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { checkCpus, onlineCpus, parseCpuList } from '../src/config/cpu-check.js';
 import { parseConfig } from '../src/config/schema.js';
 import { isPrime } from '../src/config/leaf-checks.js';
 import {
@@ -15,6 +19,7 @@ import { loadAddon, type DataplaneOptions, type NativeService } from '../src/nat
 import { addNamespace, deleteNamespace, setLinkUp, uniquePrefix } from '../src/netns/namespace.js';
 
 const CHILD = fileURLToPath(new URL('./support/fanout-limit-child.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const server = (i: number) => ({ address: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` });
 const vip = (i: number) => `10.0.${i >> 8}.${(i & 255) + 1}`;
 const BASE = { interface: 'eth1', services: [{ name: 'web', vip: '10.0.0.100', port: 80, servers: [server(1)] }] };
@@ -78,6 +83,40 @@ describe('las check enforces every limit of the daemon', () => {
   it('the fanout limit applies only with several workers', () => {
     assert.ok(parseConfig({ ...BASE, workers: 1, services: mixedVip(1993) }).ok);
     assert.equal(fanoutProgramLength(mixedVip(1992).map((s) => ({ port: 0, ...s }))), BPF_MAX_INSNS);
+  });
+});
+
+describe('cpus against this machine', () => {
+  it('reads the kernel\'s CPU list form', () => {
+    assert.deepEqual([...parseCpuList('0-3,6,8-9\n')], [0, 1, 2, 3, 6, 8, 9]);
+  });
+
+  it('an offline CPU is refused at its index, an online one passes', () => {
+    const result = parseConfig({ ...BASE, workers: 2, cpus: [1, 5] });
+    assert.ok(result.ok);
+    const errors = checkCpus(result.config, new Set([0, 1, 2, 3]));
+    assert.deepEqual(errors.map((e) => e.path), ['cpus[1]']);
+    assert.match(errors[0]!.message, /CPU 5 is not online on this machine \(online: 0, 1, 2, 3\)/);
+  });
+
+  it('`las check` applies it where the config\'s interface exists (here: lo)', () => {
+    const online = onlineCpus();
+    assert.ok(online, '/sys/devices/system/cpu/online is readable');
+    const offline = Array.from({ length: MAX_CPU + 1 }, (_, i) => i).find((cpu) => !online.has(cpu));
+    assert.ok(offline !== undefined);
+    const dir = mkdtempSync(join(tmpdir(), 'las-cpus-'));
+    try {
+      const file = join(dir, 'las.json');
+      writeFileSync(file, JSON.stringify({ ...BASE, interface: 'lo', cpus: [offline] }));
+      const run = spawnSync(process.execPath, [CLI, 'check', file], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(run.status, 1, run.stdout);
+      assert.match(run.stderr, new RegExp(`cpus\\[0\\]: CPU ${offline} is not online on this machine`));
+      writeFileSync(file, JSON.stringify({ ...BASE, interface: 'lo', cpus: [Math.min(...online)] }));
+      const ok = spawnSync(process.execPath, [CLI, 'check', file], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(ok.status, 0, ok.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

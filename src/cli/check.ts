@@ -1,9 +1,11 @@
 // `las check FILE`: validate a config without touching the network. Ring sizes are also checked
-// against the interfaces' MTUs where those interfaces exist (on the dispatcher itself).
+// against the interfaces' MTUs, and cpus against the online CPUs, where those interfaces exist (on
+// the dispatcher itself).
 import type { Command } from 'commander';
 import { formatConfigErrors, loadConfigFile, loadConfigStream, type ConfigResult } from '../config/load.js';
 import { printable } from '../config/printable.js';
-import { checkRingSizes } from '../config/ring-check.js';
+import { checkCpus } from '../config/cpu-check.js';
+import { checkRingSizes, localMtu } from '../config/ring-check.js';
 import { loadAddon } from '../native/binding.js';
 import type { LasConfig, ServiceConfig } from '../config/types.js';
 import { ExitError, examples } from './common.js';
@@ -22,7 +24,8 @@ export function registerCheck(program: Command): void {
         'generate-config | las check -         # read the config from standard input',
         '',
         'Invalid: exit code 1 and one line per problem, "FILE: path: problem; fix".',
-        'Where the config\'s interfaces exist, the ring sizes are checked against their MTUs too.',
+        'Where the config\'s interfaces exist (on the dispatcher), the ring sizes are',
+        'checked against their MTUs and "cpus" against the online CPUs too.',
       ]),
     )
     .action(async (file: string, options: { json?: boolean }) => {
@@ -30,7 +33,8 @@ export function registerCheck(program: Command): void {
       let result: ConfigResult = stdin ? await loadConfigStream(process.stdin) : await loadConfigFile(file);
       const name = stdin ? '<stdin>' : file;
       if (result.ok) {
-        const errors = checkRingSizes(result.config, (mtu) => loadAddon().ringNeeds(mtu));
+        const onDispatcher = localMtu(result.config.interface) !== undefined;
+        const errors = [...checkRingSizes(result.config, (mtu) => loadAddon().ringNeeds(mtu)), ...(onDispatcher ? checkCpus(result.config) : [])];
         if (errors.length > 0) result = { ok: false, errors };
       }
       if (options.json) {

@@ -17,6 +17,7 @@ import {
 } from '../src/config/limits.js';
 import { loadAddon, type DataplaneOptions, type NativeService } from '../src/native/binding.js';
 import { addNamespace, deleteNamespace, setLinkUp, uniquePrefix } from '../src/netns/namespace.js';
+import { needsRoot } from './support/needs-root.js';
 
 const CHILD = fileURLToPath(new URL('./support/fanout-limit-child.js', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -152,7 +153,7 @@ describe('the addon refuses past the same limits (a drift on either side fails h
   }
 });
 
-describe('the fanout program: the kernel and the addon agree with las check', { skip: process.getuid?.() !== 0 ? 'needs root (a network namespace)' : false }, () => {
+describe('the fanout program: the kernel and the addon agree with las check', { skip: needsRoot('a network namespace') }, () => {
   const snapshotOf = (list: FanoutService[]) => ({
     services: list.map((s, i) => ({ vip: s.vip, port: s.port, protocol: ((s as { protocol?: string }).protocol ?? (i % 3 === 2 ? 'udp' : 'tcp')) as 'tcp' | 'udp', flowKey: s.flowKey as '5tuple' | 'addresses',
       scheduler: 'maglev' as const, maglevTableSize: 7, servers: [{ ...server(1), mac: '02:00:00:00:00:01', weight: 1 }] })),

@@ -19,6 +19,7 @@
         "native/lb/flow_table.cc",
         "native/lb/maglev.cc",
         "native/lb/snapshot.cc",
+        "native/lb/scheduler.cc",
         "native/dataplane/classify.cc",
         "native/dataplane/fanout.cc",
         "native/io/packet_socket.cc",

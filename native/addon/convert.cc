@@ -31,6 +31,18 @@ uint32_t uint_field(Napi::Env env, const Napi::Object& o, const char* key, const
   return static_cast<uint32_t>(d);
 }
 
+// The index of the field's value among `count` names (name_of(i)); otherwise an error listing them.
+template <typename NameOf>
+int named_field(Napi::Env env, const Napi::Object& o, const char* key, const std::string& where, int count, NameOf name_of) {
+  std::string value = string_field(env, o, key, where);
+  std::string accepted;
+  for (int i = 0; i < count; ++i) {
+    if (value == name_of(i)) return i;
+    accepted += std::string(i == 0 ? "" : i + 1 == count ? " or " : ", ") + "\"" + name_of(i) + "\"";
+  }
+  throw Napi::TypeError::New(env, where + "." + key + " must be " + accepted);
+}
+
 }  // namespace
 
 static ServerSpec server_from_js(Napi::Env env, const Napi::Object& r, const std::string& w) {
@@ -103,15 +115,11 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
     if (key == "addresses") spec.flow_key = FlowKeyMode::Addresses;
     else if (key == "5tuple") spec.flow_key = FlowKeyMode::FiveTuple;
     else throw Napi::TypeError::New(env, where + ".flowKey must be \"addresses\" or \"5tuple\"");
-    std::string sched = string_field(env, s, "scheduler", where);
-    if (sched == "maglev") spec.scheduler = SchedulerKind::Maglev;
-    else if (sched == "wrr") spec.scheduler = SchedulerKind::Wrr;
-    else if (sched == "rr") spec.scheduler = SchedulerKind::Rr;
-    else if (sched == "wlc") spec.scheduler = SchedulerKind::Wlc;
-    else if (sched == "sh") spec.scheduler = SchedulerKind::Sh;
-    else throw Napi::TypeError::New(env, where + ".scheduler must be one of maglev, wrr, rr, wlc, sh");
+    spec.scheduler = static_cast<SchedulerKind>(named_field(env, s, "scheduler", where, kSchedulerCount, [](int i) {
+      return scheduler_name(static_cast<SchedulerKind>(i));
+    }));
     spec.maglev_size = uint_field(env, s, "maglevTableSize", where, 1u << 24);
-    if ((spec.scheduler == SchedulerKind::Maglev || spec.scheduler == SchedulerKind::Sh) && !is_prime(spec.maglev_size))
+    if (scheduler_of(spec.scheduler).table_size && !is_prime(spec.maglev_size))
       throw Napi::RangeError::New(env, where + ".maglevTableSize must be prime");
     Napi::Value srv_list = s.Get("servers");
     if (!srv_list.IsArray()) throw Napi::TypeError::New(env, where + ".servers must be an array");

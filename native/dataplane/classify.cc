@@ -14,52 +14,18 @@ Decision drop(WorkerState& w, DropReason r) {
   return Decision{Action::Drop, r, -1, -1};
 }
 
-int least_loaded(const Service& svc, const WorkerState& w) {
-  int best = -1;
-  uint64_t best_load = 0, best_weight = 1;
-  for (int i = 0; i < static_cast<int>(svc.spec.servers.size()); ++i) {
-    if (!svc.eligible(i)) continue;
-    uint64_t load = w.load.get(svc.spec.servers[i].addr) + 1;
-    uint64_t weight = svc.spec.servers[i].weight;
-    // load/weight < best_load/best_weight, without division
-    if (best < 0 || load * best_weight < best_load * weight) {
-      best = i;
-      best_load = load;
-      best_weight = weight;
-    }
-  }
-  return best;
-}
-
 // Chooses the server for a new flow, or the sorry server, or -1.
 int schedule(const Service& svc, WorkerState& w, uint32_t service_index, const FlowKeyFields& key) {
-  int s = -1;
-  switch (svc.spec.scheduler) {
-    case SchedulerKind::Maglev:
-    case SchedulerKind::Sh: {
-      if (svc.maglev.empty()) break;
-      // sh: the client's address alone picks the server, whatever its ports.
-      FlowKeyFields k = svc.spec.scheduler == SchedulerKind::Sh ? FlowKeyFields{key.src, 0, 0, 0, 0} : key;
-      uint16_t slot = svc.maglev[hash_flow(k, kMaglevFlowSeed) % svc.maglev.size()];
-      s = slot == kNoServer ? -1 : slot;
-      break;
-    }
-    case SchedulerKind::Wrr:
-    case SchedulerKind::Rr:
-      if (!svc.wrr.empty()) s = svc.wrr[w.wrr_cursor[service_index]++ % svc.wrr.size()];
-      break;
-    case SchedulerKind::Wlc:
-      s = least_loaded(svc, w);
-      break;
-  }
+  ChooseContext ctx{w.cursors[service_index], w.load};
+  int s = scheduler_of(svc.spec.scheduler).choose(svc, key, ctx);
   return s >= 0 ? s : svc.sorry_index;
 }
 
 // The server of a flow that has no entry (table full): a pure function of the flow and the snapshot.
 int stateless_server(const Service& svc, const FlowKeyFields& key, int scheduled) {
-  if (svc.spec.scheduler == SchedulerKind::Maglev || svc.spec.scheduler == SchedulerKind::Sh) return scheduled;
-  if (svc.wrr.empty() || scheduled == svc.sorry_index) return scheduled;
-  return svc.wrr[hash_flow(key, kMaglevFlowSeed) % svc.wrr.size()];
+  if (scheduled == svc.sorry_index) return scheduled;
+  int s = scheduler_of(svc.spec.scheduler).without_entry(svc, key);
+  return s >= 0 ? s : scheduled;
 }
 
 void rewrite_macs(uint8_t* frame, const ServerSpec& target, const WorkerState& w) {
@@ -74,7 +40,7 @@ Decision forward_icmp_error(uint8_t* frame, uint32_t len, const Prepared& pr, co
   int server = -1;
   if (const FlowEntry* e = w.flows.find(pr.key, pr.hash)) server = svc.server_index(e->server_addr);
   // Without an entry, only a stateless scheduler can still name the owner.
-  if (server < 0 && (svc.spec.scheduler == SchedulerKind::Maglev || svc.spec.scheduler == SchedulerKind::Sh)) {
+  if (server < 0 && scheduler_of(svc.spec.scheduler).stateless) {
     server = schedule(svc, w, static_cast<uint32_t>(si), pr.key);
   }
   if (server < 0) return drop(w, DropReason::IcmpNoFlow);
@@ -227,7 +193,7 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
       e = w.flows.insert(key, h);
       if (!e) {
         // Full: forwarded without an entry, so every packet of this flow is decided afresh and must get
-        // the same answer. Maglev and sh do; the others hash the flow into their weighted sequence.
+        // the same answer (Scheduler::without_entry).
         w.counters.flow_table_full.add(1);
         server = stateless_server(svc, key, server);
       }

@@ -33,7 +33,7 @@ struct WorkerState {
   uint32_t index;                   // which counter block of a snapshot is ours
   Mac ingress_mac{};                // answers ARP for the VIPs
   Mac egress_mac{};                 // source of forwarded frames
-  std::vector<uint32_t> wrr_cursor; // per service of the current snapshot
+  std::vector<uint32_t> cursors;    // the scheduler's, per service of the current snapshot (rr, wrr)
   uint64_t snapshot_generation = 0;
   WorkerCounters counters;
   ServerLoad load;                  // live flows per server address in this shard
@@ -43,7 +43,7 @@ struct WorkerState {
   uint32_t sweep(uint32_t now_ms, uint32_t budget) { return flows.sweep(now_ms, idle_ms, budget, &on_erase, this); }
 
   void adopt(const Snapshot& snap) {
-    wrr_cursor.assign(snap.services.size(), index * 7919u);  // workers start at different points
+    cursors.assign(snap.services.size(), index * 7919u);  // workers start at different points
     snapshot_generation = snap.generation;
   }
 };

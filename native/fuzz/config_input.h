@@ -57,7 +57,7 @@ inline std::vector<ServiceSpec> read_specs(ByteReader& in) {
     const uint8_t flags = in.u8();
     s.proto = flags & 1 ? kProtoUdp : kProtoTcp;
     s.flow_key = flags & 2 ? FlowKeyMode::FiveTuple : FlowKeyMode::Addresses;
-    s.scheduler = static_cast<SchedulerKind>((flags >> 2 & 7) % 5);
+    s.scheduler = static_cast<SchedulerKind>((flags >> 2 & 7) % kSchedulerCount);
     s.reschedule_when_down = !(flags & 0x20);
     s.maglev_size = prime_at_least(in.u16() % kMaxMaglevBase);  // convert.cc accepts any prime: 2, 3, 5 too
     const uint32_t n = in.u8() % (kMaxServers + 1);

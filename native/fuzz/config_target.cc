@@ -92,22 +92,21 @@ void check_tables(const Snapshot& snap) {
     bool any_eligible = false;
     for (int j = 0; j < static_cast<int>(sp.servers.size()); ++j) any_eligible |= svc.eligible(j);
     const int real = svc.sorry_index >= 0 ? svc.sorry_index : static_cast<int>(sp.servers.size());
-    if (sp.scheduler == SchedulerKind::Maglev || sp.scheduler == SchedulerKind::Sh) {
-      LAS_FUZZ_CHECK(svc.maglev.size() == sp.maglev_size, "service %zu: Maglev table of %zu slots, size %u", i,
-                     svc.maglev.size(), sp.maglev_size);
-      for (uint16_t slot : svc.maglev) {
+    if (scheduler_of(sp.scheduler).table_size) {
+      LAS_FUZZ_CHECK(svc.table.size() == sp.maglev_size, "service %zu: Maglev table of %zu slots, size %u", i,
+                     svc.table.size(), sp.maglev_size);
+      for (uint16_t slot : svc.table) {
         if (slot == kNoServer) {
           LAS_FUZZ_CHECK(!any_eligible, "service %zu: an empty Maglev slot although a server can take flows", i);
           continue;
         }
         LAS_FUZZ_CHECK(slot < real && svc.eligible(slot), "service %zu: Maglev slot names server %u, not eligible", i, slot);
       }
-    }
-    if (sp.scheduler == SchedulerKind::Wrr || sp.scheduler == SchedulerKind::Rr || sp.scheduler == SchedulerKind::Wlc) {
-      LAS_FUZZ_CHECK(svc.wrr.empty() != any_eligible, "service %zu: round-robin sequence of %zu with%s eligible servers", i,
-                     svc.wrr.size(), any_eligible ? "" : "out");
-      LAS_FUZZ_CHECK(svc.wrr.size() <= 65536 + sp.servers.size(), "service %zu: sequence of %zu", i, svc.wrr.size());
-      for (uint16_t s : svc.wrr)
+    } else {  // a weighted sequence
+      LAS_FUZZ_CHECK(svc.table.empty() != any_eligible, "service %zu: round-robin sequence of %zu with%s eligible servers", i,
+                     svc.table.size(), any_eligible ? "" : "out");
+      LAS_FUZZ_CHECK(svc.table.size() <= 65536 + sp.servers.size(), "service %zu: sequence of %zu", i, svc.table.size());
+      for (uint16_t s : svc.table)
         LAS_FUZZ_CHECK(s < real && svc.eligible(s), "service %zu: round-robin names server %u, not eligible", i, s);
     }
   }

@@ -1,7 +1,6 @@
 #include "snapshot.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "hash.h"
 
@@ -20,34 +19,6 @@ int Service::server_index(uint32_t addr) const {
   }
 }
 
-std::vector<uint16_t> build_wrr_sequence(const std::vector<uint32_t>& weights) {
-  uint32_t g = 0;
-  for (uint32_t wt : weights) g = std::gcd(g, wt);
-  std::vector<uint16_t> seq;
-  if (g == 0) return seq;
-  uint64_t total = 0;
-  std::vector<int64_t> current(weights.size(), 0);
-  for (uint32_t wt : weights) total += wt / g;
-  // Bounded: a sequence longer than 64 Ki entries is scaled down (ratios kept approximately).
-  double scale = total > 65536 ? 65536.0 / static_cast<double>(total) : 1.0;
-  std::vector<int64_t> w(weights.size());
-  int64_t sum = 0;
-  for (size_t i = 0; i < weights.size(); ++i) {
-    w[i] = weights[i] == 0 ? 0 : std::max<int64_t>(1, static_cast<int64_t>(weights[i] / g * scale));
-    sum += w[i];
-  }
-  for (int64_t n = 0; n < sum; ++n) {
-    size_t best = 0;
-    for (size_t i = 0; i < weights.size(); ++i) {
-      current[i] += w[i];
-      if (current[i] > current[best]) best = i;
-    }
-    current[best] -= sum;
-    seq.push_back(static_cast<uint16_t>(best));
-  }
-  return seq;
-}
-
 Snapshot::Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t gen) : generation(gen) {
   services.resize(specs.size());
   for (size_t s = 0; s < specs.size(); ++s) {
@@ -60,27 +31,12 @@ Snapshot::Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t ge
     }
     svc.first_server = total_servers;
     total_servers += static_cast<uint32_t>(svc.spec.servers.size());
-    // Down servers take part with weight 0: Maglev then moves only their share of the flows.
-    std::vector<MaglevServer> ms;
-    std::vector<uint32_t> weights;
+    std::vector<MaglevServer> weighted;  // a down server takes part with weight 0
     for (size_t i = 0; i < real_servers; ++i) {
       const ServerSpec& srv = svc.spec.servers[i];
-      uint32_t wt = srv.up ? srv.weight : 0;
-      ms.push_back({srv.addr, wt});
-      weights.push_back(svc.spec.scheduler == SchedulerKind::Rr ? (wt > 0 ? 1 : 0) : wt);
+      weighted.push_back({srv.addr, srv.up ? srv.weight : 0});
     }
-    switch (svc.spec.scheduler) {
-      case SchedulerKind::Maglev:
-      case SchedulerKind::Sh:
-        svc.maglev = build_maglev_table(ms, svc.spec.maglev_size);
-        break;
-      case SchedulerKind::Wrr:
-      case SchedulerKind::Rr:
-      case SchedulerKind::Wlc:
-        // wlc decides from live flow counts; its sequence only places flows a full table cannot hold.
-        svc.wrr = build_wrr_sequence(weights);
-        break;
-    }
+    scheduler_of(svc.spec.scheduler).build(svc, weighted);
     uint32_t slots = pow2_at_least(static_cast<uint32_t>(svc.spec.servers.size()) * 2);
     svc.addr_mask = slots - 1;
     svc.addr_keys.assign(slots, 0);

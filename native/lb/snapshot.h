@@ -9,11 +9,11 @@
 
 #include "../packet/bytes.h"
 #include "maglev.h"
+#include "scheduler.h"
 
 namespace las {
 
 enum class FlowKeyMode : uint8_t { Addresses, FiveTuple };
-enum class SchedulerKind : uint8_t { Maglev, Wrr, Rr, Wlc, Sh };
 
 struct ServerSpec {
   uint32_t addr;  // host order
@@ -58,8 +58,7 @@ struct alignas(64) WorkerServiceBlock {
 struct Service {
   ServiceSpec spec;               // with the sorry server, if any, appended last
   int sorry_index = -1;
-  std::vector<uint16_t> maglev;   // slot -> server index (maglev and sh)
-  std::vector<uint16_t> wrr;      // smooth weighted round-robin sequence (rr, wrr; wlc: flows a full table cannot hold)
+  std::vector<uint16_t> table;    // the scheduler's: Maglev slots (maglev, sh) or a weighted sequence (scheduler.cc)
   uint32_t first_server;          // offset of this service's servers in the counter arrays
   // Server lookup by address for flows that outlive a snapshot: small open-addressed table.
   std::vector<uint32_t> addr_keys;
@@ -100,8 +99,5 @@ class Snapshot {
   std::vector<Slot> index_;
   uint32_t index_mask_ = 0;
 };
-
-// Builds the smooth weighted round-robin order (each server appears weight/gcd times, interleaved).
-std::vector<uint16_t> build_wrr_sequence(const std::vector<uint32_t>& weights);
 
 }  // namespace las

@@ -26,7 +26,8 @@
         "native/io/worker.cc",
         "native/io/dataplane.cc",
         "native/os/capabilities.cc",
-        "native/addon/convert.cc"
+        "native/addon/convert.cc",
+        "native/addon/contract.cc"
       ]
     },
     {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NativeServer, NativeService, NativeSnapshot } from '../src/native/binding.js';
 import { repoRoot } from '../src/demo/processes.js';
+import { SCHEDULERS } from '../src/native/contract.js';
 import { GOLDEN_FIXTURES, GOLDEN_SNAPSHOT } from '../test/fixtures/golden-frames.js';
 
 export const CORPUS_DIR = join(repoRoot(), 'test', 'fuzz-corpus');
@@ -29,7 +30,6 @@ export function frameSeeds(): Map<string, Buffer> {
   return seeds;
 }
 
-const SCHEDULERS = ['maglev', 'wrr', 'rr', 'wlc', 'sh'] as const;
 const lastOctet = (address: string) => Number(address.split('.')[3]);
 const u16 = (n: number) => [(n >> 8) & 0xff, n & 0xff];
 

@@ -28,6 +28,7 @@ import {
   parseLasRing, type BulkToolChoice, type FlowSpace, type LasRing, type Scenario, type Settings,
 } from './scenarios.js';
 import { rfc2544Search } from './search.js';
+import { TX_MODES } from '../src/native/contract.js';
 import { createTopology, endpointMtu, parseInterfaces, type NicMap, type Topology } from './topology.js';
 
 interface CliOptions {
@@ -85,7 +86,7 @@ function buildProgram(): Command {
     .option('--prefill-flows <n>', 'flows put in LAS\'s table before each LAS full measurement (default 1000000, quick 20000)', positiveInt('--prefill-flows'))
     .option('--flow-capacity <n>', 'LAS flow table entries per worker (default 2097152, quick 65536)', positiveInt('--flow-capacity'))
     .addOption(new Option('--generator <kind>', 'traffic source: kernel pktgen when present (UDP only), else the built-in AF_PACKET generator').choices(['auto', 'las-native', 'pktgen']).default('auto'))
-    .addOption(new Option('--las-tx-mode <mode>', 'LAS transmit path (the daemon\'s txMode); auto = what the daemon picks for the egress interface (src/control/tx-mode.ts)').choices(['auto', 'ring', 'send', 'sendmmsg']).default('auto'))
+    .addOption(new Option('--las-tx-mode <mode>', 'LAS transmit path (the daemon\'s txMode); auto = what the daemon picks for the egress interface (src/control/tx-mode.ts)').choices(['auto', ...TX_MODES]).default('auto'))
     .option('--generator-cpu <n>', 'CPU of the generator thread (default 0)', (v) => cpuList(v)[0]!)
     .option('--dispatcher-cpus <list>', 'CPUs of LAS workers 1 and 2 (default 1,0 on two CPUs, 1,2 on more)', cpuList)
     .addOption(new Option('--bulk-tool <tool>', 'TCP bulk scenarios: what measures the uploads (auto: iperf3 when present or installable, else the Node tool)').choices(['auto', 'iperf3', 'node']).default('auto'))

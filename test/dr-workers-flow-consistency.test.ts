@@ -9,12 +9,11 @@
 // instead of building twenty segments.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FlowKey, Scheduler } from '../src/native/binding.js';
+import { SCHEDULERS, type FlowKey, type Scheduler } from '../src/native/contract.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
 import { assertNoWrongWorker, describeWorkers, statsView } from './support/worker-stats.js';
 import { needsRoot } from './support/needs-root.js';
 
-const SCHEDULERS: Scheduler[] = ['maglev', 'wrr', 'rr', 'wlc', 'sh'];
 const WORKER_COUNTS = [2, 4];
 const SERVERS = 3;
 // 24 source addresses: with one flow per address, the chance that a (src,dst) hash puts all of them

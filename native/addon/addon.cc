@@ -10,6 +10,7 @@
 #include "../io/worker.h"
 #include "../lb/maglev.h"
 #include "../os/capabilities.h"
+#include "contract.h"
 #include "convert.h"
 #include "guard.h"
 
@@ -61,8 +62,6 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
 class LasAddon : public Napi::Addon<LasAddon> {
  public:
   LasAddon(Napi::Env env, Napi::Object exports) {
-    Napi::Array reasons = Napi::Array::New(env, kDropReasonCount);
-    for (int r = 0; r < kDropReasonCount; ++r) reasons.Set(r, drop_reason_name(static_cast<DropReason>(r)));
     DefineAddon(exports, {InstanceValue("Dataplane", DataplaneWrap::Define(env), napi_enumerable),
                           InstanceMethod<&LasAddon::MaglevTable>("maglevTable", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMac>("interfaceMac", napi_enumerable),
@@ -73,9 +72,8 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
                           InstanceMethod<&LasAddon::DropCapabilities>("dropCapabilities", napi_enumerable),
                           InstanceMethod<&LasAddon::EffectiveCapabilities>("effectiveCapabilities", napi_enumerable),
-                          InstanceMethod<&LasAddon::ClearChildCapabilities>("clearChildCapabilities", napi_enumerable),
-                          InstanceValue("FLOW_ENTRY_BYTES", Napi::Number::New(env, sizeof(FlowEntry)), napi_enumerable),
-                          InstanceValue("DROP_REASONS", reasons, napi_enumerable)});
+                          InstanceMethod<&LasAddon::ClearChildCapabilities>("clearChildCapabilities", napi_enumerable)});
+    export_contract(env, exports);
   }
 
  private:

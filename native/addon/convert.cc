@@ -111,10 +111,7 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
     if (!fresh)
       throw Napi::RangeError::New(env, where + " has the vip, port and protocol of services[" + std::to_string(first->second) +
                                            "]: a VIP, port and protocol can belong to one service only");
-    std::string key = string_field(env, s, "flowKey", where);
-    if (key == "addresses") spec.flow_key = FlowKeyMode::Addresses;
-    else if (key == "5tuple") spec.flow_key = FlowKeyMode::FiveTuple;
-    else throw Napi::TypeError::New(env, where + ".flowKey must be \"addresses\" or \"5tuple\"");
+    spec.flow_key = static_cast<FlowKeyMode>(named_field(env, s, "flowKey", where, kFlowKeyCount, [](int i) { return kFlowKeyNames[i]; }));
     spec.scheduler = static_cast<SchedulerKind>(named_field(env, s, "scheduler", where, kSchedulerCount, [](int i) {
       return scheduler_name(static_cast<SchedulerKind>(i));
     }));
@@ -162,11 +159,7 @@ DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
   if (!cpus.IsArray()) throw Napi::TypeError::New(env, "options.cpus must be an array");
   Napi::Array ca = cpus.As<Napi::Array>();
   for (uint32_t i = 0; i < ca.Length(); ++i) c.cpus.push_back(ca.Get(i).As<Napi::Number>().Int32Value());
-  std::string mode = string_field(env, o, "txMode", w);
-  if (mode == "ring") c.tx_mode = TxMode::Ring;
-  else if (mode == "send") c.tx_mode = TxMode::Send;
-  else if (mode == "sendmmsg") c.tx_mode = TxMode::Sendmmsg;
-  else throw Napi::TypeError::New(env, "options.txMode must be \"ring\", \"send\" or \"sendmmsg\"");
+  c.tx_mode = static_cast<TxMode>(named_field(env, o, "txMode", w, kTxModeCount, [](int i) { return kTxModeNames[i]; }));
   c.flow_capacity = uint_field(env, o, "flowCapacity", w, 1u << 27);
   c.idle_ms = uint_field(env, o, "flowIdleTimeoutMs", w, 0x7fffffff);
   Napi::Object ring = object_field(env, o, "ring", w);
@@ -202,23 +195,10 @@ std::vector<sock_filter> filter_from_js(Napi::Env env, const Napi::Value& value,
 
 Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w) {
   Napi::Object o = Napi::Object::New(env);
-  auto big = [&](const char* k, uint64_t v) { o.Set(k, Napi::BigInt::New(env, v)); };
-  big("rxPackets", w.rx_packets);
-  big("rxBytes", w.rx_bytes);
-  big("txPackets", w.tx_packets);
-  big("txBytes", w.tx_bytes);
+  for (int i = 0; i < kWorkerCounterCount; ++i) o.Set(kWorkerCounterNames[i], Napi::BigInt::New(env, w.by_index(i)));
   // Frames the worker could not hand to the kernel, whatever the transmit path.
-  big("txErrors", w.drops[static_cast<int>(DropReason::TxError)] + w.drops[static_cast<int>(DropReason::TxRingFull)]);
-  big("arpReplies", w.arp_replies);
-  big("batches", w.batches);
-  big("gsoFrames", w.gso_frames);
-  big("txSyscalls", w.tx_syscalls);
-  big("wrongWorker", w.wrong_worker);
-  big("flowsActive", w.flows_active);
-  big("flowsExpired", w.flows_expired);
-  big("flowTableFull", w.flow_table_full);
-  big("ringPackets", w.ring_packets);
-  big("ringDrops", w.ring_drops);
+  o.Set("txErrors", Napi::BigInt::New(env, w.drops[static_cast<int>(DropReason::TxError)] +
+                                               w.drops[static_cast<int>(DropReason::TxRingFull)]));
   Napi::Object drops = Napi::Object::New(env);
   for (int r = 0; r < kDropReasonCount; ++r)
     drops.Set(drop_reason_name(static_cast<DropReason>(r)), Napi::BigInt::New(env, w.drops[r]));

@@ -6,31 +6,61 @@
 
 namespace las {
 
+// X-macro: the fields, their copy and their JavaScript names (exported as WORKER_COUNTERS and checked
+// against src/native/contract.ts) come from this one list.
+#define LAS_WORKER_COUNTERS(X)                                                                        \
+  X(rx_packets, "rxPackets")                                                                          \
+  X(rx_bytes, "rxBytes")                                                                              \
+  X(tx_packets, "txPackets")                                                                          \
+  X(tx_bytes, "txBytes")                                                                              \
+  X(arp_replies, "arpReplies")                                                                        \
+  X(batches, "batches")                                                                               \
+  X(gso_frames, "gsoFrames")       /* super-frames received (the kernel segments them at egress) */ \
+  X(tx_syscalls, "txSyscalls")     /* sends, sendmmsg calls and ring flushes */                     \
+  X(wrong_worker, "wrongWorker")   /* frames the fanout gave a worker that does not own their flow */ \
+  X(flows_active, "flowsActive")                                                                      \
+  X(flows_expired, "flowsExpired")                                                                    \
+  X(flow_table_full, "flowTableFull")                                                                 \
+  X(ring_packets, "ringPackets")                                                                      \
+  X(ring_drops, "ringDrops")
+
+constexpr const char* kWorkerCounterNames[] = {
+#define LAS_NAME(field, name) name,
+    LAS_WORKER_COUNTERS(LAS_NAME)
+#undef LAS_NAME
+};
+constexpr int kWorkerCounterCount = sizeof kWorkerCounterNames / sizeof kWorkerCounterNames[0];
+
 // A plain copy of the counters, taken without stopping the worker.
 struct WorkerStats {
-  uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, arp_replies, batches;
-  uint64_t gso_frames, tx_syscalls, wrong_worker;
-  uint64_t flows_active, flows_expired, flow_table_full, ring_packets, ring_drops;
+#define LAS_FIELD(field, name) uint64_t field;
+  LAS_WORKER_COUNTERS(LAS_FIELD)
+#undef LAS_FIELD
   uint64_t drops[kDropReasonCount];
+  // The counters in LAS_WORKER_COUNTERS order, as kWorkerCounterNames names them.
+  uint64_t by_index(int i) const {
+    const uint64_t values[] = {
+#define LAS_VALUE(field, name) field,
+        LAS_WORKER_COUNTERS(LAS_VALUE)
+#undef LAS_VALUE
+    };
+    return values[i];
+  }
 };
 
 struct alignas(64) WorkerCounters {
-  Counter rx_packets, rx_bytes, tx_packets, tx_bytes;
-  Counter arp_replies, batches;
-  Counter gso_frames;    // super-frames received (the kernel segments them at egress)
-  Counter tx_syscalls;   // sends, sendmmsg calls and ring flushes: frames per syscall = tx_packets / this
-  Counter wrong_worker;  // frames the fanout gave a worker that does not own their flow (never expected)
-  Counter flows_active, flows_expired, flow_table_full;
-  Counter ring_packets, ring_drops;
+#define LAS_FIELD(field, name) Counter field;
+  LAS_WORKER_COUNTERS(LAS_FIELD)
+#undef LAS_FIELD
   Counter drops[kDropReasonCount];
 
   void drop(DropReason r) { drops[static_cast<int>(r)].add(1); }
 
   WorkerStats read() const {
-    WorkerStats s{rx_packets.get(), rx_bytes.get(), tx_packets.get(), tx_bytes.get(), arp_replies.get(),
-                  batches.get(), gso_frames.get(), tx_syscalls.get(), wrong_worker.get(),
-                  flows_active.get(), flows_expired.get(),
-                  flow_table_full.get(), ring_packets.get(), ring_drops.get(), {}};
+    WorkerStats s{};
+#define LAS_COPY(field, name) s.field = field.get();
+    LAS_WORKER_COUNTERS(LAS_COPY)
+#undef LAS_COPY
     for (int r = 0; r < kDropReasonCount; ++r) s.drops[r] = drops[r].get();
     return s;
   }

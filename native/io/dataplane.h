@@ -20,7 +20,19 @@
 
 namespace las {
 
-enum class TxMode : uint8_t { Ring, Send, Sendmmsg };
+// How a worker transmits (the config's "txMode" once "auto" is resolved); exported as TX_MODES.
+#define LAS_TX_MODES(X) X(Ring, "ring") X(Send, "send") X(Sendmmsg, "sendmmsg")
+enum class TxMode : uint8_t {
+#define LAS_ENUM(kind, name) kind,
+  LAS_TX_MODES(LAS_ENUM)
+#undef LAS_ENUM
+};
+constexpr const char* kTxModeNames[] = {
+#define LAS_NAME(kind, name) name,
+    LAS_TX_MODES(LAS_NAME)
+#undef LAS_NAME
+};
+constexpr int kTxModeCount = sizeof kTxModeNames / sizeof kTxModeNames[0];
 
 struct DataplaneConfig {
   std::string ingress_if;

@@ -25,6 +25,20 @@ struct FlowEntry {
 };
 static_assert(sizeof(FlowEntry) == 32, "flow entry must stay 32 bytes");
 
+// The fields the control plane reads from the views (aging, `las flows`), with their JavaScript
+// names: exported with offsetof and sizeof as FLOW_ENTRY_FIELDS, checked by src/native/contract.ts.
+#define LAS_FLOW_ENTRY_FIELDS(X)   \
+  X(src, "src")                    \
+  X(dst, "dst")                    \
+  X(sport, "sport")                \
+  X(dport, "dport")                \
+  X(proto, "proto")                \
+  X(used, "used")                  \
+  X(tcp_flags_seen, "tcpFlagsSeen") \
+  X(server_addr, "serverAddress")  \
+  X(last_seen_ms, "lastSeenMs")    \
+  X(created_ms, "createdMs")
+
 class FlowTable {
  public:
   // capacity: the most entries it will hold; slots are the next power of two >= capacity * 4/3.

@@ -13,7 +13,19 @@
 
 namespace las {
 
-enum class FlowKeyMode : uint8_t { Addresses, FiveTuple };
+// What keys a flow (the config's "flowKey"); exported as FLOW_KEYS, checked by src/native/contract.ts.
+#define LAS_FLOW_KEYS(X) X(Addresses, "addresses") X(FiveTuple, "5tuple")
+enum class FlowKeyMode : uint8_t {
+#define LAS_ENUM(kind, name) kind,
+  LAS_FLOW_KEYS(LAS_ENUM)
+#undef LAS_ENUM
+};
+constexpr const char* kFlowKeyNames[] = {
+#define LAS_NAME(kind, name) name,
+    LAS_FLOW_KEYS(LAS_NAME)
+#undef LAS_NAME
+};
+constexpr int kFlowKeyCount = sizeof kFlowKeyNames / sizeof kFlowKeyNames[0];
 
 struct ServerSpec {
   uint32_t addr;  // host order

@@ -7,6 +7,7 @@ import { printable } from '../config/printable.js';
 import { checkCpus } from '../config/cpu-check.js';
 import { checkRingSizes, localMtu } from '../config/ring-check.js';
 import { loadAddon } from '../native/binding.js';
+import { usesTableSize } from '../native/contract.js';
 import type { LasConfig, ServiceConfig } from '../config/types.js';
 import { ExitError, examples } from './common.js';
 
@@ -58,7 +59,7 @@ export function summarize(config: LasConfig): string {
 
 function describeService(s: ServiceConfig): string {
   const endpoint = `${s.vip}:${s.port === 0 ? '*' : s.port}/${s.protocol}`;
-  const scheduler = s.scheduler === 'maglev' || s.scheduler === 'sh' ? `${s.scheduler}(${s.maglevTableSize})` : s.scheduler;
+  const scheduler = usesTableSize(s.scheduler) ? `${s.scheduler}(${s.maglevTableSize})` : s.scheduler;
   const servers = s.servers.map((v) => `${v.address} w${v.weight}${v.mac ? ` ${v.mac}` : ''}`).join(', ');
   const extra = [
     s.healthCheck ? `check=${s.healthCheck.type}${s.healthCheck.type === 'command' ? '' : `:${s.healthCheck.port}${s.healthCheck.type === 'http' ? s.healthCheck.path : ''}`}` : '',

@@ -1,6 +1,7 @@
 // `las status`: services and their servers, like `ipvsadm -Ln`, with health and live flows.
 import type { Command } from 'commander';
 import { adminRequest } from '../control/admin-client.js';
+import { usesTableSize } from '../native/contract.js';
 import { adminSocketFrom, examples, withSocketOptions } from './common.js';
 import { count, endpoint, list, obj, table, text } from './format.js';
 
@@ -43,7 +44,7 @@ export function formatStatus(result: unknown): string {
     `flow table ${count(table_.capacity)} per worker, idle bound ${count(table_.idleTimeout)}s`);
   const rows: string[][] = [];
   for (const s of list(status.services).map(obj)) {
-    const scheduler = s.scheduler === 'maglev' || s.scheduler === 'sh' ? `${text(s.scheduler)}(${count(s.maglevTableSize)})` : text(s.scheduler);
+    const scheduler = usesTableSize(s.scheduler) ? `${text(s.scheduler)}(${count(s.maglevTableSize)})` : text(s.scheduler);
     const flags = [`flowKey=${text(s.flowKey)}`, `onServerDown=${text(s.onServerDown)}`];
     if (s.healthCheck) flags.push(`check: ${text(s.healthCheck)}`);
     if (s.newFlows !== 'servers') flags.push(`NEW FLOWS: ${s.newFlows === 'dropped' ? 'DROPPED (no server up)' : 'to the sorry server'}`);

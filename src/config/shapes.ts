@@ -14,6 +14,7 @@ import {
 import {
   MAX_CPU, MAX_FLOW_CAPACITY, MAX_RETIRE_TIMEOUT_MS, MAX_RX_BLOCK_COUNT, MAX_SERVERS, MAX_SERVICES, MAX_WEIGHT, MAX_WORKERS, MIN_FLOW_CAPACITY,
 } from './limits.js';
+import { SCHEDULER_CHOICES } from '../native/contract.js';
 import { FLOW_KEYS, HEALTH_CHECK_TYPES, INGRESS_DROP_MODES, LOG_LEVELS, ON_SERVER_DOWN, PROTOCOLS, SCHEDULERS, TX_MODES } from './values.js';
 
 // Issues zod may still collect in one parse. A hostile file can hold millions of unknown keys or bad
@@ -122,7 +123,7 @@ const serviceSchema = strictObject(
     port: leaf(port).optional(),
     protocol: leaf(oneOf(PROTOCOLS, 'leave it out for "tcp"', 'protocol')).optional(),
     flowKey: leaf(oneOf(FLOW_KEYS, '"5tuple" keeps each connection on one server; "addresses" keeps each client address on one server (persistence)')).optional(),
-    scheduler: leaf(oneOf(SCHEDULERS, '"maglev" (consistent hashing, the default), "wrr" (weighted round-robin), "rr" (round-robin), "wlc" (weighted least flows) or "sh" (source hash)', 'scheduler')).optional(),
+    scheduler: leaf(oneOf(SCHEDULERS, SCHEDULER_CHOICES, 'scheduler')).optional(),
     maglevTableSize: leaf(maglevTableSize).optional(),
     onServerDown: leaf(oneOf(ON_SERVER_DOWN, '"reschedule" moves the flows of a failed server to live servers (the default); "keep" leaves them where they are')).optional(),
     healthCheck: healthCheckSchema.optional(),

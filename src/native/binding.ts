@@ -1,12 +1,11 @@
 // Typed boundary to the daemon's C++ addon (build/Release/las_native.node): the product only. The
 // tools beside it (generator, sink, Classifier, sendFrames…) are las_bench, see bench-binding.ts.
 // Only plain structs cross it; nothing here runs per packet.
+import { checkContract, type FlowKey, type NativeContract, type Scheduler, type TxMode, type WorkerCounterName } from './contract.js';
 import { loadNodeAddon } from './load.js';
 
+export { FLOW_ENTRY_LAYOUT, TCP_SEEN, type FlowKey, type Scheduler, type TxMode } from './contract.js';
 export type Protocol = 'tcp' | 'udp';
-export type FlowKey = 'addresses' | '5tuple';
-export type Scheduler = 'maglev' | 'wrr' | 'rr' | 'wlc' | 'sh';
-export type TxMode = 'ring' | 'send' | 'sendmmsg';
 
 /** One real server as the fast path sees it: where to send (MAC) and how much (weight). */
 export interface NativeServer {
@@ -50,16 +49,11 @@ export interface DataplaneOptions {
 
 export interface ServerCounters { address: string; packets: bigint; bytes: bigint; newFlows: bigint; activeFlows: bigint }
 export interface ServiceCounters { vip: string; port: number; protocol: Protocol; packets: bigint; bytes: bigint; newFlows: bigint; noServer: bigint; servers: ServerCounters[] }
-export interface WorkerCounters {
-  rxPackets: bigint; rxBytes: bigint; txPackets: bigint; txBytes: bigint;
-  txErrors: bigint; arpReplies: bigint; batches: bigint;
-  gsoFrames: bigint;     // super-frames received with their segmentation left to the kernel
-  txSyscalls: bigint;    // transmit syscalls: txPackets / txSyscalls = frames per syscall
-  wrongWorker: bigint;   // frames the fanout handed a worker that does not own their flow (expected 0)
-  flowsActive: bigint; flowTableFull: bigint; flowsExpired: bigint;
-  ringPackets: bigint; ringDrops: bigint;   // PACKET_STATISTICS, accumulated
+/** See WORKER_COUNTERS (contract.ts); txErrors = tx_error + tx_ring_full drops. */
+export type WorkerCounters = Record<WorkerCounterName, bigint> & {
+  txErrors: bigint;
   drops: Record<string, bigint>;            // by reason, see DROP_REASONS
-}
+};
 export interface DataplaneStats { workers: WorkerCounters[]; services: ServiceCounters[] }
 
 export interface NativeDataplane {
@@ -73,7 +67,7 @@ export interface NativeDataplane {
   stats(): DataplaneStats;
 }
 
-export interface Addon {
+export interface Addon extends NativeContract {
   Dataplane: new (options: DataplaneOptions, snapshot: NativeSnapshot) => NativeDataplane;
   /** Maglev lookup table (server index per slot) for the given weights: the simulator predicts from this. */
   maglevTable(servers: { address: string; weight: number }[], size: number): Int32Array;
@@ -97,25 +91,19 @@ export interface Addon {
   clearChildCapabilities(): void;
   /** The calling thread's effective capability set, one bit per capability number. */
   effectiveCapabilities(): bigint;
-  FLOW_ENTRY_BYTES: number;
   DROP_REASONS: string[];
 }
 
-/**
- * Byte offsets in a flow entry (little-endian host). Addresses are host-order integers; for an
- * `addresses` service sport is 0 and dport is the service's port (0 for all ports).
- */
-export const FLOW_ENTRY_LAYOUT = {
-  src: 0, dst: 4, sport: 8, dport: 10, proto: 12, used: 13, tcpFlagsSeen: 14,
-  serverAddress: 16, lastSeenMs: 20, createdMs: 24,
-} as const;
-/** tcpFlagsSeen bits: a bare SYN resets it to SYN; later packets add FIN, RST and ACK. */
-export const TCP_SEEN = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
-
 let cached: Addon | undefined;
 
-/** The daemon's addon built by node-gyp (npm install), or the one LAS_ADDON names (e.g. the sanitizer build). */
+/**
+ * The daemon's addon built by node-gyp (npm install), or the one LAS_ADDON names (e.g. the sanitizer
+ * build); refused when its lists differ from src/native/contract.ts (built from other sources).
+ */
 export function loadAddon(): Addon {
-  cached ??= loadNodeAddon<Addon>('las_native');
+  if (cached) return cached;
+  const addon = loadNodeAddon<Addon>('las_native');
+  checkContract(addon, `(${process.env.LAS_ADDON || 'build/Release/las_native.node'})`);
+  cached = addon;
   return cached;
 }

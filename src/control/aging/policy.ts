@@ -8,7 +8,7 @@
 //   ACK seen          -> established  (tcpEstablished)
 //   SYN only          -> SYN received (tcpSynRecv)
 //   UDP, other        -> udp
-import { TCP_SEEN } from '../../native/binding.js';
+import { TCP_SEEN } from '../../native/contract.js';
 import type { FlowTimeouts } from '../../config/types.js';
 
 export const PROTO_TCP = 6;

@@ -2,11 +2,11 @@
 // written concurrently by the I/O threads, so an entry may be torn while read: that is harmless
 // because an expiry command carries the lastSeenMs it was decided on and the I/O thread applies it
 // only if the entry still has that stamp. Pure over ArrayBuffers: unit-tested with fake tables.
-import { FLOW_ENTRY_LAYOUT as L } from '../../native/binding.js';
+import { FLOW_ENTRY_BYTES, FLOW_ENTRY_LAYOUT as L } from '../../native/contract.js';
 import { intToIpv4 } from '../ipv4.js';
 import { flowState, idleMs, timeoutFor, type FlowState, type TimeoutsMs } from './policy.js';
 
-export const ENTRY_BYTES = 32;
+export const ENTRY_BYTES = FLOW_ENTRY_BYTES;
 const WORDS = ENTRY_BYTES / 4;
 export const COMMAND_WORDS = 5; // [src, dst, sport << 16 | dport, proto, lastSeenMs]
 

@@ -16,6 +16,8 @@ import { createClassifier } from './support/maglev-sim.js';
 const addon = loadAddon();
 const classifier = createClassifier(GOLDEN_OPTIONS, GOLDEN_SNAPSHOT);
 let clock = 1_000;
+// Every forward verdict of the rows, for the service and server counters.
+const forwards: { service: number; server: number; bytes: number }[] = [];
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -73,26 +75,50 @@ for (const fx of GOLDEN_FIXTURES) {
     const before = Buffer.from(fx.input);
     clock += 10;
     const verdict = classifier.classify(fx.input, clock);
+    if (verdict.action === 'forward') forwards.push({ service: verdict.service, server: verdict.server, bytes: fx.input.length });
     assert.equal(hex(fx.input), hex(before), 'classify() must not modify the caller\'s buffer');
     checkVerdict(fx, verdict);
   });
 }
 
-test('drop counters match the reasons of the table exactly', () => {
+test('drop counters match the reasons of the table exactly; passed frames are not drops', () => {
   const counted = GOLDEN_FIXTURES;
   const expected: Record<string, bigint> = {};
   for (const reason of addon.DROP_REASONS) expected[reason] = 0n;
   for (const fx of counted) {
-    if (fx.expect.action === 'drop' || fx.expect.action === 'pass') {
-      const reason = fx.expect.reason ?? 'not_vip';
-      expected[reason] = (expected[reason] ?? 0n) + 1n;
+    if (fx.expect.action === 'drop') {
+      assert.ok(fx.expect.reason, fx.description);
+      expected[fx.expect.reason] = (expected[fx.expect.reason] ?? 0n) + 1n;
     }
   }
   const counters = classifier.counters();
   assert.deepEqual(counters.drops, expected);
+  const passRows = counted.filter((fx) => fx.expect.action === 'pass').length;
+  assert.equal(counters.passed, BigInt(passRows));
+  assert.ok(passRows >= 2);
   const arpRows = counted.filter((fx) => fx.expect.action === 'arp_reply').length;
   assert.equal(counters.arpReplies, BigInt(arpRows));
   assert.ok(arpRows >= 3);
+});
+
+test('every forwarded frame, ICMP errors included, counts for its service and its server', () => {
+  const forwardRows = GOLDEN_FIXTURES.filter((fx) => fx.expect.action === 'forward');
+  assert.equal(forwards.length, forwardRows.length, 'every forward row was forwarded');
+  assert.ok(forwardRows.filter((fx) => fx.description.startsWith('ICMP')).length >= 3, 'the table forwards ICMP errors');
+  const stats = classifier.stats();
+  assert.equal(stats.services.length, GOLDEN_SNAPSHOT.services.length);
+  stats.services.forEach((s, i) => {
+    const mine = forwards.filter((f) => f.service === i);
+    assert.equal(s.packets, BigInt(mine.length), `service ${i} packets`);
+    assert.equal(s.bytes, BigInt(mine.reduce((t, f) => t + f.bytes, 0)), `service ${i} bytes`);
+    s.servers.forEach((r, j) => {
+      const theirs = mine.filter((f) => f.server === j);
+      assert.equal(r.packets, BigInt(theirs.length), `service ${i} server ${r.address} packets`);
+      assert.equal(r.bytes, BigInt(theirs.reduce((t, f) => t + f.bytes, 0)), `service ${i} server ${r.address} bytes`);
+    });
+    // A service's traffic is its servers' traffic.
+    assert.equal(s.packets, s.servers.reduce((t, r) => t + r.packets, 0n), `service ${i}: packets of its servers`);
+  });
 });
 
 test('mutated and truncated golden frames never crash and always get a well-formed verdict', () => {
@@ -129,9 +155,14 @@ test('mutated and truncated golden frames never crash and always get a well-form
   // Every frame was accounted for exactly once by the counters.
   const c = fuzz.counters();
   const dropped = Object.values(c.drops).reduce((a, b) => a + b, 0n);
-  const forwards = BigInt(seen.get('forward') ?? 0);
+  const forwarded = BigInt(seen.get('forward') ?? 0);
   const arps = BigInt(seen.get('arp_reply') ?? 0);
-  assert.equal(dropped + forwards + arps, BigInt(frames), `verdicts: ${JSON.stringify([...seen])}`);
+  const passed = BigInt(seen.get('pass') ?? 0);
+  assert.equal(dropped + forwarded + arps + passed, BigInt(frames), `verdicts: ${JSON.stringify([...seen])}`);
   assert.equal(c.arpReplies, arps);
+  assert.equal(c.passed, passed);
+  assert.equal(dropped, BigInt([...seen].filter(([k]) => !['forward', 'arp_reply', 'pass'].includes(k)).reduce((t, [, n]) => t + n, 0)));
+  const servicePackets = fuzz.stats().services.reduce((t, s) => t + s.packets, 0n);
+  assert.equal(servicePackets, forwarded, 'every forwarded frame counts for its service');
   assert.ok(seen.size >= 8, 'the mutations reach many different verdicts');
 });

@@ -8,9 +8,9 @@ import { EXPECTED_METRICS } from './support/control.js';
 
 
 const worker: WorkerCounters = {
-  rxPackets: 10n, rxBytes: 1000n, txPackets: 9n, txBytes: 900n, txErrors: 0n, arpReplies: 1n, batches: 3n,
+  rxPackets: 10n, rxBytes: 1000n, txPackets: 9n, txBytes: 900n, txErrors: 0n, arpReplies: 1n, passed: 1n, batches: 3n,
   gsoFrames: 2n, txSyscalls: 3n, wrongWorker: 0n,
-  flowsActive: 4n, flowTableFull: 2n, flowsExpired: 5n, ringPackets: 10n, ringDrops: 7n, drops: { no_server: 3n, not_vip: 1n },
+  flowsActive: 4n, flowTableFull: 2n, flowsExpired: 5n, ringPackets: 10n, ringDrops: 7n, drops: { no_server: 3n, oversize: 1n },
 };
 const stats: DataplaneStats = {
   workers: [worker],
@@ -52,6 +52,7 @@ describe('metrics registry', () => {
     has('las_flow_table_full_total{worker="0"} 2');
     has('las_ring_drops_total{worker="0"} 7');
     has('las_drops_total{worker="0",reason="no_server"} 3');
+    has('las_passed_total{worker="0"} 1');
     has('las_health_checks_total{service="web",server="10.0.0.11",result="failed"} 1');
     has('las_config_reloads_total{result="refused"} 1');
     assert.match(text, /^process_cpu_seconds_total /m); // the default process metrics too

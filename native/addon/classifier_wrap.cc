@@ -18,7 +18,8 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
                         InstanceMethod<&ClassifierWrap::WorkerFor>("workerFor"),
                         InstanceMethod<&ClassifierWrap::SetSnapshot>("setSnapshot"),
                         InstanceMethod<&ClassifierWrap::FlowCount>("flowCount"),
-                        InstanceMethod<&ClassifierWrap::Counters>("counters")});
+                        InstanceMethod<&ClassifierWrap::Counters>("counters"),
+                        InstanceMethod<&ClassifierWrap::Stats>("stats")});
   }
 
   explicit ClassifierWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClassifierWrap>(info) {
@@ -93,6 +94,29 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
   Napi::Value FlowCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state_->flows.size()); }
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     return worker_counters_to_js(info.Env(), state_->counters.read());
+  }
+  // The counters of the current snapshot in the Dataplane's stats() shape (one worker).
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    DataplaneStats out;
+    out.workers.push_back(state_->counters.read());
+    const WorkerServiceBlock& block = snap_->counters[0];
+    for (size_t si = 0; si < snap_->services.size(); ++si) {
+      const Service& svc = snap_->services[si];
+      const ServiceCounters& sc = block.services[si];
+      ServiceStats ss{svc.spec.vip, svc.spec.port, svc.spec.proto,
+                      {sc.packets.get(), sc.bytes.get(), sc.new_flows.get(), sc.no_server.get()}, {}};
+      for (size_t r = 0; r < svc.spec.servers.size(); ++r) {
+        const ServerCounters& rc = block.servers[svc.first_server + r];
+        ServerTotals t;
+        t.packets = rc.packets.get();
+        t.bytes = rc.bytes.get();
+        t.new_flows = rc.new_flows.get();
+        t.active_flows = state_->load.get(svc.spec.servers[r].addr);
+        ss.servers.push_back({svc.spec.servers[r].addr, t});
+      }
+      out.services.push_back(std::move(ss));
+    }
+    return stats_to_js(info.Env(), out);
   }
 
   std::unique_ptr<WorkerState> state_;

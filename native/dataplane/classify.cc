@@ -45,6 +45,11 @@ Decision forward_icmp_error(uint8_t* frame, uint32_t len, const Prepared& pr, co
   }
   if (server < 0) return drop(w, DropReason::IcmpNoFlow);
   rewrite_macs(frame, svc.spec.servers[server], w);
+  // Traffic of the service like any forwarded frame (so a service's packets add up to its servers'),
+  // but no new flow.
+  ServiceCounters& sc = snap.counters[w.index].services[si];
+  sc.packets.add(1);
+  sc.bytes.add(len);
   ServerCounters& rc = snap.counters[w.index].servers[svc.first_server + server];
   rc.packets.add(1);
   rc.bytes.add(len);
@@ -157,8 +162,9 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
   }
 
   if (!snap.is_vip(p.dst)) {
-    w.counters.drop(DropReason::NotVip);
-    return Decision{Action::Pass, DropReason::NotVip, -1, -1};
+    // Not ours: the kernel has its own copy of the frame. Counted apart, so drops stay drops.
+    w.counters.passed.add(1);
+    return Decision{Action::Pass, DropReason::Count, -1, -1};
   }
   if (pr.reason != DropReason::Count) return drop(w, pr.reason);
   if (pr.icmp_error) return forward_icmp_error(frame, len, pr, snap, w);

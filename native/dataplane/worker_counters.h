@@ -14,6 +14,7 @@ namespace las {
   X(tx_packets, "txPackets")                                                                          \
   X(tx_bytes, "txBytes")                                                                              \
   X(arp_replies, "arpReplies")                                                                        \
+  X(passed, "passed")              /* frames not for a VIP, left to the kernel: not dropped */      \
   X(batches, "batches")                                                                               \
   X(gso_frames, "gsoFrames")       /* super-frames received (the kernel segments them at egress) */ \
   X(tx_syscalls, "txSyscalls")     /* sends, sendmmsg calls and ring flushes */                     \

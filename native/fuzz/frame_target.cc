@@ -87,8 +87,11 @@ void check_decision(const Decision& d, const Prepared& pr, const uint8_t* in, co
       LAS_FUZZ_CHECK(std::memcmp(out + 12, in + 12, pr.p.l3_offset - 12) == 0, "ARP reply changed the VLAN tags");
       break;
     case Action::Drop:
-    case Action::Pass:
       LAS_FUZZ_CHECK(d.reason != DropReason::Count, "a drop without a reason");
+      LAS_FUZZ_CHECK(std::memcmp(out, in, len) == 0, "a frame that is not sent was changed");
+      break;
+    case Action::Pass:
+      LAS_FUZZ_CHECK(d.reason == DropReason::Count, "a passed frame with drop reason %d", static_cast<int>(d.reason));
       LAS_FUZZ_CHECK(std::memcmp(out, in, len) == 0, "a frame that is not sent was changed");
       break;
     default:

@@ -41,7 +41,6 @@ constexpr uint32_t kIcmpHeaderLen = 8;
   X(TruncatedL4, "truncated_l4")             \
   X(BadTcpOffset, "bad_tcp_offset")          \
   X(NotIpv4, "not_ipv4")                     \
-  X(NotVip, "not_vip")                       \
   X(NoService, "no_service")                 \
   X(NoServer, "no_server")                   \
   X(BadArp, "bad_arp")                       \

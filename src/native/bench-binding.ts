@@ -26,6 +26,8 @@ export interface NativeClassifier {
   workerFor(frame: Buffer, workers: number): number;
   flowCount(): number;
   counters(): WorkerCounters;
+  /** The current snapshot's service and server counters (reset by setSnapshot), as Dataplane.stats() gives them. */
+  stats(): DataplaneStats;
 }
 
 /**

@@ -14,7 +14,7 @@ export const EXPECTED_METRICS = [
   'las_server_up', 'las_server_weight', 'las_server_draining', 'las_health_checks_total',
   'las_flow_table_entries', 'las_flow_table_capacity', 'las_flow_table_full_total', 'las_flows_expired_total',
   'las_rx_packets_total', 'las_tx_packets_total', 'las_ring_drops_total', 'las_drops_total',
-  'las_tx_syscalls_total', 'las_gso_frames_total', 'las_wrong_worker_total',
+  'las_tx_syscalls_total', 'las_gso_frames_total', 'las_wrong_worker_total', 'las_passed_total',
   'las_aging_expired_total', 'las_config_reloads_total',
 ];
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
@@ -75,7 +75,7 @@ describe('the addon and src/native/contract.ts agree', () => {
   });
 
   test('loading an addon whose lists differ fails at load, naming the addon, the list and the fix', async () => {
-    const real = process.env.LAS_ADDON ?? fileURLToPath(new URL('../../build/Release/las_native.node', import.meta.url));
+    const real = process.env.LAS_ADDON ? resolve(process.env.LAS_ADDON) : fileURLToPath(new URL('../../build/Release/las_native.node', import.meta.url));
     const binding = new URL('../src/native/binding.js', import.meta.url).href;
     const dir = await mkdtemp(join(tmpdir(), 'las-contract-'));
     try {

@@ -23,7 +23,7 @@ const status = Array.from({ length: 20 }, (_, s) => ({
 const registry = createMetricsRegistry({
   stats: () => undefined, status: () => status, flowCapacity: () => 1, aging: () => ({ passes: 0, scanned: 0, expired: 0, refused: 0, sweeps: 0 }),
   healthChecks: () => status.flatMap((s) => s.servers.map((r) => ({ service: s.name, address: r.address, counts: { ok: 1, failed: 0 } }))),
-  reloads: () => ({ ok: 0, refused: 0 }),
+  reloads: () => ({ ok: 0, refused: 0, lastOk: true, lastSuccessMs: 0 }),
 });
 const server = await startMetricsServer(`127.0.0.1:${port}`, registry);
 

@@ -2,6 +2,7 @@
 // operator needs: per-service and per-server traffic, health, active flows, table occupancy, drops.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { checkDurationHistogram } from '../src/control/health/health-monitor.js';
 import { createMetricsRegistry, type MetricsSource } from '../src/control/metrics.js';
 import type { DataplaneStats, WorkerCounters } from '../src/native/binding.js';
 import { EXPECTED_METRICS } from './support/control.js';
@@ -20,6 +21,10 @@ const stats: DataplaneStats = {
   ] }],
 };
 
+const durations = checkDurationHistogram();
+durations.observe({ service: 'web', server: '10.0.0.11' }, 0.003);
+durations.observe({ service: 'web', server: '10.0.0.11' }, 0.2);
+
 const source: MetricsSource = {
   stats: () => stats,
   status: () => [{
@@ -28,12 +33,16 @@ const source: MetricsSource = {
     servers: [
       { address: '10.0.0.11', role: 'real', weight: 1, configWeight: 1, health: 'up', checkHealth: 'up', arp: 'resolved', mac: '02:00:00:00:00:11', flapping: false, activeFlows: 3, packets: '5', bytes: '500', newFlows: '3' },
       { address: '10.0.0.12', role: 'real', weight: 0, configWeight: 1, health: 'down', checkHealth: 'down', arp: 'resolved', mac: '02:00:00:00:00:12', flapping: false, activeFlows: 1, packets: '3', bytes: '300', newFlows: '1', removed: { drainEndsInSeconds: 10 } },
+      { address: '10.0.0.13', role: 'real', weight: 1, configWeight: 1, health: 'down', checkHealth: 'down', arp: 'resolved', mac: '02:00:00:00:00:13', flapping: false, activeFlows: 0, packets: '0', bytes: '0', newFlows: '0' },
+      { address: '10.0.0.14', role: 'real', weight: 1, configWeight: 1, health: 'unchecked', checkHealth: 'unchecked', arp: 'resolved', mac: '02:00:00:00:00:14', flapping: false, activeFlows: 0, packets: '0', bytes: '0', newFlows: '0' },
     ],
   }],
   flowCapacity: () => 1024,
   aging: () => ({ passes: 1, scanned: 2, expired: 6, refused: 0, sweeps: 1 }),
   healthChecks: () => [{ service: 'web', address: '10.0.0.11', counts: { ok: 9, failed: 1 } }],
-  reloads: () => ({ ok: 2, refused: 1 }),
+  reloads: () => ({ ok: 2, refused: 1, lastOk: false, lastSuccessMs: 1_700_000_000_500 }),
+  healthDurations: durations,
+  buildInfo: { version: '9.9.9', node: 'v20.0.0', napi: '8', addon: 'release' },
 };
 
 describe('metrics registry', () => {
@@ -58,8 +67,30 @@ describe('metrics registry', () => {
     assert.match(text, /^process_cpu_seconds_total /m); // the default process metrics too
   });
 
+  it('build info, the last reload, check durations and a one-hot server state', async () => {
+    const text = await createMetricsRegistry(source).metrics();
+    const has = (line: string) => assert.ok(text.split('\n').includes(line), `missing "${line}" in:\n${text}`);
+    has('las_build_info{version="9.9.9",node="v20.0.0",napi="8",addon="release"} 1');
+    has('las_config_last_reload_successful 0');
+    has('las_config_last_reload_success_timestamp_seconds 1700000000.5');
+    has('# TYPE las_health_check_duration_seconds histogram');
+    has('las_health_check_duration_seconds_bucket{le="0.0025",service="web",server="10.0.0.11"} 0');
+    has('las_health_check_duration_seconds_bucket{le="0.005",service="web",server="10.0.0.11"} 1');
+    has('las_health_check_duration_seconds_bucket{le="0.25",service="web",server="10.0.0.11"} 2');
+    has('las_health_check_duration_seconds_count{service="web",server="10.0.0.11"} 2');
+    const state = (server: string) => text.split('\n').filter((l) => l.startsWith(`las_server_state{service="web",server="${server}",`))
+      .filter((l) => l.endsWith(' 1')).map((l) => /state="([a-z_]+)"/.exec(l)?.[1]);
+    assert.deepEqual(state('10.0.0.11'), ['up']);
+    assert.deepEqual(state('10.0.0.12'), ['drained']);      // weight 0 wins over its failed checks
+    assert.deepEqual(state('10.0.0.13'), ['down']);
+    assert.deepEqual(state('10.0.0.14'), ['not_checked']);
+    // Every state has a line (0 or 1): an alert on state="down" == 1 sees the other three as 0.
+    assert.equal(text.split('\n').filter((l) => l.startsWith('las_server_state{service="web",server="10.0.0.13",')).length, 4);
+  });
+
   it('a daemon without a fast path yet still answers', async () => {
-    const text = await createMetricsRegistry({ ...source, stats: () => undefined, status: () => [] }).metrics();
+    const text = await createMetricsRegistry({ ...source, stats: () => undefined, status: () => [], healthDurations: undefined }).metrics();
     assert.match(text, /# TYPE las_rx_packets_total counter/);
+    assert.match(text, /# TYPE las_health_check_duration_seconds histogram/);
   });
 });

@@ -12,10 +12,10 @@ import { startAdminServer, type AdminServer } from './admin-server.js';
 import { resolveAdminGroup } from './admin-group.js';
 import { adminHandlers, type DaemonControl, type ServerAction } from './admin-verbs.js';
 import { hasMac, ServerState } from './server-state.js';
-import { HealthMonitor, type HealthChange } from './health/health-monitor.js';
+import { checkDurationHistogram, HealthMonitor, type HealthChange } from './health/health-monitor.js';
 import { FlowAging } from './aging/aging.js';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
-import { activeFlowsOf, buildStatus } from './status.js';
+import { activeFlowsOf, addConnections, buildStatus } from './status.js';
 import { Reloader, type AcceptedConfig } from './reload.js';
 import { NeighbourRefresh } from './neighbour-refresh.js';
 import { NewFlowTargetWatch } from './new-flow-targets.js';
@@ -45,6 +45,7 @@ class Daemon implements DaemonControl {
   private txMode: TxMode = 'ring';
   private readonly startedAt = Date.now();
   private readonly idleBoundSeconds: number;        // the native idle sweep's bound, fixed at start
+  private readonly checkDurations = checkDurationHistogram();
   private watch?: CounterWatch;
   private links?: LinkWatch;
 
@@ -92,6 +93,7 @@ class Daemon implements DaemonControl {
           aging: () => this.aging?.totals ?? { passes: 0, scanned: 0, expired: 0, refused: 0, sweeps: 0 },
           healthChecks: () => this.monitor?.counts() ?? [],
           reloads: () => this.reloader.counts,
+          healthDurations: this.checkDurations,
         }), {}, (error) => log.error({ err: error }, 'the metrics listener thread failed: no metrics until a restart'));
       }
       if (config.ingressDrop === 'tc') {
@@ -104,7 +106,7 @@ class Daemon implements DaemonControl {
       this.dropCapabilities(addon);
       this.aging = new FlowAging(this.dataplane.id, config.flowTimeouts, this.idleBoundSeconds * 1000, log);
       this.aging.start();
-      this.monitor = new HealthMonitor({ log, onChange: (change) => this.onHealthChange(change) });
+      this.monitor = new HealthMonitor({ log, onChange: (change) => this.onHealthChange(change), durations: this.checkDurations });
       this.monitor.sync(this.state.healthTargets());
     } catch (error) {
       await this.stop();
@@ -152,7 +154,7 @@ class Daemon implements DaemonControl {
     };
   }
 
-  status(): unknown {
+  async status(): Promise<unknown> {
     return {
       interface: this.config.interface,
       egressInterface: this.config.egressInterface,
@@ -160,7 +162,7 @@ class Daemon implements DaemonControl {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       flowTable: { capacity: this.config.flowTable.capacity, idleTimeout: this.idleBoundSeconds },
       flowTimeouts: this.config.flowTimeouts,
-      services: this.serviceStatus(),
+      services: addConnections(this.serviceStatus(), await this.aging?.connections(this.config.services)),
     };
   }
 

@@ -2,11 +2,13 @@
 // thread (metrics-http.ts). Everything is read at scrape time from the fast path's counters and the
 // control plane's state; only the last rendering is kept, for RENDER_CACHE_MS.
 import { Worker } from 'node:worker_threads';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
 import type { DataplaneStats } from '../native/binding.js';
 import type { AgingTotals } from './aging/aging.js';
-import type { CheckCounts } from './health/health-monitor.js';
-import type { ServiceStatus } from './status.js';
+import { buildInfo, type BuildInfo } from './build-info.js';
+import { checkDurationHistogram, type CheckCounts } from './health/health-monitor.js';
+import type { ReloadRecord } from './reload-record.js';
+import { SERVER_STATES, serverState, type ServiceStatus } from './status.js';
 import { METRICS_LIMITS, type MetricsLimits, type WorkerMessage } from './metrics-limits.js';
 
 export { METRICS_LIMITS } from './metrics-limits.js';
@@ -17,8 +19,12 @@ export interface MetricsSource {
   flowCapacity(): number;   // entries per worker shard
   aging(): AgingTotals;
   healthChecks(): { service: string; address: string; counts: CheckCounts }[];
-  reloads(): { ok: number; refused: number };
+  reloads(): Pick<ReloadRecord, 'ok' | 'refused' | 'lastOk' | 'lastSuccessMs'>;
+  /** The health monitor's check durations (checkDurationHistogram()), exported as they are. */
+  healthDurations?: Histogram<'service' | 'server'>;
+  buildInfo?: BuildInfo;        // tests only; else this process's
 }
+
 
 const num = (v: bigint | number | string | undefined) => (v === undefined ? Number.NaN : Number(v));
 
@@ -82,6 +88,11 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   gauge('las_server_active_flows', 'Flows in the flow tables that point at the server', serverLabels, perServer((s, r, set) => set(labels(s, r), r.activeFlows)));
   gauge('las_server_up', 'Health: 1 up (or not checked), 0 down (failed checks, or no ARP answer yet)', serverLabels, perServer((s, r, set) => set(labels(s, r), r.health === 'down' ? 0 : 1)));
   gauge('las_server_weight', 'Weight the scheduler uses now (0: drained, removed or overridden)', serverLabels, perServer((s, r, set) => set(labels(s, r), r.weight)));
+  gauge('las_server_state', 'One-hot server state: up, down (failed checks or no ARP answer), drained (weight 0: drained, removed or set to 0), not_checked (no health check)',
+    [...serverLabels, 'state'], perServer((s, r, set) => {
+      const state = serverState(r);
+      for (const candidate of SERVER_STATES) set({ ...labels(s, r), state: candidate }, candidate === state ? 1 : 0);
+    }));
   gauge('las_server_draining', '1 while a server removed from the config drains its flows', serverLabels, perServer((s, r, set) => set(labels(s, r), r.removed ? 1 : 0)));
   counter('las_health_checks_total', 'Health checks run, by result', ['service', 'server', 'result'], (set) => {
     for (const { service, address, counts } of source.healthChecks()) {
@@ -123,6 +134,11 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     set({ result: 'ok' }, r.ok);
     set({ result: 'refused' }, r.refused);
   });
+  gauge('las_config_last_reload_successful', '1 if the last reload (or the start) applied the config file, 0 if it was refused', [], (set) => set({}, source.reloads().lastOk ? 1 : 0));
+  gauge('las_config_last_reload_success_timestamp_seconds', 'When the running config was loaded: the start or the last successful reload (Unix time)', [], (set) => set({}, source.reloads().lastSuccessMs / 1000));
+  registry.registerMetric(source.healthDurations ?? checkDurationHistogram());
+  const info = source.buildInfo ?? buildInfo();
+  gauge('las_build_info', 'Always 1; the labels say which LAS, Node and addon this daemon runs', Object.keys(info), (set) => set({ ...info }, 1));
   return registry;
 }
 

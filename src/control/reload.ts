@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { resolveAdminGroup } from './admin-group.js';
 import { socketFilter } from './native-snapshot.js';
 import { planReload, describeRestartKeys, type ReloadPlan } from './reload-plan.js';
+import { ReloadRecord } from './reload-record.js';
 import { ARP_WAIT_MS, type ServerMacs } from './server-macs.js';
 import type { ServerState } from './server-state.js';
 
@@ -46,7 +47,7 @@ class Refusal extends Error {
 }
 
 export class Reloader {
-  readonly counts = { ok: 0, refused: 0 };
+  readonly counts = new ReloadRecord();
   private chain: Promise<unknown> = Promise.resolve();
 
   /** idleBoundSeconds: the native idle sweep's bound, fixed at start (named when a reload cannot change it). */
@@ -70,7 +71,7 @@ export class Reloader {
       return { ok: true, answer: await this.apply() };
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      this.counts.refused++;
+      this.counts.record(false);
       this.log.error({ ...error.details, reason: error.message }, 'reload refused: the running config stays');
       return { ok: false, reason: error.message };
     }
@@ -104,7 +105,7 @@ export class Reloader {
     }
 
     await this.target.adopt({ prev, next, state, adminGid, vipsChanged });
-    this.counts.ok++;
+    this.counts.record(true);
 
     const { restartKeys: _restartKeys, ...summary } = plan;
     const noArpAnswer = state.addressesNeedingMac().filter((a) => !macs.has(a));

@@ -1,12 +1,31 @@
 // The answer to `las status`: services, their scheduler, and each server's weight, health and live
 // flows, from the server state, the health monitor and the fast path's counters.
 import type { DataplaneStats, ServiceCounters } from '../native/binding.js';
+import type { ConnectionCount } from './aging/connections.js';
 import type { HealthState } from './health/health-state.js';
 import type { HealthView, ServerState, ServiceEntry } from './server-state.js';
+
+/** What an operator asks first about a server; every server is in exactly one. */
+export const SERVER_STATES = ['up', 'down', 'drained', 'not_checked'] as const;
+export type ServerStateName = typeof SERVER_STATES[number];
+
+/**
+ * drained: weight 0 (drained at run time, removed from the config and draining, or weighted 0): taken
+ * out on purpose, whatever its checks say, so a "server down" alert does not fire for it.
+ * down: failed checks, or no ARP answer. not_checked: no health check (and it answers ARP).
+ */
+export function serverState(r: Pick<ServerStatus, 'role' | 'weight' | 'health'>): ServerStateName {
+  if (r.role === 'real' && r.weight === 0) return 'drained';
+  if (r.health === 'down') return 'down';
+  return r.health === 'unchecked' ? 'not_checked' : 'up';
+}
 
 export interface ServerStatus {
   address: string;
   role: 'real' | 'sorry';
+  state?: ServerStateName;     // serverState() of this row
+  activeConn?: number;         // connections.ts: filled for `las status`, not for the metrics
+  inactConn?: number;
   weight: number;              // effective: what the fast path uses
   configWeight: number;
   health: HealthView;           // what decides new flows: 'down' also while the server has not answered ARP
@@ -66,6 +85,7 @@ export function buildStatus(
       ? `no ARP answer${since !== undefined ? ` for ${Math.max(0, Math.round((nowMs - since) / 1000))}s` : ''}: no new flows until it answers` : undefined;
     return { mac, arp, ...(downReason ? { downReason } : {}) };
   };
+  const withState = (r: ServerStatus): ServerStatus => ({ ...r, state: serverState(r) });
   return state.list().map((svc) => {
     const s = svc.config;
     const counters = findServiceCounters(stats, s);
@@ -114,7 +134,23 @@ export function buildStatus(
       healthCheck: hc ? `${hc.type}${hc.type === 'command' ? '' : ` :${hc.port}${hc.type === 'http' ? hc.path : ''}`} every ${hc.interval}s rise ${hc.rise} fall ${hc.fall}` : null,
       newFlows: state.hasServerForNewFlows(svc, macs.known) ? 'servers' : state.sorryReady(svc, macs.known) ? 'sorry server' : 'dropped',
       noServer: String(counters?.noServer ?? 0n),
-      servers,
+      servers: servers.map(withState),
     };
   });
+}
+
+/**
+ * Adds ActiveConn / InActConn (aging/connections.ts) to every server row; a server without flows
+ * gets 0. Without counts (no fast path yet) the rows stay as they are.
+ */
+export function addConnections(services: ServiceStatus[], counts: readonly ConnectionCount[] | undefined): ServiceStatus[] {
+  if (!counts) return services;
+  const of = (service: string, server: string) => counts.find((c) => c.service === service && c.server === server);
+  return services.map((s) => ({
+    ...s,
+    servers: s.servers.map((r) => {
+      const c = of(s.name, r.address);
+      return { ...r, activeConn: c?.active ?? 0, inactConn: c?.inactive ?? 0 };
+    }),
+  }));
 }

@@ -5,6 +5,7 @@
 // remembers where it stopped, so a table of millions of entries is swept in slices, never at once.
 import { loadAddon } from '../../native/binding.js';
 import type { TimeoutsMs } from './policy.js';
+import { countConnections, type ConnectionCount } from './connections.js';
 import { COMMAND_WORDS, listFlows, scanForExpiry, type FlowFilter, type FlowListing, type TableView } from './scan.js';
 
 export interface AgeTask {
@@ -32,6 +33,12 @@ export interface ListTask {
   limit: number;
   timeouts: TimeoutsMs;
   idleBoundMs: number;
+}
+
+export interface ConnectionsTask {
+  kind: 'connections';
+  dataplaneId: number;
+  services: FlowFilter[];
 }
 
 export interface AgeResult {
@@ -81,6 +88,7 @@ function list(task: ListTask): FlowListing {
   return listFlows(tables(task.dataplaneId), task.services, task.only, task.limit, addon.monotonicMs(), task.timeouts, task.idleBoundMs);
 }
 
-export default function run(task: AgeTask | ListTask): AgeResult | FlowListing {
+export default function run(task: AgeTask | ListTask | ConnectionsTask): AgeResult | FlowListing | ConnectionCount[] {
+  if (task.kind === 'connections') return countConnections(tables(task.dataplaneId), task.services);
   return task.kind === 'age' ? age(task) : list(task);
 }

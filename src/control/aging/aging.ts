@@ -4,7 +4,8 @@ import { Piscina } from 'piscina';
 import type { FlowTimeouts, ServiceConfig } from '../../config/types.js';
 import { ipv4ToInt } from '../ipv4.js';
 import type { Logger } from '../logger.js';
-import type { AgeResult, AgeTask, ListTask } from './aging-worker.js';
+import type { AgeResult, AgeTask, ConnectionsTask, ListTask } from './aging-worker.js';
+import type { ConnectionCount } from './connections.js';
 import { PROTO_TCP, PROTO_UDP, timeoutsMs, type TimeoutsMs } from './policy.js';
 import type { FlowFilter, FlowListing } from './scan.js';
 
@@ -27,7 +28,7 @@ function flowFilters(services: ServiceConfig[]): FlowFilter[] {
 }
 
 export class FlowAging {
-  private readonly pool: Piscina<AgeTask | ListTask, AgeResult | FlowListing>;
+  private readonly pool: Piscina<AgeTask | ListTask | ConnectionsTask, AgeResult | FlowListing | ConnectionCount[]>;
   private timeouts: TimeoutsMs;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -64,6 +65,11 @@ export class FlowAging {
       kind: 'list', dataplaneId: this.dataplaneId, services: flowFilters(services), ...(only !== undefined ? { only } : {}),
       limit, timeouts: this.timeouts, idleBoundMs: this.idleBoundMs,
     }) as Promise<FlowListing>;
+  }
+
+  /** Active and inactive connections per server (connections.ts), for `las status`. */
+  connections(services: ServiceConfig[]): Promise<ConnectionCount[]> {
+    return this.pool.run({ kind: 'connections', dataplaneId: this.dataplaneId, services: flowFilters(services) }) as Promise<ConnectionCount[]>;
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@
 // machine (health-state.ts). A state change is reported to onChange, which republishes the
 // snapshot; the monitor itself never touches the fast path.
 import { Piscina } from 'piscina';
+import { Histogram } from 'prom-client';
 import type { HealthCheckConfig } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import type { CheckResult, CheckTask } from './checks.js';
@@ -27,6 +28,8 @@ export interface HealthMonitorOptions {
   onChange: (change: HealthChange) => void;
   /** Jitter of the first check, as a fraction of the interval: 1 spreads first checks over a whole interval. */
   jitter?: number;
+  /** Where check durations are observed (checkDurationHistogram()); the metrics export it. */
+  durations?: Histogram<'service' | 'server'>;
   /** Tests only: the safety net below, shortened. */
   giveUpAfterMs?: number;
 }
@@ -46,6 +49,20 @@ interface Entry {
 const key = (service: string, address: string) => `${service}\u0000${address}`;
 
 /**
+ * Check durations, from 1 ms (a TCP connect on the segment) to 10 s (the longest sensible timeout):
+ * a check creeping towards its timeout shows here before it fails.
+ */
+export function checkDurationHistogram(): Histogram<'service' | 'server'> {
+  return new Histogram({
+    name: 'las_health_check_duration_seconds',
+    help: 'Duration of health checks, by server (failed ones too: a timeout is its timeout)',
+    labelNames: ['service', 'server'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [], // the metrics registry registers it (metrics.ts)
+  });
+}
+
+/**
  * Extra time beyond the check's own timeout after which the monitor stops waiting and counts the
  * check as failed. Checks bound themselves, so this is a safety net; the task is not aborted,
  * because aborting a piscina task replaces its thread and would fail every check running on it.
@@ -56,8 +73,10 @@ export class HealthMonitor {
   private readonly pool: Piscina<CheckTask, CheckResult>;
   private readonly entries = new Map<string, Entry>();
   private closed = false;
+  private readonly durations: Histogram<'service' | 'server'>;
 
   constructor(private readonly options: HealthMonitorOptions) {
+    this.durations = options.durations ?? checkDurationHistogram();
     this.pool = new Piscina({
       filename: new URL('./health-worker.js', import.meta.url).href,
       name: 'default',
@@ -75,6 +94,7 @@ export class HealthMonitor {
       if (!wanted.has(k)) {
         this.stop(entry);
         this.entries.delete(k);
+        this.durations.remove({ service: entry.target.service, server: entry.target.address });
       }
     }
     for (const [k, target] of wanted) {
@@ -168,6 +188,7 @@ export class HealthMonitor {
     const { target } = entry;
     if (result.ok) entry.counts.ok++;
     else entry.counts.failed++;
+    this.durations.observe({ service: target.service, server: target.address }, Math.max(0, result.durationMs) / 1000);
     const t = applyResult(entry.state, result.ok, Date.now(), entry.params, result.message);
     entry.state = t.state;
     const log = this.options.log;

@@ -33,8 +33,10 @@ test('a server without ARP answer at start: LAS starts, the server is down (no n
     assert.equal(row.health, 'down');
     assert.equal(row.arp, 'no answer');
     assert.match(String(row.downReason), /no ARP answer/);
-    assert.match(await lasOk(lab, ['status']), /10\.77\.0\.13\s+1\s+down\s+0\s+no ARP answer/);
-    assert.match(await metrics(lab), new RegExp(`las_server_up\\{service="web",server="${s3.replace(/\./g, '\\.')}",role="real"\\} 0`));
+    assert.match(await lasOk(lab, ['status']), /10\.77\.0\.13:80\s+1\s+0\s+0\s+down\s+no ARP answer/);
+    const scraped = await metrics(lab);
+    assert.match(scraped, new RegExp(`las_server_up\\{service="web",server="${s3.replace(/\./g, '\\.')}",role="real"\\} 0`));
+    assert.match(scraped, new RegExp(`las_server_state\\{service="web",server="${s3.replace(/\./g, '\\.')}",role="real",state="down"\\} 1`));
 
     const during = await lab.runClient({ requests: 60, concurrency: 6 });
     assert.equal(during.failed, 0, JSON.stringify(during.errors));

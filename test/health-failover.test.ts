@@ -39,7 +39,7 @@ test('a killed server stops getting new connections within fall × interval + in
     assert.equal(after.failed, 0, JSON.stringify(after.errors));
     assert.ok((after.byServer.s2 ?? 0) > 0, `s2 took none after it came back: ${JSON.stringify(after.byServer)}`);
     assert.equal(logLines(lab, /^server up/).length, 1);
-    assert.match(await lasOk(lab, ['status']), /10\.77\.0\.12\s+1\s+up/);
+    assert.match(await lasOk(lab, ['status']), /10\.77\.0\.12:80\s+1\s+\d+\s+\d+\s+up/);
   });
 });
 

@@ -56,7 +56,7 @@ test('las server drain / enable at runtime: no new flows while drained, existing
     const target = nameOf(lab, busiest);
     assert.match(await lasOk(lab, ['server', 'drain', 'web', busiest]), /weight 0 \(config 1\), drained until reload/);
     assert.equal((await serverRow(lab, busiest))?.override, 'drain');
-    assert.match(await lasOk(lab, ['status']), new RegExp(`${busiest.replace(/\./g, '\\.')}\\s+0\\s+unchecked\\s+\\d+\\s+drained \\(runtime, until reload\\)`));
+    assert.match(await lasOk(lab, ['status']), new RegExp(`${busiest.replace(/\./g, '\\.')}:80\\s+0\\s+\\d+\\s+\\d+\\s+drained\\s+drained \\(runtime, until reload\\)`));
 
     const during = await shortRequests(lab);
     assert.equal(during.byServer[target] ?? 0, 0, JSON.stringify(during.byServer));

@@ -7,6 +7,26 @@ export const count = (v: unknown): string => (typeof v === 'string' || typeof v 
 export const text = (v: unknown, fallback = '?'): string => (typeof v === 'string' ? v : fallback);
 export const nonZero = (v: unknown): boolean => count(v) !== '0' && count(v) !== '-';
 
+/**
+ * A count in human units, 3 significant digits with SI suffixes: 999, 1.23K, 45.6M; `exact` gives the
+ * raw integer. A bigint or a decimal string (counters beyond 2^53) keeps its digits for `exact`.
+ */
+export function human(v: unknown, exact = false): string {
+  const raw = count(v);
+  if (exact || !/^\d+$/.test(raw)) return raw;
+  const n = Number(raw);
+  if (n < 1000) return raw;
+  const units = ['K', 'M', 'G', 'T', 'P', 'E'];
+  let scaled = n;
+  let unit = -1;
+  while (scaled >= 999.5 && unit < units.length - 1) {
+    scaled /= 1000;
+    unit++;
+  }
+  const digits = scaled >= 100 ? 0 : scaled >= 10 ? 1 : 2;
+  return `${scaled.toFixed(digits)}${units[unit]}`;
+}
+
 /** Renders rows as columns: numbers right-aligned, the text columns (by index) left-aligned. */
 export function table(header: string[], rows: string[][], textColumns: number[] = [0]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));

@@ -91,3 +91,29 @@ export function addressOf(lab: DrLab, name: string): string {
   assert.ok(found, `no lab server ${name}`);
   return found.address;
 }
+
+/** GET from inside a namespace (bounded); "ERR <code>" when the connection fails, else "<status>\n<body>". */
+export async function httpGetIn(lab: DrLab, role: string, url: string): Promise<string> {
+  const script = `fetch(${JSON.stringify(url)}).then(async (r) => console.log(r.status + '\\n' + await r.text()), (e) => console.log('ERR ' + (e.cause?.code ?? e.message)))`;
+  return (await lab.exec(role, process.execPath, ['-e', script], { timeoutMs: 10_000 })).stdout;
+}
+
+/** The daemon's /metrics text (default listen 127.0.0.1:9477), asserting a 200. */
+export async function scrape(lab: DrLab, url = 'http://127.0.0.1:9477/metrics'): Promise<string> {
+  const body = await httpGetIn(lab, 'dispatcher', url);
+  assert.ok(body.startsWith('200\n'), body.slice(0, 200));
+  return body.slice(4);
+}
+
+/** Sample lines of a metrics text: name, labels and value ("las_x{a="b"} 1"). */
+export function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}

@@ -16,6 +16,7 @@ export const EXPECTED_METRICS = [
   'las_rx_packets_total', 'las_tx_packets_total', 'las_ring_drops_total', 'las_drops_total',
   'las_tx_syscalls_total', 'las_gso_frames_total', 'las_wrong_worker_total', 'las_passed_total',
   'las_aging_expired_total', 'las_config_reloads_total',
+  'las_server_state', 'las_config_last_reload_successful', 'las_config_last_reload_success_timestamp_seconds', 'las_build_info',
 ];
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

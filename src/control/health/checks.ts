@@ -20,14 +20,14 @@ export interface CheckTask {
 export interface CheckResult {
   ok: boolean;
   message: string;          // what happened, for logs and `las status`
-  durationMs: number;
+  durationMs: number;       // fractional (performance.now())
 }
 
 type Outcome = { ok: boolean; message: string };
 
 /** Runs one check; never rejects, never outlives task.timeoutMs by more than the cleanup. */
 export async function runCheck(task: CheckTask): Promise<CheckResult> {
-  const started = Date.now();
+  const started = performance.now(); // sub-millisecond: a check on the segment takes well under 1 ms
   let outcome: Outcome;
   try {
     switch (task.type) {
@@ -46,7 +46,7 @@ export async function runCheck(task: CheckTask): Promise<CheckResult> {
   } catch (error) {
     outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
   }
-  return { ...outcome, durationMs: Date.now() - started };
+  return { ...outcome, durationMs: performance.now() - started };
 }
 
 function tcpCheck(task: CheckTask): Promise<Outcome> {

@@ -17,7 +17,7 @@ const ECHO_PORT = 7000;
 const CONNECTIONS = 4;
 const HOLD_CHILD = fileURLToPath(new URL('./support/tcp-hold-child.js', import.meta.url));
 
-interface Row { address: string; state: string; weight: number; activeConn: number; inactConn: number }
+interface Row { address: string; state: string; weight: number; activeConn: number; inactConn: number; activeFlows: number }
 interface Service { name: string; newFlows: string; servers: Row[] }
 
 async function statusJson(lab: DrLab): Promise<{ code: number; services: Service[] }> {
@@ -26,6 +26,8 @@ async function statusJson(lab: DrLab): Promise<{ code: number; services: Service
 }
 
 const total = (s: Service, field: 'activeConn' | 'inactConn') => s.servers.reduce((n, r) => n + r[field], 0);
+/** The table scan agrees with the fast path's live per-server flow counter. */
+const agrees = (s: Service) => s.servers.every((r) => r.activeConn + r.inactConn === r.activeFlows);
 
 /** Established connections from the client to VIP:7000 that a server's own kernel holds. */
 async function establishedOn(lab: DrLab, role: string): Promise<number> {
@@ -73,7 +75,7 @@ describe('las status', () => {
         let last: Service | undefined;
         await waitFor(`${CONNECTIONS} active connections`, async () => {
           last = (await statusJson(lab)).services[0];
-          return last !== undefined && total(last, 'activeConn') === CONNECTIONS && total(last, 'inactConn') === 0;
+          return last !== undefined && total(last, 'activeConn') === CONNECTIONS && total(last, 'inactConn') === 0 && agrees(last);
         }, 10_000, () => last);
         // Each server's ActiveConn is what its own kernel holds.
         for (const s of servers) {
@@ -97,7 +99,7 @@ describe('las status', () => {
         await exited(hold);
         await waitFor('every connection inactive', async () => {
           last = (await statusJson(lab)).services[0];
-          return last !== undefined && total(last, 'activeConn') === 0 && total(last, 'inactConn') === CONNECTIONS;
+          return last !== undefined && total(last, 'activeConn') === 0 && total(last, 'inactConn') === CONNECTIONS && agrees(last);
         }, 10_000, () => last);
         const listed = await flows(lab, 'web');
         assert.equal(listed.total, CONNECTIONS);

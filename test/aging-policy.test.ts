@@ -7,6 +7,7 @@ import { flowState, idleMs, isExpired, timeoutFor, timeoutsMs, PROTO_TCP, PROTO_
 import { COMMAND_WORDS, ENTRY_BYTES, listFlows, scanForExpiry, type TableView } from '../src/control/aging/scan.js';
 import { budgetFor, MAX_BUDGET, MIN_BUDGET } from '../src/control/aging/aging-worker.js';
 import { sweepTargetMs } from '../src/control/aging/aging.js';
+import { countConnections } from '../src/control/aging/connections.js';
 import { ipv4ToInt } from '../src/control/ipv4.js';
 
 const T = timeoutsMs({ tcpEstablished: 900, tcpSynRecv: 60, tcpFinWait: 120, tcpClose: 10, tcpLastAck: 30, udp: 300 });
@@ -155,5 +156,31 @@ describe('scanning a flow table', () => {
     const [flow] = listFlows([t], [], undefined, 10, NOW, T, 900_000).flows;
     assert.equal(flow?.client, '10.0.0.30');
     assert.equal(flow?.service, null);
+  });
+});
+
+describe('counting connections for las status', () => {
+  const tcp = (src: string, sport: number, flags: number, server: string, dport = 80) => ({ src, dst: '10.0.0.100', sport, dport, proto: PROTO_TCP, flags, server, lastSeen: NOW });
+  const services = [
+    { name: 'web', vip: ipv4ToInt('10.0.0.100'), port: 80, proto: PROTO_TCP },
+    { name: 'any', vip: ipv4ToInt('10.0.0.100'), port: 0, proto: PROTO_UDP },
+  ];
+  it('ACKed and not closing: active; SYN only, FIN, RST and UDP: inactive; per service and server over every table', () => {
+    const t0 = fakeTable(16, {
+      1: tcp('10.0.0.20', 1000, SYN | ACK, '10.0.0.11'),
+      2: tcp('10.0.0.20', 1001, ACK, '10.0.0.11'),
+      3: tcp('10.0.0.20', 1002, SYN, '10.0.0.11'),
+      4: tcp('10.0.0.20', 1003, SYN | ACK | FIN, '10.0.0.12'),
+      5: tcp('10.0.0.20', 1004, SYN | ACK | RST, '10.0.0.12'),
+      6: tcp('10.0.0.20', 1005, SYN | ACK, '10.0.0.12', 443),  // no service on :443/tcp: left out
+      7: { ...tcp('10.0.0.20', 53, 0, '10.0.0.13', 53), proto: PROTO_UDP }, // the every-port UDP service
+    });
+    const t1 = fakeTable(8, { 0: tcp('10.0.0.21', 2000, SYN | ACK, '10.0.0.12') }, 1);
+    const counts = countConnections([t0, t1], services).sort((a, b) => a.server.localeCompare(b.server));
+    assert.deepEqual(counts, [
+      { service: 'web', server: '10.0.0.11', active: 2, inactive: 1 },
+      { service: 'web', server: '10.0.0.12', active: 1, inactive: 2 },
+      { service: 'any', server: '10.0.0.13', active: 0, inactive: 1 },
+    ]);
   });
 });

@@ -34,6 +34,7 @@ export class FlowAging {
   private closed = false;
   private running?: Promise<void>;
   private refusedLoggedAt = 0;
+  private counting?: { services: ServiceConfig[]; result: Promise<ConnectionCount[]> };
   readonly totals: AgingTotals = { passes: 0, scanned: 0, expired: 0, refused: 0, sweeps: 0 };
 
   constructor(
@@ -67,9 +68,19 @@ export class FlowAging {
     }) as Promise<FlowListing>;
   }
 
-  /** Active and inactive connections per server (connections.ts), for `las status`. */
+  /**
+   * Active and inactive connections per server (connections.ts), for `las status`. Requests that
+   * arrive while a count runs share it: a storm of status requests costs one table pass at a time,
+   * and the aging passes queued behind it wait at most that long.
+   */
   connections(services: ServiceConfig[]): Promise<ConnectionCount[]> {
-    return this.pool.run({ kind: 'connections', dataplaneId: this.dataplaneId, services: flowFilters(services) }) as Promise<ConnectionCount[]>;
+    if (this.counting?.services === services) return this.counting.result;
+    const result = (this.pool.run({ kind: 'connections', dataplaneId: this.dataplaneId, services: flowFilters(services) }) as Promise<ConnectionCount[]>)
+      .finally(() => {
+        if (this.counting?.result === result) this.counting = undefined;
+      });
+    this.counting = { services, result };
+    return result;
   }
 
   async close(): Promise<void> {

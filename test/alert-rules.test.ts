@@ -15,7 +15,7 @@ const RULES = fileURLToPath(new URL('../../deploy/prometheus/las-alerts.yml', im
  * The `expr:` of every rule. The file keeps to a subset of YAML this reads without a YAML library:
  * `expr:` on one line, or `expr: |` / `expr: >` followed by more-indented lines.
  */
-export function ruleExprs(yaml: string): { alert: string; expr: string }[] {
+function ruleExprs(yaml: string): { alert: string; expr: string }[] {
   const lines = yaml.split('\n');
   const out: { alert: string; expr: string }[] = [];
   let alert = '';
@@ -38,7 +38,7 @@ export function ruleExprs(yaml: string): { alert: string; expr: string }[] {
 }
 
 /** Metric names an expression reads: LAS's own (las_*); `up` is Prometheus's, not the daemon's. */
-export const metricNames = (expr: string): string[] => [...new Set(expr.match(/\blas_[a-z0-9_]+\b/g) ?? [])];
+const metricNames = (expr: string): string[] => [...new Set(expr.match(/\blas_[a-z0-9_]+\b/g) ?? [])];
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string; missing: boolean }> {
   return new Promise((resolve) => {

@@ -21,6 +21,16 @@ const one = (all: Sample[], name: string, labels: Record<string, string> = {}): 
   return found[0]!.value;
 };
 
+/** Scrapes until an unlabelled gauge has a value (bounded). */
+async function scrapeUntil(lab: DrLab, name: string, value: number): Promise<Sample[]> {
+  let all: Sample[] = [];
+  await waitFor(`${name} ${value}`, async () => {
+    all = samples(await scrape(lab));
+    return all.some((s) => s.name === name && s.value === value);
+  }, 10_000, () => all.filter((s) => s.name === name));
+  return all;
+}
+
 async function waitForStates(lab: DrLab, want: Record<string, string>): Promise<Sample[]> {
   let all: Sample[] = [];
   await waitFor(`server states ${JSON.stringify(want)}`, async () => {
@@ -65,7 +75,7 @@ test('server state one-hot, check durations, build info and the last reload, fro
     await lab.writeConfig({ ...config, workers: 'many' } as typeof config);
     const refused = await las(['reload', '--socket', lab.adminSocket]);
     assert.notEqual(refused.code, 0, refused.stdout);
-    all = samples(await scrape(lab));
+    all = await scrapeUntil(lab, 'las_config_last_reload_successful', 0); // renderings are cached for 100 ms
     assert.equal(one(all, 'las_config_last_reload_successful'), 0);
     assert.equal(one(all, 'las_config_reloads_total', { result: 'refused' }), 1);
     assert.equal(one(all, 'las_config_last_reload_success_timestamp_seconds'), loadedAt);
@@ -73,7 +83,7 @@ test('server state one-hot, check durations, build info and the last reload, fro
 
     await lab.writeConfig(config);
     await lasOk(lab, ['reload']);
-    all = samples(await scrape(lab));
+    all = await scrapeUntil(lab, 'las_config_last_reload_successful', 1);
     assert.equal(one(all, 'las_config_last_reload_successful'), 1);
     assert.equal(one(all, 'las_config_reloads_total', { result: 'ok' }), 1);
     assert.ok(one(all, 'las_config_last_reload_success_timestamp_seconds') > loadedAt);

@@ -122,8 +122,12 @@ describe('las status', () => {
       const json = await statusJson(lab);
       assert.equal(json.code, EXIT_NO_SERVER);
       assert.deepEqual(json.services[0]!.servers.map((r) => r.state), ['drained', 'drained']);
-      const metrics = samples(await scrape(lab)).filter((s) => s.name === 'las_server_state' && s.value === 1);
-      assert.deepEqual(metrics.map((s) => [s.labels.server, s.labels.state]).sort(), servers.map((s) => [s.address, 'drained']).sort());
+      const want = JSON.stringify(servers.map((s) => [s.address, 'drained']).sort());
+      let states = '';
+      await waitFor('las_server_state drained for both', async () => { // renderings are cached for 100 ms
+        states = JSON.stringify(samples(await scrape(lab)).filter((s) => s.name === 'las_server_state' && s.value === 1).map((s) => [s.labels.server, s.labels.state]).sort());
+        return states === want;
+      }, 10_000, () => states);
 
       await lasOk(lab, ['server', 'enable', 'web', servers[0]!.address]);
       const back = await las(['status', '--socket', lab.adminSocket]);

@@ -70,7 +70,8 @@ describe('reloader', () => {
     assert.equal(h.adopted.length, 1);
     assert.equal(h.adopted[0]?.vipsChanged, true);
     assert.deepEqual(h.config().services.map((s) => s.name), ['web', 'api']);
-    assert.deepEqual(h.reloader.counts, { ok: 1, refused: 0 });
+    const { ok, refused, lastOk } = h.reloader.counts;
+    assert.deepEqual({ ok, refused, lastOk }, { ok: 1, refused: 0, lastOk: true });
   });
 
   it('a broken file and a restart-only key are refused with their reasons and change nothing', async () => {
@@ -91,7 +92,8 @@ describe('reloader', () => {
     assert.equal(h.adopted.length, 0);
     assert.deepEqual(h.fastPathVips(), ['10.0.0.100']);
     assert.deepEqual(h.config().services.map((s) => s.name), ['web']);
-    assert.deepEqual(h.reloader.counts, { ok: 0, refused: 2 });
+    const { ok, refused, lastOk } = h.reloader.counts;
+    assert.deepEqual({ ok, refused, lastOk }, { ok: 0, refused: 2, lastOk: false }); // las_config_last_reload_successful 0
   });
 
   it('a reload asked while another is being adopted comes after it, as a diff against its result', async () => {

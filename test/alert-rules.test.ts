@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 import { samples, scrape, startWith, waitFor } from './support/control.js';
 
 const RULES = fileURLToPath(new URL('../../deploy/prometheus/las-alerts.yml', import.meta.url));
@@ -64,7 +65,7 @@ describe('example Prometheus alerting rules', () => {
     assert.deepEqual(rules.map((r) => [r.alert, r.expr.split(/\s+/).join(' ')]), JSON.parse(py.out));
   });
 
-  it('name only metrics a running daemon exports', { timeout: 90_000 }, async () => {
+  it('name only metrics a running daemon exports', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
     await withDrLab({ servers: 2, startDaemon: false }, async (lab) => {
       await startWith(lab, { healthCheck: { type: 'tcp', interval: 0.5, timeout: 0.4 } });
       // Histogram buckets appear once a check has been timed; per-worker counters once the fast path runs.

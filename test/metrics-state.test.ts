@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 import { las, lasOk, logLines, samples, scrape, waitFor } from './support/control.js';
 
 type Sample = ReturnType<typeof samples>[number];
@@ -40,7 +41,7 @@ async function waitForStates(lab: DrLab, want: Record<string, string>): Promise<
   return all;
 }
 
-test('server state one-hot, check durations, build info and the last reload, from a real daemon', { timeout: 120_000 }, async () => {
+test('server state one-hot, check durations, build info and the last reload, from a real daemon', { timeout: 120_000, skip: needsRoot('network namespaces') }, async () => {
   await withDrLab({ servers: 3, startDaemon: false }, async (lab) => {
     const [s1, s2, s3] = lab.segment.servers.map((s) => s.address) as [string, string, string];
     const service = lab.config.services[0]!;

@@ -10,6 +10,7 @@ import { exited, stopProcess, waitUntil } from '../src/demo/processes.js';
 import { EXIT_NO_SERVER, formatStatus } from '../src/cli/status.js';
 import { human } from '../src/cli/format.js';
 import { withDrLab, type DrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
 import { flows, las, lasOk, logLines, samples, scrape, waitFor } from './support/control.js';
 import type { HeldConnections } from './support/tcp-hold-child.js';
 
@@ -55,7 +56,7 @@ describe('las status', () => {
     assert.match(text, /no_server=12\.3K/);
   });
 
-  it('held TCP connections are ActiveConn where ss sees them, closed ones InActConn; exit 2 with every server drained', { timeout: 120_000 }, async () => {
+  it('held TCP connections are ActiveConn where ss sees them, closed ones InActConn; exit 2 with every server drained', { timeout: 120_000, skip: needsRoot('network namespaces') }, async () => {
     await withDrLab({
       servers: 2, clientAddresses: CONNECTIONS, httpPort: 80, echoPort: ECHO_PORT, service: { port: ECHO_PORT },
       // Closed flows stay in the table for the whole test: aging must not race the InActConn count.

@@ -10,17 +10,20 @@ import type { ClientResult } from './http-client.js';
 
 export type { ClientResult } from './http-client.js';
 
+/** The npm name (`las` on the registry is an unrelated package); the command stays `las`. */
+export const PACKAGE_NAME = 'link-address-selector';
+
 let root: string | undefined;
 
-/** The repository root: the nearest ancestor with the "las" package.json (works from src/ or dist/). */
+/** The package root: the nearest ancestor with LAS's package.json (works from src/ or dist/, in a checkout or installed). */
 export function repoRoot(): string {
   if (root) return root;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'las') return (root = dir);
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME) return (root = dir);
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the las repository above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) throw new Error(`cannot find the ${PACKAGE_NAME} package above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

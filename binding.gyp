@@ -26,6 +26,7 @@
         "native/io/worker.cc",
         "native/io/dataplane.cc",
         "native/os/capabilities.cc",
+        "native/os/sd_notify.cc",
         "native/addon/convert.cc",
         "native/addon/contract.cc"
       ]

@@ -10,6 +10,7 @@
 #include "../io/worker.h"
 #include "../lb/maglev.h"
 #include "../os/capabilities.h"
+#include "../os/sd_notify.h"
 #include "contract.h"
 #include "convert.h"
 #include "guard.h"
@@ -72,7 +73,8 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
                           InstanceMethod<&LasAddon::DropCapabilities>("dropCapabilities", napi_enumerable),
                           InstanceMethod<&LasAddon::EffectiveCapabilities>("effectiveCapabilities", napi_enumerable),
-                          InstanceMethod<&LasAddon::ClearChildCapabilities>("clearChildCapabilities", napi_enumerable)});
+                          InstanceMethod<&LasAddon::ClearChildCapabilities>("clearChildCapabilities", napi_enumerable),
+                          InstanceMethod<&LasAddon::SdNotify>("sdNotify", napi_enumerable)});
     export_contract(env, exports);
   }
 
@@ -158,6 +160,14 @@ class LasAddon : public Napi::Addon<LasAddon> {
     for (size_t i = 0; i < r.kept.size(); ++i) kept.Set(static_cast<uint32_t>(i), r.kept[i]);
     out.Set("keptBy", kept);
     return out;
+  }
+
+  // sdNotify(socketPath, message): one datagram to systemd's notify socket (sd_notify(3)).
+  Napi::Value SdNotify(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsString()) throw Napi::TypeError::New(env, "sdNotify(socketPath: string, message: string)");
+    guarded(env, [&] { sd_notify_send(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value()); });
+    return env.Undefined();
   }
 
   Napi::Value ClearChildCapabilities(const Napi::CallbackInfo& info) {

@@ -22,6 +22,8 @@ export function registerRun(program: Command): void {
       ]),
     )
     .action(async (options: { config: string; logLevel?: string }) => {
+      // `pidof las`, `pgrep las` and `ps` name the daemon `las`, not `node` (also the kernel's comm).
+      process.title = 'las';
       const config = await loadConfigOrExit(options.config);
       // Imported here, not at the top: it loads the native addon, which `las check` must not need.
       const { runDaemon } = await import('../control/daemon.js');

@@ -21,10 +21,12 @@ import { NeighbourRefresh } from './neighbour-refresh.js';
 import { NewFlowTargetWatch } from './new-flow-targets.js';
 import { CounterWatch } from './counter-watch.js';
 import { LinkWatch } from './link-watch.js';
+import { SystemdNotifier } from './sd-notify.js';
 
 export interface DaemonOptions {
   configPath: string;
   logLevel?: string;
+  notifier?: SystemdNotifier;   // systemd readiness (Type=notify); absent: nothing is sent
 }
 
 const HOUSEKEEPING_MS = 1000;
@@ -41,6 +43,7 @@ class Daemon implements DaemonControl {
   private readonly neighbours: NeighbourRefresh;
   private readonly newFlowTargets: NewFlowTargetWatch;
   private readonly reloader: Reloader;
+  private notifiedReloads: Promise<unknown> = Promise.resolve();
   private housekeepingTimer?: NodeJS.Timeout;
   private txMode: TxMode = 'ring';
   private readonly startedAt = Date.now();
@@ -187,12 +190,20 @@ class Daemon implements DaemonControl {
     return { service, address, weight: effective, configWeight: server.configWeight, override: server.override?.kind ?? null };
   }
 
-  /** Applies the config file again as a diff (reload.ts); an invalid one is refused and the running one stays. */
-  async reload(): Promise<unknown> {
-    const outcome = await this.reloader.reload();
-    if (!outcome.ok) throw new Error(outcome.reason); // logged and counted by the reloader
-    this.newFlowTargets.check(this.state, this.macs.known);
-    return outcome.answer;
+  /**
+   * Applies the config file again as a diff (reload.ts); an invalid one is refused and the running
+   * one stays. Between RELOADING=1 and READY=1 for systemd, one reload at a time.
+   */
+  reload(): Promise<unknown> {
+    const apply = async () => {
+      const outcome = await this.reloader.reload();
+      if (!outcome.ok) throw new Error(outcome.reason); // logged and counted by the reloader
+      this.newFlowTargets.check(this.state, this.macs.known);
+      return outcome.answer;
+    };
+    const next = this.notifiedReloads.then(() => (this.options.notifier ? this.options.notifier.reloading(apply) : apply()));
+    this.notifiedReloads = next.catch(() => undefined);
+    return next;
   }
 
   // ---------- internals ----------
@@ -272,11 +283,14 @@ class Daemon implements DaemonControl {
 
 export async function runDaemon(config: LasConfig, options: DaemonOptions): Promise<void> {
   const log = createLogger(options.logLevel ?? config.logLevel);
-  const daemon = new Daemon(config, options, log);
+  const notifier = SystemdNotifier.fromEnv((path, message) => loadAddon().sdNotify(path, message), log);
+  const daemon = new Daemon(config, { ...options, notifier }, log);
   await daemon.start();
+  notifier.ready(`serving ${config.services.length} service(s) on ${config.interface}`);
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'stopping');
+      notifier.stopping();
       const final = daemon.stats();
       daemon.stop().then(() => {
         log.info({ stats: JSON.parse(JSON.stringify(final, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) }, 'stopped');

@@ -91,6 +91,8 @@ export interface Addon extends NativeContract {
   clearChildCapabilities(): void;
   /** The calling thread's effective capability set, one bit per capability number. */
   effectiveCapabilities(): bigint;
+  /** One sd_notify(3) datagram ("READY=1", ...) to systemd's socket: a path, or "@name" (abstract). */
+  sdNotify(socketPath: string, message: string): void;
   DROP_REASONS: string[];
 }
 

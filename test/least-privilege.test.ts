@@ -1,7 +1,7 @@
-// The daemon runs as a non-root user holding only CAP_NET_RAW and CAP_NET_ADMIN (setpriv, as a
-// systemd unit would start it): it forwards, its admin socket serves that user, and once every packet
-// socket is open it drops CAP_NET_RAW from every thread while a reload with a new VIP (tc needs
-// CAP_NET_ADMIN) and the exit (the ingress drop removed) still work.
+// The daemon runs as a non-root user holding only CAP_NET_RAW and CAP_NET_ADMIN (setpriv with the
+// capabilities of deploy/las.service, as systemd starts it): it forwards, its admin socket serves
+// that user, and once every packet socket is open it drops CAP_NET_RAW from every thread while a
+// reload with a new VIP (tc needs CAP_NET_ADMIN) and the exit (the ingress drop removed) still work.
 import assert from 'node:assert/strict';
 import { chmod, chown, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { waitForLinkUp } from '../src/netns/namespace.js';
 import { withDrLab } from './support/dr-lab.js';
 import { CLI, logLines, waitFor } from './support/control.js';
 import { needsRoot } from './support/needs-root.js';
+import { readUnit, setprivCapabilityArgs } from './support/unit-file.js';
 
 const UID = 65534;   // nobody
 const GID = 65534;
@@ -19,9 +20,9 @@ const NEW_VIP = '10.77.0.101';
 const CAP_NET_ADMIN = 1n << 12n;
 const CAP_NET_RAW = 1n << 13n;
 
-const SETPRIV = ['setpriv', `--reuid=${UID}`, `--regid=${GID}`, '--clear-groups',
-  '--inh-caps=-all,+net_raw,+net_admin', '--ambient-caps=-all,+net_raw,+net_admin',
-  '--bounding-set=-all,+net_raw,+net_admin', '--no-new-privs'];
+// The capabilities (and NoNewPrivileges) come from deploy/las.service: what passes here is what the unit grants.
+const UNIT_CAPS = setprivCapabilityArgs(readUnit());
+const SETPRIV = ['setpriv', `--reuid=${UID}`, `--regid=${GID}`, '--clear-groups', ...UNIT_CAPS];
 
 interface TaskCaps { tid: string; name: string; uid: string; eff: bigint; prm: bigint; amb: bigint; blocked: bigint }
 
@@ -45,6 +46,10 @@ function lasAs(uid: number, args: string[]): Promise<{ code: number; out: string
     });
   });
 }
+
+test('the unit grants exactly CAP_NET_RAW + CAP_NET_ADMIN, ambient and bounding, with NoNewPrivileges', () => {
+  assert.deepEqual(UNIT_CAPS, ['--inh-caps=-all,+net_raw,+net_admin', '--ambient-caps=-all,+net_raw,+net_admin', '--bounding-set=-all,+net_raw,+net_admin', '--no-new-privs']);
+});
 
 test('as a non-root user with only CAP_NET_RAW + CAP_NET_ADMIN the daemon forwards, serves its admin socket to that user, drops CAP_NET_RAW after start and still reloads a new VIP', { timeout: 120_000, skip: needsRoot('network namespaces and setpriv (a non-root user holding capabilities)') }, async (t) => {
   await withDrLab({ servers: 3, startDaemon: false, daemonPrefix: SETPRIV }, async (lab) => {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { PACKAGE_NAME, repoRoot } from '../src/demo/processes.js';
+import { slowForUnitRun } from './support/needs-root.js';
 
 interface Run { code: number; stdout: string; stderr: string }
 
@@ -30,7 +31,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
 
 const show = (r: Run) => `exit ${r.code}\n--- stderr ---\n${r.stderr.slice(-3000)}\n--- stdout ---\n${r.stdout.slice(-3000)}`;
 
-test('npm pack, npm install -g of the tarball into an empty prefix, then the installed las: --version, check, demo', { timeout: 1_200_000 }, async (t) => {
+test('npm pack, npm install -g of the tarball into an empty prefix, then the installed las: --version, check, demo', { timeout: 1_200_000, skip: slowForUnitRun('packs, installs from the registry and compiles the addon (minutes)') }, async (t) => {
   const ping = await run('npm', ['ping'], { timeoutMs: 60_000 });
   if (ping.code !== 0) {
     t.skip(`npm cannot reach its registry, so the tarball's dependencies cannot be installed: ${ping.stderr.trim().split('\n').slice(-2).join(' ')}`);

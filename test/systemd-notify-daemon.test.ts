@@ -13,6 +13,7 @@ import { adminRequest } from '../src/control/admin-client.js';
 import { loadAddon } from '../src/native/binding.js';
 import { withDrLab } from './support/dr-lab.js';
 import { las, waitFor } from './support/control.js';
+import { needsRoot } from './support/needs-root.js';
 import { notifyFields, startNotifyReceiver } from './support/notify-receiver.js';
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string }> {
@@ -24,7 +25,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
 const field = (name: string) => (message: string) => notifyFields(message)[name] !== undefined;
 const monotonicUsec = () => process.hrtime.bigint() / 1000n;
 
-test('systemd readiness: READY=1 only once it serves, RELOADING=1/READY=1 around reloads, STOPPING=1 on SIGTERM; pidof/pgrep/ps name it las', { timeout: 120_000 }, async () => {
+test('systemd readiness: READY=1 only once it serves, RELOADING=1/READY=1 around reloads, STOPPING=1 on SIGTERM; pidof/pgrep/ps name it las', { timeout: 120_000, skip: needsRoot('network namespaces') }, async () => {
   // The socket lives outside the lab's directory: the lab passes the daemon its environment at creation.
   const dir = await mkdtemp(join(tmpdir(), 'las-notify-'));
   const notifySocket = join(dir, 'notify.sock');

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
 import { las, logLines, sleep, waitFor } from './support/control.js';
 import { readUnit, serviceValue } from './support/unit-file.js';
+import { needsRoot } from './support/needs-root.js';
 
 const NEW_VIP = '10.77.0.101';
 
@@ -21,7 +22,7 @@ const SANDBOX = ['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', 
   'mount --bind /proc/sys /proc/sys', 'mount -o remount,bind,ro /proc/sys', 'mount -o remount,ro /sys',
   'exec "$@"'].join('; '), 'sandbox'];
 
-test('the daemon works inside the unit\'s file-system sandbox (read-only system, private /tmp, no home)', { timeout: 120_000 }, async () => {
+test('the daemon works inside the unit\'s file-system sandbox (read-only system, private /tmp, no home)', { timeout: 120_000, skip: needsRoot('network and mount namespaces') }, async () => {
   const unit = readUnit();
   for (const [key, value] of [['ProtectSystem', 'strict'], ['PrivateTmp', 'yes'], ['ProtectHome', 'yes'], ['ProtectKernelTunables', 'yes']]) {
     assert.equal(serviceValue(unit, key!), value, `the unit sets ${key}=${value}, which this test rebuilds`);

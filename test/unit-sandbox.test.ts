@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withDrLab } from './support/dr-lab.js';
-import { las, logLines, sleep, waitFor } from './support/control.js';
+import { las, logLines, waitFor } from './support/control.js';
 import { readUnit, serviceValue } from './support/unit-file.js';
 import { needsRoot } from './support/needs-root.js';
 
@@ -42,10 +42,11 @@ test('the daemon works inside the unit\'s file-system sandbox (read-only system,
 
     const first = await lab.runClient({ requests: 40, concurrency: 4 });
     assert.equal(first.failed, 0, JSON.stringify(first.errors));
-    // Two neighbour refreshes (neighbourRefresh 1 s) write their `ip -batch` file; none may fail.
-    const refreshed = Date.now();
-    await sleep(2500);
-    await waitFor('a command check ran', async () => (await readdir(lab.dir)).includes('sandbox-verdict'), 10_000);
+    // Four rounds of the two servers' command checks (every 1 s) span 3 s: at least two neighbour
+    // refreshes (neighbourRefresh 1 s), each writing its `ip -batch` file under /tmp. A refresh that
+    // fails logs a warning (checked below).
+    const verdicts = async () => ((await readdir(lab.dir)).includes('sandbox-verdict') ? (await readFile(verdict, 'utf8')).trim().split('\n') : []);
+    await waitFor('four rounds of command checks ran', async () => (await verdicts()).length >= 8, 20_000);
     assert.deepEqual([...new Set((await readFile(verdict, 'utf8')).trim().split('\n'))], ['held']);
 
     for (const server of lab.segment.servers) await lab.exec(server.role, 'ip', ['addr', 'add', `${NEW_VIP}/32`, 'dev', 'lo']);
@@ -56,7 +57,7 @@ test('the daemon works inside the unit\'s file-system sandbox (read-only system,
     assert.equal(added.failed, 0, JSON.stringify(added.errors));
 
     const problems = logLines(lab, /./).filter((l) => Number(l.level) >= 40 || ['warn', 'error', 'fatal'].includes(String(l.level)));
-    assert.deepEqual(problems.map((l) => l.msg), [], `no warning since the start (refreshes since ${new Date(refreshed).toISOString()})`);
+    assert.deepEqual(problems.map((l) => l.msg), [], 'no warning since the start (neighbour refreshes included)');
     assert.deepEqual(await lab.kill('SIGTERM'), { code: 0, signal: null }, lab.daemonOutput().stderr);
     const left = (await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', lab.segment.dispatcher.ifname, 'ingress'])).stdout;
     assert.doesNotMatch(left, /pref 4955/, 'the ingress drop was removed at exit');

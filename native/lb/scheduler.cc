@@ -41,14 +41,22 @@ namespace {
 
 // ---- table lookups shared by several schedulers
 
+int64_t slot_index(const Service& svc, const FlowKeyFields& key) {
+  return svc.table.empty() ? -1 : static_cast<int64_t>(hash_flow(key, kMaglevFlowSeed) % svc.table.size());
+}
+
 int slot_of(const Service& svc, const FlowKeyFields& key) {
   if (svc.table.empty()) return -1;
-  uint16_t slot = svc.table[hash_flow(key, kMaglevFlowSeed) % svc.table.size()];
+  uint16_t slot = svc.table[slot_index(svc, key)];
   return slot == kNoServer ? -1 : slot;
 }
 
+int64_t sequence_index(const Service& svc, uint32_t cursor) {
+  return svc.table.empty() ? -1 : static_cast<int64_t>(cursor % svc.table.size());
+}
+
 int next_in_sequence(const Service& svc, ChooseContext& ctx) {
-  return svc.table.empty() ? -1 : svc.table[ctx.cursor++ % svc.table.size()];
+  return svc.table.empty() ? -1 : svc.table[sequence_index(svc, ctx.cursor++)];
 }
 
 std::vector<uint32_t> weights_of(const std::vector<MaglevServer>& servers) {
@@ -65,12 +73,14 @@ void maglev_build(Service& svc, const std::vector<MaglevServer>& servers) {
 }
 int maglev_choose(const Service& svc, const FlowKeyFields& key, ChooseContext&) { return slot_of(svc, key); }
 int maglev_without_entry(const Service& svc, const FlowKeyFields& key) { return slot_of(svc, key); }
+int64_t maglev_position(const Service& svc, const FlowKeyFields& key, uint32_t) { return slot_index(svc, key); }
 
 // ---- sh: the Maglev table, keyed by the client's address alone, whatever its ports
 
 FlowKeyFields source_only(const FlowKeyFields& key) { return FlowKeyFields{key.src, 0, 0, 0, 0}; }
 int sh_choose(const Service& svc, const FlowKeyFields& key, ChooseContext&) { return slot_of(svc, source_only(key)); }
 int sh_without_entry(const Service& svc, const FlowKeyFields& key) { return slot_of(svc, source_only(key)); }
+int64_t sh_position(const Service& svc, const FlowKeyFields& key, uint32_t) { return slot_index(svc, source_only(key)); }
 
 // ---- wrr and rr: a smooth weighted sequence each worker walks from its own cursor
 
@@ -81,6 +91,7 @@ void rr_build(Service& svc, const std::vector<MaglevServer>& servers) {
   svc.table = build_wrr_sequence(w);
 }
 int sequence_choose(const Service& svc, const FlowKeyFields&, ChooseContext& ctx) { return next_in_sequence(svc, ctx); }
+int64_t sequence_position(const Service& svc, const FlowKeyFields&, uint32_t cursor) { return sequence_index(svc, cursor); }
 // Without an entry the cursor cannot be replayed: the flow is hashed into the weighted sequence.
 int sequence_without_entry(const Service& svc, const FlowKeyFields& key) {
   return svc.table.empty() ? -1 : svc.table[hash_flow(key, kMaglevFlowSeed) % svc.table.size()];
@@ -104,16 +115,17 @@ int wlc_choose(const Service& svc, const FlowKeyFields&, ChooseContext& ctx) {
   }
   return best;
 }
+int64_t no_position(const Service&, const FlowKeyFields&, uint32_t) { return -1; }
 
 // ---- registration, in LAS_SCHEDULERS order
 // wlc decides from live flow counts; its weighted sequence only places flows a full table cannot hold.
 using K = SchedulerKind;
 constexpr Scheduler kSchedulers[] = {
-    {K::Maglev, "maglev", true, true, maglev_build, maglev_choose, maglev_without_entry},
-    {K::Wrr, "wrr", false, false, wrr_build, sequence_choose, sequence_without_entry},
-    {K::Rr, "rr", false, false, rr_build, sequence_choose, sequence_without_entry},
-    {K::Wlc, "wlc", false, false, wrr_build, wlc_choose, sequence_without_entry},
-    {K::Sh, "sh", true, true, maglev_build, sh_choose, sh_without_entry},
+    {K::Maglev, "maglev", true, true, maglev_build, maglev_choose, maglev_without_entry, maglev_position},
+    {K::Wrr, "wrr", false, false, wrr_build, sequence_choose, sequence_without_entry, sequence_position},
+    {K::Rr, "rr", false, false, rr_build, sequence_choose, sequence_without_entry, sequence_position},
+    {K::Wlc, "wlc", false, false, wrr_build, wlc_choose, sequence_without_entry, no_position},
+    {K::Sh, "sh", true, true, maglev_build, sh_choose, sh_without_entry, sh_position},
 };
 
 constexpr bool rows_in_order() {

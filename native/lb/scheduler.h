@@ -46,6 +46,9 @@ struct Scheduler {
   // For a flow forwarded without an entry (the shard is full) every packet must get the same answer:
   // a pure function of the flow and the snapshot; -1 keeps what choose() gave.
   int (*without_entry)(const Service& svc, const FlowKeyFields& key);
+  // Which entry of svc.table choose() reads for this flow with this cursor (Maglev slot, sequence
+  // position); -1 when the choice reads no table (wlc). For `las explain`, beside choose().
+  int64_t (*position)(const Service& svc, const FlowKeyFields& key, uint32_t cursor);
 };
 
 const Scheduler& scheduler_of(SchedulerKind kind);

@@ -22,6 +22,7 @@
         "native/lb/scheduler.cc",
         "native/dataplane/classify.cc",
         "native/dataplane/fanout.cc",
+        "native/dataplane/explain.cc",
         "native/io/packet_socket.cc",
         "native/io/worker.cc",
         "native/io/dataplane.cc",
@@ -34,7 +35,7 @@
     {
       "target_name": "las_native",
       "dependencies": ["las_core"],
-      "sources": ["native/addon/addon.cc"]
+      "sources": ["native/addon/addon.cc", "native/addon/explain_js.cc"]
     },
     {
       "target_name": "las_bench",

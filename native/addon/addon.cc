@@ -13,6 +13,7 @@
 #include "../os/sd_notify.h"
 #include "contract.h"
 #include "convert.h"
+#include "explain_js.h"
 #include "guard.h"
 
 namespace las {
@@ -25,6 +26,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
                         InstanceMethod<&DataplaneWrap::SetSnapshot>("setSnapshot"),
                         InstanceMethod<&DataplaneWrap::SetFilter>("setFilter"),
                         InstanceMethod<&DataplaneWrap::Stats>("stats"),
+                        InstanceMethod<&DataplaneWrap::Explain>("explain"),
                         InstanceAccessor<&DataplaneWrap::Id>("id")});
   }
 
@@ -57,6 +59,42 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   Napi::Value Stats(const Napi::CallbackInfo& info) { return stats_to_js(info.Env(), dp_->stats()); }
   Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dp_->id()); }
 
+  // explain(tuples, timeoutMs): a Promise. The I/O threads answer between batches (up to one poll
+  // period, 100 ms, when idle), so the wait runs on libuv's pool, never on the JavaScript thread.
+  class ExplainWork : public Napi::AsyncWorker {
+   public:
+    ExplainWork(Napi::Env env, Napi::Object self, Dataplane* dp, std::vector<ExplainTuple> tuples, uint32_t timeout_ms)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), self_(Napi::Persistent(self)), dp_(dp),
+          tuples_(std::move(tuples)), timeout_ms_(timeout_ms) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        answers_ = dp_->explain(tuples_, timeout_ms_);
+      } catch (const std::exception& e) {
+        SetError(e.what());
+      }
+    }
+    void OnOK() override { deferred_.Resolve(explanations_to_js(Env(), answers_)); }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference self_;  // keeps the Dataplane alive while its threads answer
+    Dataplane* dp_;
+    std::vector<ExplainTuple> tuples_;
+    uint32_t timeout_ms_;
+    std::vector<Explanation> answers_;
+  };
+  Napi::Value Explain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<ExplainTuple> tuples = tuples_from_js(env, info[0]);
+    uint32_t timeout_ms = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 2000;
+    auto* work = new ExplainWork(env, info.This().As<Napi::Object>(), dp_.get(), std::move(tuples), timeout_ms);
+    Napi::Promise p = work->promise();
+    work->Queue();
+    return p;
+  }
+
   std::unique_ptr<Dataplane> dp_;
 };
 
@@ -65,6 +103,7 @@ class LasAddon : public Napi::Addon<LasAddon> {
   LasAddon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {InstanceValue("Dataplane", DataplaneWrap::Define(env), napi_enumerable),
                           InstanceMethod<&LasAddon::MaglevTable>("maglevTable", napi_enumerable),
+                          InstanceMethod<&LasAddon::ExplainFlows>("explainFlows", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMac>("interfaceMac", napi_enumerable),
                           InstanceMethod<&LasAddon::InterfaceMtu>("interfaceMtu", napi_enumerable),
                           InstanceMethod<&LasAddon::RingNeeds>("ringNeeds", napi_enumerable),
@@ -95,6 +134,8 @@ class LasAddon : public Napi::Addon<LasAddon> {
     for (size_t i = 0; i < table.size(); ++i) out[i] = table[i] == kNoServer ? -1 : table[i];
     return out;
   }
+
+  Napi::Value ExplainFlows(const Napi::CallbackInfo& info) { return explain_offline(info); }
 
   static Dataplane* dataplane_arg(const Napi::CallbackInfo& info) {
     Dataplane* dp = Dataplane::find(info[0].As<Napi::Number>().Uint32Value());

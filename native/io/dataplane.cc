@@ -65,6 +65,36 @@ uint32_t Dataplane::expire(uint32_t worker, const ExpireCommand* cmds, uint32_t 
   return accepted;
 }
 
+std::vector<Explanation> Dataplane::explain(const std::vector<ExplainTuple>& tuples, uint32_t timeout_ms) {
+  std::lock_guard<std::mutex> lock(explain_mutex_);
+  std::vector<Worker*> workers;
+  {
+    std::lock_guard<std::mutex> control(control_);
+    if (!running_.load()) throw std::runtime_error("the fast path is not running");
+    for (auto& w : workers_) workers.push_back(w.get());
+  }
+  // One request per thread, all posted before waiting on any; answers reserved here so the I/O
+  // thread does not allocate.
+  std::vector<ExplainRequest> requests(workers.size());
+  for (size_t i = 0; i < workers.size(); ++i) {
+    requests[i].tuples = &tuples;
+    requests[i].answers.reserve(tuples.size());
+    workers[i]->explains().post(&requests[i]);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string late;
+  for (size_t i = 0; i < workers.size(); ++i)
+    if (!workers[i]->explains().wait(&requests[i], deadline)) late += (late.empty() ? "" : ", ") + std::to_string(i);
+  if (!late.empty())
+    throw std::runtime_error("I/O thread " + late + " did not answer within " + std::to_string(timeout_ms) + " ms");
+  std::vector<Explanation> out;
+  for (size_t t = 0; t < tuples.size(); ++t) {
+    uint32_t owner = requests[0].answers[t].worker;  // every thread computes the same owner
+    out.push_back(requests[owner < requests.size() ? owner : 0].answers[t]);
+  }
+  return out;
+}
+
 void Dataplane::start() {
   std::lock_guard<std::mutex> lock(control_);
   if (running_.load()) return;

@@ -16,6 +16,7 @@
 #include "../dataplane/classify.h"
 #include "../lb/snapshot.h"
 #include "expire_queue.h"
+#include "../dataplane/explain.h"
 #include "packet_socket.h"
 
 namespace las {
@@ -96,6 +97,10 @@ class Dataplane {
   const FlowTable* flow_table(uint32_t worker);
   // Queues expiry commands for a worker; returns how many were accepted.
   uint32_t expire(uint32_t worker, const ExpireCommand* cmds, uint32_t n);
+  // `las explain`: every running I/O thread answers for its own shard between batches; each tuple's
+  // answer is its owner's (the worker the fanout hash names). Blocks the caller up to timeout_ms;
+  // throws when the fast path is not running or a thread did not answer in time.
+  std::vector<Explanation> explain(const std::vector<ExplainTuple>& tuples, uint32_t timeout_ms);
 
   // For the workers.
   const DataplaneConfig& config() const { return cfg_; }
@@ -112,6 +117,7 @@ class Dataplane {
   uint32_t id_;
   bool started_once_ = false;
   std::mutex expire_mutex_;  // serialises producers of the expiry queues
+  std::mutex explain_mutex_; // one explain request at a time
   std::mutex control_;  // serialises control calls; never taken by a worker
   std::atomic<Snapshot*> current_{nullptr};
   std::unique_ptr<Snapshot> owned_current_;

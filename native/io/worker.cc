@@ -80,6 +80,16 @@ void Worker::apply_expiries(uint32_t budget) {
   }
 }
 
+// Between batches, on this thread: the shard, cursors and load are read by their only writer.
+void Worker::answer_explains(const Snapshot& snap) {
+  ExplainRequest* r = explains_.take();
+  if (!r) return;
+  const uint32_t now_ms = monotonic_ms();
+  r->answers.clear();
+  for (const ExplainTuple& t : *r->tuples) r->answers.push_back(explain_flow(t, snap, state_, workers_, now_ms));
+  explains_.finish();
+}
+
 const Snapshot* Worker::refresh_snapshot() {
   Snapshot* s = dp_.current().load(std::memory_order_acquire);
   if (s != snap_) {
@@ -111,7 +121,7 @@ void Worker::run() {
   while (dp_.running()) {
     tpacket_block_desc* block = rx_->block(b);
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-      refresh_snapshot();
+      answer_explains(*refresh_snapshot());
       // The large sweep runs once per poll period, not on every wake-up: under bulk traffic the
       // worker waits for nearly every block, and a 64 Ki-slot scan each time delays every block.
       uint32_t now_ms = monotonic_ms();
@@ -130,6 +140,7 @@ void Worker::run() {
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     b = (b + 1) % rx_->block_count();
     housekeeping(now_ms, kBusySweepBudget);
+    answer_explains(*snap);
   }
   flush();
 }

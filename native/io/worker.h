@@ -11,6 +11,7 @@
 
 #include "../dataplane/classify.h"
 #include "expire_queue.h"
+#include "explain_mailbox.h"
 #include "packet_socket.h"
 
 namespace las {
@@ -32,6 +33,7 @@ class Worker {
   void set_fanout_program(const std::vector<sock_filter>& program) { if (rx_) rx_->set_fanout_program(program); }
   WorkerState& state() { return state_; }
   ExpireQueue& expiries() { return expiries_; }
+  ExplainMailbox& explains() { return explains_; }
   // The snapshot generation this worker is using; older snapshots may be freed once all moved on.
   std::atomic<uint64_t> seen_generation{0};
 
@@ -67,6 +69,7 @@ class Worker {
   const Snapshot* refresh_snapshot();
   void housekeeping(uint32_t now_ms, uint32_t sweep_budget);
   void apply_expiries(uint32_t budget);
+  void answer_explains(const Snapshot& snap);
 
   Dataplane& dp_;
   std::unique_ptr<RxRing> rx_;
@@ -86,6 +89,7 @@ class Worker {
   uint32_t last_idle_sweep_ms_ = 0;
   const Snapshot* snap_ = nullptr;
   ExpireQueue expiries_;
+  ExplainMailbox explains_;
 };
 
 uint32_t monotonic_ms();

@@ -65,12 +65,35 @@ export interface NativeDataplane {
   /** Replaces the RX socket filter on every worker (a reload that changes the VIPs). */
   setFilter(filter: DataplaneOptions['filter']): void;
   stats(): DataplaneStats;
+  /** `las explain`: each I/O thread answers for its own shard between batches (rejects after timeoutMs). */
+  explain(tuples: ExplainTuple[], timeoutMs: number): Promise<NativeExplanation[]>;
+}
+
+/** A flow's first packet as `las explain` asks about it. */
+export interface ExplainTuple { protocol: Protocol; client: string; clientPort: number; vip: string; port: number }
+export interface ExplainServer { index: number; address: string; weight: number; up: boolean; sorry: boolean }
+/** native/dataplane/explain.h, as the addon returns it. */
+export interface NativeExplanation {
+  isVip: boolean;
+  reason: string | null;          // a drop reason (no_service, no_server), null when forwarded or not a VIP
+  generation: number;             // the snapshot it was computed on
+  service: number | null;         // index in the snapshot's services
+  scheduler?: string;
+  flowKey?: string;
+  key?: { client: string; clientPort: number; vip: string; port: number };
+  worker?: number;
+  entry?: { serverAddress: string; server: ExplainServer | null; live: boolean; tcpFlagsSeen: number; ageMs: number; idleMs: number } | null;
+  newFlow?: { server: ExplainServer | null; sorry: boolean; position: number | null; tableSize: number; load: number; totalWeight: number };
+  server?: ExplainServer | null;
+  fromEntry?: boolean;
 }
 
 export interface Addon extends NativeContract {
   Dataplane: new (options: DataplaneOptions, snapshot: NativeSnapshot) => NativeDataplane;
   /** Maglev lookup table (server index per slot) for the given weights: the simulator predicts from this. */
   maglevTable(servers: { address: string; weight: number }[], size: number): Int32Array;
+  /** What a freshly started daemon with this snapshot does with each tuple (no sockets): `las explain --config`. */
+  explainFlows(snapshot: NativeSnapshot, options: { workers: number; flowIdleTimeoutMs: number }, tuples: ExplainTuple[]): NativeExplanation[];
   interfaceMac(ifname: string): string;
   interfaceMtu(ifname: string): number;
   /** The smallest ring.blockSize (RX, super-frames included) and ring.frameSize (TX slot) for an MTU. */

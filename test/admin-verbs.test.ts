@@ -11,6 +11,7 @@ function fakeControl() {
     status: () => (calls.push(['status']), {}),
     reload: async () => (calls.push(['reload']), { reloaded: true }),
     flows: async (service, limit) => (calls.push(['flows', service, limit]), { total: 0, flows: [] }),
+    explain: async (tuples) => (calls.push(['explain', tuples]), { explanations: [] }),
     server: (action, service, address, weight) => (calls.push(['server', action, service, address, weight]), {}),
   };
   return { calls, handlers: adminHandlers(control) };
@@ -26,10 +27,12 @@ describe('admin verb arguments', () => {
     await handlers.stats!({});
     await handlers.status!({});
     await handlers.reload!({});
+    const tuple = { protocol: 'tcp', client: '198.51.100.7', clientPort: 40112, vip: '10.0.0.100', port: 80 };
+    await handlers.explain!({ tuples: [tuple] });
     assert.deepEqual(calls, [
       ['flows', undefined, 100], ['flows', 'web', 5],
       ['server', 'weight', 'web', '10.0.0.11', 0], ['server', 'drain', 'web', '10.0.0.11', undefined],
-      ['stats'], ['status'], ['reload'],
+      ['stats'], ['status'], ['reload'], ['explain', [tuple]],
     ]);
   });
 
@@ -52,6 +55,12 @@ describe('admin verb arguments', () => {
     ['status', [1], /"args" must be an object/],
     ['reload', { path: '/etc/passwd' }, /unknown argument "path"; expected no arguments: "reload" takes none/],
     ['reload', null, /"args" must be an object/],
+    ['explain', {}, /"tuples" must be an array of 1 to 10000/],
+    ['explain', { tuples: [] }, /"tuples" must be an array/],
+    ['explain', { tuples: [{ protocol: 'sctp', client: '1.2.3.4', clientPort: 1, vip: '10.0.0.100', port: 80 }] }, /tuples\[0\]\.protocol must be "tcp" or "udp"/],
+    ['explain', { tuples: [{ protocol: 'tcp', client: '1.2.3', clientPort: 1, vip: '10.0.0.100', port: 80 }] }, /tuples\[0\]\.client must be a dotted IPv4 address/],
+    ['explain', { tuples: [{ protocol: 'tcp', client: '1.2.3.4', clientPort: 70000, vip: '10.0.0.100', port: 80 }] }, /tuples\[0\]\.clientPort must be a port number/],
+    ['explain', { tuples: [], extra: 1 }, /unknown argument "extra"/],
   ];
   for (const [verb, args, message] of bad) {
     it(`${verb} ${JSON.stringify(args)} is refused`, async () => {

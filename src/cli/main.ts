@@ -8,6 +8,7 @@ import { ExitError, examples } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
 import { registerFlows } from './flows.js';
+import { registerExplain } from './explain.js';
 import { registerReload } from './reload.js';
 import { registerServer } from './server.js';
 import { registerStats } from './stats.js';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
         'sudo las status -c /etc/las/las.json # services, servers, health, flows',
         'sudo las stats -c /etc/las/las.json  # counters of the running daemon',
         'sudo las reload -c /etc/las/las.json # apply the edited config',
+        'sudo las explain tcp 198.51.100.7:40112 10.0.0.100:80 # which server, why',
         'sudo las demo                        # LVS-DR in network namespaces',
         '',
         'Config reference: docs/configuration.md. "las <command> --help" for more.',
@@ -61,6 +63,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerStats(program);
   registerFlows(program);
+  registerExplain(program);
   registerServer(program);
   registerReload(program);
   registerDemo(program);

@@ -2,6 +2,8 @@
 // an error that says what to send, never an exception from deep inside the daemon.
 import type { AdminHandlers } from './admin-server.js';
 import { isIPv4 } from '../config/schema.js';
+import { checkTuples } from './explain.js';
+import type { ExplainTuple } from '../native/binding.js';
 
 export type ServerAction = 'drain' | 'enable' | 'weight';
 
@@ -11,6 +13,7 @@ export interface DaemonControl {
   reload(): Promise<unknown>;
   flows(service: string | undefined, limit: number): Promise<unknown>;
   server(action: ServerAction, service: string, address: string, weight?: number): unknown;
+  explain(tuples: ExplainTuple[]): Promise<unknown>;
 }
 
 export const DEFAULT_FLOW_LIMIT = 100;
@@ -58,6 +61,12 @@ export function adminHandlers(control: DaemonControl): AdminHandlers {
         throw new Error(`"limit" must be an integer from 1 to ${MAX_FLOW_LIMIT}; got ${JSON.stringify(limit)}`);
       }
       return control.flows(service, limit);
+    },
+    explain: (raw) => {
+      const usage = '{"tuples":[{"protocol":"tcp","client":"198.51.100.7","clientPort":40112,"vip":"10.0.0.100","port":80}]}';
+      const args = argsObject(raw, usage);
+      noOtherKeys(args, ['tuples'], usage);
+      return control.explain(checkTuples(args.tuples));
     },
     server: (raw) => {
       const usage = '{"action":"drain|enable|weight","service":"web","address":"10.0.0.11","weight":2}';

@@ -22,6 +22,8 @@ import { NewFlowTargetWatch } from './new-flow-targets.js';
 import { CounterWatch } from './counter-watch.js';
 import { LinkWatch } from './link-watch.js';
 import { SystemdNotifier } from './sd-notify.js';
+import { describe, EXPLAIN_TIMEOUT_MS } from './explain.js';
+import type { ExplainTuple } from '../native/binding.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -176,6 +178,14 @@ class Daemon implements DaemonControl {
     if (!this.aging) throw new Error('the daemon is not running the fast path yet');
     const listing = await this.aging.list(this.config.services, service, limit);
     return { limit, ...listing };
+  }
+
+  /** `las explain`: the I/O threads answer from their own shards (src/control/explain.ts). */
+  async explain(tuples: ExplainTuple[]): Promise<unknown> {
+    if (!this.dataplane) throw new Error('the daemon is not running the fast path yet');
+    const services = this.state.list().map((s) => s.config); // the snapshot's services, in its order
+    const answers = await this.dataplane.explain(tuples, EXPLAIN_TIMEOUT_MS);
+    return { explanations: answers.map((a, i) => describe(tuples[i]!, a, services, 'daemon')) };
   }
 
   server(action: ServerAction, service: string, address: string, weight?: number): unknown {

@@ -10,7 +10,7 @@ import { ServerState } from './server-state.js';
 /** Tuples per request to the daemon (one admin line; the I/O threads answer them between batches). */
 export const MAX_EXPLAIN_TUPLES = 10_000;
 /** How long the daemon waits for its I/O threads (an idle one answers within its 100 ms poll). */
-export const EXPLAIN_TIMEOUT_MS = 3000;
+export const EXPLAIN_TIMEOUT_MS = 5000;
 
 export type Verdict = 'flow-table' | 'new-flow' | 'sorry' | 'no-server' | 'no-service' | 'not-vip';
 

@@ -55,7 +55,7 @@ describe('admin verb arguments', () => {
     ['status', [1], /"args" must be an object/],
     ['reload', { path: '/etc/passwd' }, /unknown argument "path"; expected no arguments: "reload" takes none/],
     ['reload', null, /"args" must be an object/],
-    ['explain', {}, /"tuples" must be an array of 1 to 10000/],
+    ['explain', {}, /"tuples" must be an array of 1 to 500/],
     ['explain', { tuples: [] }, /"tuples" must be an array/],
     ['explain', { tuples: [{ protocol: 'sctp', client: '1.2.3.4', clientPort: 1, vip: '10.0.0.100', port: 80 }] }, /tuples\[0\]\.protocol must be "tcp" or "udp"/],
     ['explain', { tuples: [{ protocol: 'tcp', client: '1.2.3', clientPort: 1, vip: '10.0.0.100', port: 80 }] }, /tuples\[0\]\.client must be a dotted IPv4 address/],

@@ -8,7 +8,7 @@ import { flowState, type FlowState } from './aging/policy.js';
 import { ServerState } from './server-state.js';
 
 /** Tuples per request to the daemon (one admin line; the I/O threads answer them between batches). */
-export const MAX_EXPLAIN_TUPLES = 10_000;
+export const MAX_EXPLAIN_TUPLES = 500; // ~95 bytes each: one request line stays under the admin socket's 64 KiB
 /** How long the daemon waits for its I/O threads (an idle one answers within its 100 ms poll). */
 export const EXPLAIN_TIMEOUT_MS = 5000;
 

@@ -116,7 +116,8 @@ export function describe(tuple: ExplainTuple, a: NativeExplanation, services: re
   const common = { ...base, service, key: a.key ?? null, worker: a.worker ?? 0, entry, server, newFlow };
   if (a.fromEntry && server && entry) {
     const status = server.up ? (server.weight === 0 ? ', drained: keeps its flows' : '') : ', down (onServerDown "keep")';
-    return { ...common, verdict: 'flow-table', why: `flow-table hit on worker ${common.worker}: ${entry.state}, age ${seconds(entry.ageMs)}, idle ${seconds(entry.idleMs)} -> ${server.address}${status}` };
+    const other = newFlow.server && newFlow.server.address !== server.address ? `; a new flow would now go to ${newFlow.server.address}` : '';
+    return { ...common, verdict: 'flow-table', why: `flow-table hit on worker ${common.worker}: ${entry.state}, age ${seconds(entry.ageMs)}, idle ${seconds(entry.idleMs)} -> ${server.address}${status}${other}` };
   }
   const lead = entry ? `the entry to ${entry.server} is not used (${entry.note}); ` : 'not in the flow table; ';
   if (!server) {
@@ -146,7 +147,9 @@ export function formatExplained(x: Explained): string {
     lines.push(['worker', `${x.worker} (fanout hash of the flow key)`]);
     lines.push(['flow table', x.entry ? `${x.entry.server}, ${x.entry.state}, age ${seconds(x.entry.ageMs)}, idle ${seconds(x.entry.idleMs)}${x.entry.used ? '' : ` (not used: ${x.entry.note})`}` : 'no entry']);
   }
-  lines.push(['server', x.server ? `${x.server.address}${x.server.sorry ? ' (sorry server)' : ''}` : '-']);
+  const s = x.server;
+  const state = !s ? '' : s.sorry ? ' (sorry server)' : !s.up ? ` (weight ${s.weight}, down)` : s.weight === 0 ? ' (drained)' : ` (weight ${s.weight})`;
+  lines.push(['server', s ? `${s.address}${state}` : '-']);
   lines.push(['why', x.why]);
   const width = Math.max(...lines.map(([k]) => k.length));
   return `${lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`;

@@ -80,10 +80,12 @@ void Worker::apply_expiries(uint32_t budget) {
   }
 }
 
-// Between batches, on this thread: the shard, cursors and load are read by their only writer.
-void Worker::answer_explains(const Snapshot& snap) {
+// Between batches, on this thread: the shard, cursors and load are read by their only writer. On
+// the newest snapshot: one published before the question was asked must be in the answer.
+void Worker::answer_explains() {
   ExplainRequest* r = explains_.take();
   if (!r) return;
+  const Snapshot& snap = *refresh_snapshot();
   const uint32_t now_ms = monotonic_ms();
   r->answers.clear();
   for (const ExplainTuple& t : *r->tuples) r->answers.push_back(explain_flow(t, snap, state_, workers_, now_ms));
@@ -121,7 +123,8 @@ void Worker::run() {
   while (dp_.running()) {
     tpacket_block_desc* block = rx_->block(b);
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-      answer_explains(*refresh_snapshot());
+      refresh_snapshot();
+      answer_explains();
       // The large sweep runs once per poll period, not on every wake-up: under bulk traffic the
       // worker waits for nearly every block, and a 64 Ki-slot scan each time delays every block.
       uint32_t now_ms = monotonic_ms();
@@ -140,7 +143,7 @@ void Worker::run() {
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     b = (b + 1) % rx_->block_count();
     housekeeping(now_ms, kBusySweepBudget);
-    answer_explains(*snap);
+    answer_explains();
   }
   flush();
 }

@@ -69,7 +69,7 @@ class Worker {
   const Snapshot* refresh_snapshot();
   void housekeeping(uint32_t now_ms, uint32_t sweep_budget);
   void apply_expiries(uint32_t budget);
-  void answer_explains(const Snapshot& snap);
+  void answer_explains();
 
   Dataplane& dp_;
   std::unique_ptr<RxRing> rx_;

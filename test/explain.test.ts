@@ -73,7 +73,11 @@ async function assertSameAsOffline(lab: DrLab, tuples: ExplainTuple[], down: str
   return live;
 }
 
-/** A TCP connection from the client to VIP:port that stays open until stdin closes (bounded by a hard timeout). */
+/**
+ * A TCP connection from the client to VIP:port that stays open until stdin closes (bounded by a hard
+ * timeout), sending a line every 50 ms: the I/O thread that owns it is busy with blocks while later
+ * questions are asked.
+ */
 const HOLD_CLIENT = `
 const net = require('node:net');
 const [host, port] = process.argv.slice(1);
@@ -81,7 +85,9 @@ setTimeout(() => process.exit(3), 120000).unref();
 const socket = net.connect({ host, port: Number(port) }, () => {
   socket.write('hello\\n');
   process.stdout.write(JSON.stringify({ local: socket.localAddress, port: socket.localPort }) + '\\n');
+  setInterval(() => socket.write('tick\\n'), 50);
 });
+socket.on('data', () => {});
 socket.on('error', (e) => { process.stdout.write(JSON.stringify({ error: e.code || e.message }) + '\\n'); process.exit(1); });
 process.stdin.on('end', () => { socket.end(); setTimeout(() => process.exit(0), 200); }).resume();
 `;
@@ -152,6 +158,8 @@ describe('las explain', { timeout: 180_000, skip: needsRoot('network namespaces'
         await lasOk(lab, ['server', 'drain', 'wrr', s1]);
         const drained = await assertSameAsOffline(lab, tuples, [s1], `with ${s1} drained`);
         assert.ok(drained.every((x) => x.newFlow?.server?.address !== s1), `no new flow goes to the drained ${s1}`);
+        const [kept] = await daemonAnswers(lab, [tuple]);
+        assert.deepEqual([kept!.verdict, kept!.server?.address], ['flow-table', hit!.server?.address], 'a drained server keeps its flows: still the entry\'s server');
         const cli = await las(['explain', 'tcp', '198.51.100.7:40112', `${lab.vip}:${ECHO_PORT}`, '-c', lab.configPath, '--offline', '--down', s1, '--down', s2, '--down', s3]);
         assert.equal(cli.code, 2, `no server up and no sorry server: exit 2\n${cli.stdout}${cli.stderr}`);
         assert.match(cli.stdout, /dropped, counted as no_server/);

@@ -2,7 +2,7 @@
 // config at the limit passes, one past it is refused naming the field. The addon's own bounds are
 // probed too, so that a change on either side of the boundary fails here, not at `las run`.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import {
 import { loadAddon, type DataplaneOptions, type NativeService } from '../src/native/binding.js';
 import { addNamespace, deleteNamespace, setLinkUp, uniquePrefix } from '../src/netns/namespace.js';
 import { needsRoot } from './support/needs-root.js';
+import { runNamespaceChild } from './support/namespace-child.js';
 
 const CHILD = fileURLToPath(new URL('./support/fanout-limit-child.js', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -177,17 +178,7 @@ describe('the fanout program: the kernel and the addon agree with las check', { 
     try {
       await setLinkUp(ns, 'lo');
       const job = { cases: CASES.map((c) => ({ name: c.name, vips: [...new Set(c.services.map((s) => s.vip))], snapshot: snapshotOf(c.services) })) };
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
-      child.stdin.end(`${JSON.stringify(job)}\n`);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      clearTimeout(timer);
-      assert.equal(code, 0, `child failed (${code}): ${err.trim()}`);
-      const { results } = JSON.parse(out.trim().split('\n').pop()!) as { results: { name: string; outcome: string }[] };
+const { results } = await runNamespaceChild<{ results: { name: string; outcome: string }[] }>(ns, CHILD, { job, timeoutMs: 100_000 });
       assert.equal(results.length, CASES.length);
       CASES.forEach((c, i) => {
         const length = fanoutProgramLength(c.services);

@@ -3,11 +3,11 @@
 // says which worker and CPU. Run in a namespace of its own, on a veth pair, by a child process so
 // that /proc/self/net/packet lists that namespace's sockets only.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { addNamespace, addVethPair, deleteNamespace, setLinkUp, uniquePrefix } from '../src/netns/namespace.js';
+import { runNamespaceChild } from './support/namespace-child.js';
 
 const CHILD = fileURLToPath(new URL('./support/start-failure-child.js', import.meta.url));
 const NO_SUCH_CPU = 1023;  // CPU_SETSIZE - 1
@@ -21,16 +21,7 @@ test('a worker that cannot be pinned fails start() and leaves no packet socket o
     await addVethPair({ name: 'sf0', ns }, { name: 'sf1', ns });
     await setLinkUp(ns, 'sf0');
     await setLinkUp(ns, 'sf1');
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, CHILD, 'sf0', String(NO_SUCH_CPU)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    clearTimeout(timer);
-    assert.equal(code, 0, `child failed (${code}): ${err.trim()}`);
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { before: number; afterFailure: number; error: string; restarted: boolean };
+const r = await runNamespaceChild<{ before: number; afterFailure: number; error: string; restarted: boolean }>(ns, CHILD, { args: ['sf0', String(NO_SUCH_CPU)], timeoutMs: 50_000 });
     assert.match(r.error, new RegExp(`cannot pin worker 0 to CPU ${NO_SUCH_CPU}`));
     assert.equal(r.afterFailure, r.before, `packet sockets left open by the failed start: ${r.afterFailure - r.before}`);
     assert.ok(r.restarted, 'a dataplane on the same interface started afterwards (the check counts its sockets)');

@@ -4,7 +4,6 @@
 // 802.1Q / QinQ tags; for each frame the worker the kernel's PACKET_FANOUT_CBPF program chose must be
 // the one the socket-free classifier computes from its own flow key.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import type { NativeSnapshot } from '../src/native/binding.js';
@@ -15,6 +14,7 @@ import {
   icmp, intToIpv4, ipFrame, ipv4, ipv4ToInt, prng, tcp, tcpFrame, udp, udpFrame, type FrameMacs,
 } from './support/frames.js';
 import { needsRoot } from './support/needs-root.js';
+import { runNamespaceChild } from './support/namespace-child.js';
 
 const CHILD = fileURLToPath(new URL('./support/fanout-child.js', import.meta.url));
 const VIP_MIXED = '10.9.0.1';
@@ -97,17 +97,7 @@ function table(macs: FrameMacs): Row[] {
 }
 
 async function runChild(ns: string, job: unknown): Promise<{ results: { kernel: number; classifier: number }[]; wrongWorker: string[] }> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
-  child.stdin.end(`${JSON.stringify(job)}\n`);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
-  assert.equal(code, 0, `fanout child failed (${code}): ${err.trim()}`);
-  return JSON.parse(out.trim().split('\n').pop()!) as { results: { kernel: number; classifier: number }[]; wrongWorker: string[] };
+return runNamespaceChild(ns, CHILD, { job, timeoutMs: 120_000 });
 }
 
 // 3: the kernel takes the program's result modulo the members, whatever their number; 4: a power of

@@ -3,11 +3,11 @@
 // the socket filter is the daemon's) leaves for the first server, byte for byte the same but for
 // the two MACs, in both transmit modes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { addNamespace, addVethPair, deleteNamespace, linkInfo, setLinkUp, setSysctls, uniquePrefix } from '../src/netns/namespace.js';
 import { udpFrame } from './support/frames.js';
+import { runNamespaceChild } from './support/namespace-child.js';
 
 const CHILD = fileURLToPath(new URL('./support/pass-through-child.js', import.meta.url));
 const VIP = '10.98.0.100';
@@ -33,17 +33,7 @@ test('pass-through forwards every VIP frame, and only those, to the first server
     const expected = vipFrames.map((f) => Buffer.concat([Buffer.from(SERVER.mac.replaceAll(':', ''), 'hex'), Buffer.from(inMac.replaceAll(':', ''), 'hex'), f.subarray(12)]).toString('hex'));
 
     const job = { in: 'pt0', out: 'pt1', vip: VIP, server: SERVER, frames: [...others, ...vipFrames].map((f) => f.toString('hex')), expected: vipFrames.length, txModes: ['sendmmsg', 'ring', 'send'] };
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
-    child.stdin.end(`${JSON.stringify(job)}\n`);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    clearTimeout(timer);
-    assert.equal(code, 0, `child failed (${code}): ${err.trim()}`);
-    const { runs } = JSON.parse(out.trim().split('\n').pop()!) as { runs: { txMode: string; toServer: string; total: string; kept: string[]; rxPackets: string; txPackets: string }[] };
+const { runs } = await runNamespaceChild<{ runs: { txMode: string; toServer: string; total: string; kept: string[]; rxPackets: string; txPackets: string }[] }>(ns, CHILD, { job, timeoutMs: 100_000 });
     assert.deepEqual(runs.map((r) => r.txMode), job.txModes);
     for (const r of runs) {
       assert.equal(r.toServer, '100', `${r.txMode}: frames to the server's MAC`);

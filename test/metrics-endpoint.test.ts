@@ -34,7 +34,8 @@ test('GET /metrics on 127.0.0.1:9477: every expected metric, with values from th
     assert.ok(value(body, /^las_flow_table_entries\{worker="0"\}/) >= 1);
     assert.match(body, /^las_drops_total\{worker="0",reason="no_server"\} 0$/m);
 
-    assert.match(await get(lab, 'dispatcher', 'http://127.0.0.1:9477/'), /^404/);
+    assert.match(await get(lab, 'dispatcher', 'http://127.0.0.1:9477/'), /^200\n<!doctype html>/); // the status page
+    assert.match(await get(lab, 'dispatcher', 'http://127.0.0.1:9477/nothing'), /^404/);
     // Loopback only: not on the dispatcher's own address.
     assert.match(await get(lab, 'dispatcher', `http://${lab.segment.dispatcher.address}:9477/metrics`), /^ERR ECONNREFUSED/);
   });

@@ -24,6 +24,9 @@ import { LinkWatch } from './link-watch.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { describe, EXPLAIN_TIMEOUT_MS } from './explain.js';
 import type { ExplainTuple } from '../native/binding.js';
+import { RateSampler } from './status-history.js';
+import { buildStatusDocument } from './status-document.js';
+import { packageVersion } from './build-info.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -99,7 +102,7 @@ class Daemon implements DaemonControl {
           healthChecks: () => this.monitor?.counts() ?? [],
           reloads: () => this.reloader.counts,
           healthDurations: this.checkDurations,
-        }), {}, (error) => log.error({ err: error }, 'the metrics listener thread failed: no metrics until a restart'));
+        }), {}, (error) => log.error({ err: error }, 'the metrics listener thread failed: no metrics until a restart'), this.statusPage());
       }
       if (config.ingressDrop === 'tc') {
         this.ingressDrop = await installIngressDrop(config.interface, config.services.map((s) => s.vip));
@@ -218,8 +221,33 @@ class Daemon implements DaemonControl {
 
   // ---------- internals ----------
 
-  private serviceStatus() {
-    return buildStatus(this.state, this.dataplane?.stats(), (s, a) => this.monitor?.get(s, a), Date.now(), this.macs);
+  private serviceStatus(stats = this.dataplane?.stats()) {
+    return buildStatus(this.state, stats, (s, a) => this.monitor?.get(s, a), Date.now(), this.macs);
+  }
+
+  /** The live status page on the metrics listener: read-only views of the same state as `las status`/`las stats`. */
+  private statusPage() {
+    const sampler = new RateSampler();
+    const version = packageVersion();
+    return {
+      document: () => {
+        const atMs = Date.now(); // before the counters are read: the page's values are at least those of atMs
+        const stats = this.dataplane?.stats();
+        return buildStatusDocument({
+          atMs, startedAtMs: this.startedAt, version, interface: this.config.interface, egressInterface: this.config.egressInterface,
+          txMode: this.txMode, stats, services: this.serviceStatus(stats), checks: this.monitor?.history() ?? [],
+        });
+      },
+      sample: () => {
+        try {
+          const stats = this.dataplane?.stats();
+          return sampler.sample(Date.now(), stats, this.serviceStatus(stats));
+        } catch (error) {
+          this.log.warn({ err: error }, 'status page: reading counters failed; this sample is skipped');
+          return undefined;
+        }
+      },
+    };
   }
 
   /** A reload the fast path took: every other part follows the new config (nothing here refuses it). */

@@ -1,36 +1,65 @@
-// The metrics listener's thread (started by metrics.ts): GET /metrics with every client bounded by
-// METRICS_LIMITS. The text comes from the daemon's main thread, asked once for every batch of
-// scrapes waiting on it; a storm of requests is parsed and refused here, off the main event loop.
-import { createServer } from 'node:http';
+// The metrics listener's thread (started by metrics.ts): GET /metrics, and the live status page
+// (GET /, its script and style, and GET /status.json it polls), with every client bounded by
+// METRICS_LIMITS. The metrics text and the status come from the daemon's main thread, asked once for
+// every batch of requests waiting on them; a storm of requests is parsed and refused here, off the
+// main event loop. The page only reads: anything else than GET is refused (405).
+import { createServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MainMessage, MetricsLimits, WorkerMessage } from './metrics-limits.js';
+import type { MainMessage, MetricsLimits, RenderWhat, WorkerMessage } from './metrics-limits.js';
+import { HISTORY_SAMPLES } from './status-history.js';
+import { loadPageFiles, PAGE_HEADERS } from './status-page-files.js';
 
-const { listen, limits } = workerData as { listen: string; limits: MetricsLimits };
+const { listen, limits, statusPage } = workerData as { listen: string; limits: MetricsLimits; statusPage: boolean };
 const port = parentPort!;
 const post = (message: WorkerMessage) => port.postMessage(message);
+const pageFiles = statusPage ? loadPageFiles() : undefined;
 
-// Scrapes waiting for the text: one request to the main thread serves all of them.
-type Waiter = (answer: MainMessage) => void;
-let waiting: Waiter[] = [];
-port.on('message', (answer: MainMessage) => {
-  const batch = waiting;
-  waiting = [];
-  for (const w of batch) w(answer);
+// The status page's history window: samples pushed by the main thread, oldest first.
+const history: { seq: number; json: string }[] = [];
+
+// Requests waiting for a rendering: one request to the main thread serves all of a kind.
+type Answer = Extract<MainMessage, { type: 'text' | 'error' }>;
+type Waiter = (answer: Answer) => void;
+const waiting: Record<RenderWhat, Waiter[]> = { metrics: [], status: [] };
+port.on('message', (message: MainMessage) => {
+  if (message.type === 'history') {
+    history.push({ seq: message.seq, json: message.point });
+    if (history.length > HISTORY_SAMPLES) history.shift();
+    return;
+  }
+  const batch = waiting[message.what];
+  waiting[message.what] = [];
+  for (const w of batch) w(message);
 });
-function text(): Promise<MainMessage> {
+function rendered(what: RenderWhat): Promise<Answer> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      // Leave the batch: once it is empty, the next scrape asks the main thread again.
-      waiting = waiting.filter((w) => w !== waiter);
-      resolve({ type: 'error', error: `the daemon did not render the metrics within ${limits.renderTimeoutMs} ms` });
+      // Leave the batch: once it is empty, the next request asks the main thread again.
+      waiting[what] = waiting[what].filter((w) => w !== waiter);
+      resolve({ type: 'error', what, error: `the daemon did not render the ${what} within ${limits.renderTimeoutMs} ms` });
     }, limits.renderTimeoutMs);
     const waiter: Waiter = (answer) => {
       clearTimeout(timer);
       resolve(answer);
     };
-    if (waiting.push(waiter) === 1) post({ type: 'render' });
+    if (waiting[what].push(waiter) === 1) post({ type: 'render', what });
   });
+}
+
+function answer(res: ServerResponse, what: RenderWhat, body: (text: string) => string): void {
+  void rendered(what).then((a) => {
+    if (res.destroyed) return;
+    if (a.type === 'text') res.writeHead(200, { 'content-type': a.contentType, 'cache-control': 'no-store' }).end(body(a.text));
+    else res.writeHead(503, { 'content-type': 'text/plain' }).end(`las: ${a.error}\n`);
+  });
+}
+
+/** ?since=N: only the history samples after N, so a page polling every few seconds gets one or two. */
+function historyAfter(query: URLSearchParams): string {
+  const since = Number(query.get('since') ?? -1);
+  const from = Number.isFinite(since) ? history.findIndex((h) => h.seq > since) : 0;
+  return from < 0 ? '' : history.slice(from).map((h) => h.json).join(',');
 }
 
 // Per connection: requests not yet answered, and whether one answer has been written out.
@@ -50,15 +79,24 @@ const server = createServer({
   }
   res.once('finish', () => (client.served = true));
   res.once('close', () => client.pending--);
-  if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('las: metrics are at /metrics\n');
+  const [pathname = '/', search = ''] = (req.url ?? '/').split('?', 2);
+  const file = pageFiles?.get(pathname);
+  const known = pathname === '/metrics' || (statusPage && pathname === '/status.json') || file !== undefined;
+  if (req.method !== 'GET') {
+    // Read-only: whatever changes state goes through the admin socket.
+    res.writeHead(known ? 405 : 404, { 'content-type': 'text/plain', ...(known ? { allow: 'GET' } : {}) })
+      .end(known ? `las: only GET here; changes go through the admin socket (las server, las reload)\n` : 'las: not found\n');
     return;
   }
-  void text().then((answer) => {
-    if (res.destroyed) return;
-    if (answer.type === 'text') res.writeHead(200, { 'content-type': answer.contentType }).end(answer.text);
-    else res.writeHead(503, { 'content-type': 'text/plain' }).end(`las: ${answer.error}\n`);
-  });
+  if (pathname === '/metrics') return answer(res, 'metrics', (text) => text);
+  if (statusPage && pathname === '/status.json') {
+    return answer(res, 'status', (text) => `{"now":${text},"history":[${historyAfter(new URLSearchParams(search))}]}`);
+  }
+  if (file) {
+    res.writeHead(file.status, { ...PAGE_HEADERS, 'content-type': file.contentType }).end(file.body);
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'text/plain' }).end(`las: metrics are at /metrics${statusPage ? ', the status page at /' : ''}\n`);
 });
 server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
 // Nothing moving, either way, for this long: a client that stopped reading its answers.

@@ -12,11 +12,17 @@ export const METRICS_LIMITS = {
 };
 export type MetricsLimits = typeof METRICS_LIMITS;
 
+/** What the listener asks the main thread for: the metrics text, or the status page's current state. */
+export type RenderWhat = 'metrics' | 'status';
+
 export type WorkerMessage =
   | { type: 'listening'; port: number }
   | { type: 'listen-error'; code: string }
-  | { type: 'render' };
+  | { type: 'render'; what: RenderWhat };
 
 export type MainMessage =
-  | { type: 'text'; text: string; contentType: string }
-  | { type: 'error'; error: string };
+  | { type: 'text'; what: RenderWhat; text: string; contentType: string }
+  | { type: 'error'; what: RenderWhat; error: string }
+  // A new sample of the status page's history (status-history.ts): the listener keeps the window,
+  // so a page asking for it costs the main thread nothing.
+  | { type: 'history'; point: string; seq: number };

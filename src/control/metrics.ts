@@ -9,7 +9,8 @@ import { buildInfo, type BuildInfo } from './build-info.js';
 import { checkDurationHistogram, type CheckCounts } from './health/health-monitor.js';
 import type { ReloadRecord } from './reload-record.js';
 import { SERVER_STATES, serverState, type ServiceStatus } from './status.js';
-import { METRICS_LIMITS, type MetricsLimits, type WorkerMessage } from './metrics-limits.js';
+import { METRICS_LIMITS, type MainMessage, type MetricsLimits, type RenderWhat, type WorkerMessage } from './metrics-limits.js';
+import { HISTORY_INTERVAL_MS, type RatePoint } from './status-history.js';
 
 export { METRICS_LIMITS } from './metrics-limits.js';
 
@@ -151,27 +152,54 @@ export interface MetricsServer {
 /** Scrapes within this share one rendering: a storm costs the main thread at most one per interval. */
 const RENDER_CACHE_MS = 100;
 
+/** The live status page on the same listener (GET /, /status.json): what it shows now, and its charts' samples. */
+export interface StatusPageSource {
+  document(): unknown;                  // status-document.ts, JSON-ready
+  sample(): RatePoint | undefined;      // status-history.ts, called every HISTORY_INTERVAL_MS
+}
+
 /**
  * Serves GET /metrics on "host:port" from a worker thread (metrics-http.ts): parsing, connections
  * and the limits of hostile scrapers cost that thread, never the main event loop that runs the
  * admin socket, reloads and health decisions. The main thread only renders the text, at most once
  * per RENDER_CACHE_MS, when the worker asks for it.
  */
-export async function startMetricsServer(listen: string, registry: Registry, limits: Partial<MetricsLimits> = {}, onError: (error: Error) => void = () => undefined): Promise<MetricsServer> {
-  const worker = new Worker(new URL('./metrics-http.js', import.meta.url), { workerData: { listen, limits: { ...METRICS_LIMITS, ...limits } } });
-  let last: { at: number; text: Promise<string> } | undefined;
-  const render = () => {
-    const now = Date.now();
-    if (!last || now - last.at > RENDER_CACHE_MS) last = { at: now, text: registry.metrics() };
-    return last.text;
+export async function startMetricsServer(
+  listen: string, registry: Registry, limits: Partial<MetricsLimits> = {}, onError: (error: Error) => void = () => undefined, statusPage?: StatusPageSource,
+): Promise<MetricsServer> {
+  const worker = new Worker(new URL('./metrics-http.js', import.meta.url), { workerData: { listen, limits: { ...METRICS_LIMITS, ...limits }, statusPage: statusPage !== undefined } });
+  const renderers: Record<RenderWhat, { contentType: string; text: () => Promise<string> }> = {
+    metrics: { contentType: registry.contentType, text: () => registry.metrics() },
+    status: { contentType: 'application/json', text: async () => JSON.stringify(statusPage?.document() ?? null) },
   };
+  const last: Partial<Record<RenderWhat, { at: number; text: Promise<string> }>> = {};
+  const render = (what: RenderWhat) => {
+    const now = Date.now();
+    const cached = last[what];
+    if (cached && now - cached.at <= RENDER_CACHE_MS) return cached.text;
+    const text = renderers[what].text();
+    last[what] = { at: now, text };
+    return text;
+  };
+  const send = (message: MainMessage) => worker.postMessage(message);
   worker.on('message', (message: WorkerMessage) => {
     if (message.type !== 'render') return;
-    render().then(
-      (text) => worker.postMessage({ type: 'text', text, contentType: registry.contentType }),
-      (error: unknown) => worker.postMessage({ type: 'error', error: String(error) }),
+    const { what } = message;
+    render(what).then(
+      (text) => send({ type: 'text', what, text, contentType: renderers[what].contentType }),
+      (error: unknown) => send({ type: 'error', what, error: String(error) }),
     );
   });
+  // The charts' samples go to the listener as they are taken; it keeps the window.
+  const sampler = statusPage && setInterval(() => {
+    try {
+      const point = statusPage.sample();
+      if (point) send({ type: 'history', seq: point.seq, point: JSON.stringify(point) });
+    } catch (error) {
+      onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }, HISTORY_INTERVAL_MS);
+  sampler?.unref();
   let onMessage: ((message: WorkerMessage) => void) | undefined;
   let port: number;
   try {
@@ -188,6 +216,7 @@ export async function startMetricsServer(listen: string, registry: Registry, lim
     });
   } catch (error) {
     // The thread would keep the process alive: a daemon that cannot start must still exit.
+    clearInterval(sampler);
     await worker.terminate();
     throw error;
   } finally {
@@ -199,6 +228,7 @@ export async function startMetricsServer(listen: string, registry: Registry, lim
     address: listen,
     port,
     close: async () => {
+      clearInterval(sampler);
       await worker.terminate();
     },
   };

@@ -36,12 +36,19 @@ export interface HealthMonitorOptions {
 
 export interface CheckCounts { ok: number; failed: number }
 
+/** One finished check, as the status page shows it. */
+export interface CheckRecord { atMs: number; ok: boolean; durationMs: number; message?: string }
+
+/** Checks kept per server for the status page: enough to see a flap or a creeping duration. */
+export const CHECK_HISTORY = 20;
+
 interface Entry {
   target: HealthTarget;
   spec: string;             // the check as JSON: a changed check restarts the schedule
   params: HealthParams;
   state: HealthState;
   counts: CheckCounts;
+  recent: CheckRecord[];    // the last CHECK_HISTORY checks, oldest first
   timer?: NodeJS.Timeout;
   stopped: boolean;
 }
@@ -111,6 +118,7 @@ export class HealthMonitor {
         params: paramsOf(target.check),
         state: existing?.state ?? initialHealth(),
         counts: existing?.counts ?? { ok: 0, failed: 0 },
+        recent: existing?.recent ?? [],
         stopped: false,
       };
       this.entries.set(k, entry);
@@ -127,6 +135,11 @@ export class HealthMonitor {
   /** Checks done per server, for the metrics. */
   counts(): { service: string; address: string; counts: CheckCounts }[] {
     return [...this.entries.values()].map((e) => ({ service: e.target.service, address: e.target.address, counts: e.counts }));
+  }
+
+  /** The last checks of every checked server, oldest first (the status page's history). */
+  history(): { service: string; address: string; checks: readonly CheckRecord[] }[] {
+    return [...this.entries.values()].map((e) => ({ service: e.target.service, address: e.target.address, checks: e.recent }));
   }
 
   async close(): Promise<void> {
@@ -188,6 +201,8 @@ export class HealthMonitor {
     const { target } = entry;
     if (result.ok) entry.counts.ok++;
     else entry.counts.failed++;
+    entry.recent.push({ atMs: Date.now(), ok: result.ok, durationMs: Math.max(0, result.durationMs), ...(result.message !== undefined ? { message: result.message } : {}) });
+    if (entry.recent.length > CHECK_HISTORY) entry.recent.shift();
     this.durations.observe({ service: target.service, server: target.address }, Math.max(0, result.durationMs) / 1000);
     const t = applyResult(entry.state, result.ok, Date.now(), entry.params, result.message);
     entry.state = t.state;

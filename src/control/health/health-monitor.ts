@@ -37,7 +37,7 @@ export interface HealthMonitorOptions {
 export interface CheckCounts { ok: number; failed: number }
 
 /** One finished check, as the status page shows it. */
-export interface CheckRecord { atMs: number; ok: boolean; durationMs: number; message?: string }
+export interface CheckRecord { atMs: number; ok: boolean; durationMs: number; message: string }
 
 /** Checks kept per server for the status page: enough to see a flap or a creeping duration. */
 export const CHECK_HISTORY = 20;
@@ -201,7 +201,7 @@ export class HealthMonitor {
     const { target } = entry;
     if (result.ok) entry.counts.ok++;
     else entry.counts.failed++;
-    entry.recent.push({ atMs: Date.now(), ok: result.ok, durationMs: Math.max(0, result.durationMs), ...(result.message !== undefined ? { message: result.message } : {}) });
+    entry.recent.push({ atMs: Date.now(), ok: result.ok, durationMs: Math.round(Math.max(0, result.durationMs) * 10) / 10, message: result.message });
     if (entry.recent.length > CHECK_HISTORY) entry.recent.shift();
     this.durations.observe({ service: target.service, server: target.address }, Math.max(0, result.durationMs) / 1000);
     const t = applyResult(entry.state, result.ok, Date.now(), entry.params, result.message);

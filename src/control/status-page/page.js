@@ -99,6 +99,7 @@ function servicePanel(s, latest) {
     total('newFlowsTotal', 'new flows', s.newFlowsTotal, count(s.newFlowsTotal)),
     total('noServer', 'no server', s.noServer, count(s.noServer)),
   ));
+  panel.append(el('div', { class: 'chart-label' }, `packets/s, last ${Math.max(1, Math.round((history.length * POLL_MS) / 60000))} min (peak ${perSecond(Math.max(0, ...series((p) => p.services[s.name]?.pps)))})`));
   panel.append(spark(series((p) => p.services[s.name]?.pps), `${s.name} packets/s`, 'chart'));
   const table = el('table', {}, el('thead', {}, el('tr', {}, ...['server', 'state', 'weight', 'flows', 'packets/s', 'bytes/s', 'packets', 'bytes', 'checks', 'last check', 'packets/s, last minutes']
     .map((h, i) => el('th', { class: i >= 2 && i <= 7 ? 'num' : '' }, h)))));
@@ -114,10 +115,17 @@ function render(now) {
   document.getElementById('summary').textContent =
     `${now.interface}${now.egressInterface !== now.interface ? ` → ${now.egressInterface}` : ''} · tx ${now.txMode} · up ${duration(now.uptimeSeconds)} · LAS ${now.version}`;
   document.getElementById('services').replaceChildren(...now.services.map((s) => servicePanel(s, latest)));
-  document.querySelector('#drops tbody').replaceChildren(...Object.entries(now.drops).map(([reason, n]) =>
-    el('tr', { 'data-drop': reason, class: Number(n) > 0 ? 'warn' : '' },
-      el('td', {}, reason), value('total', n, count(n)), value('pps', latest?.drops[reason] ?? 0, perSecond(latest?.drops[reason] ?? 0)),
-      el('td', {}, spark(series((p) => p.drops[reason]), `${reason} drops/s`)))));
+  // Reasons that dropped something get a row and a chart; the others share one line.
+  const drops = Object.entries(now.drops);
+  const none = drops.filter(([, n]) => Number(n) === 0);
+  document.querySelector('#drops tbody').replaceChildren(
+    ...drops.filter(([, n]) => Number(n) > 0).map(([reason, n]) =>
+      el('tr', { 'data-drop': reason },
+        el('td', { class: 'warn' }, reason), value('total', n, count(n)), value('pps', latest?.drops[reason] ?? 0, perSecond(latest?.drops[reason] ?? 0)),
+        el('td', {}, spark(series((p) => p.drops[reason]), `${reason} drops/s`)))),
+    ...(none.length === 0 ? [] : [el('tr', {}, el('td', { class: 'none', colSpan: 4 }, 'none for: ',
+      ...none.flatMap(([reason], i) => [i > 0 ? ', ' : '', el('span', { 'data-drop': reason }, el('span', { 'data-field': 'total', 'data-value': '0' }, reason))])))]),
+  );
   document.querySelector('#workers tbody').replaceChildren(...now.workers.map((w, i) =>
     el('tr', { 'data-worker': i }, el('td', {}, String(i)), value('rxPackets', w.rxPackets, count(w.rxPackets)), value('txPackets', w.txPackets, count(w.txPackets)),
       value('txErrors', w.txErrors, count(w.txErrors)), value('ringDrops', w.ringDrops, count(w.ringDrops)), value('flowsActive', w.flowsActive, count(w.flowsActive)))));

@@ -87,6 +87,21 @@ test('read-only: POST, PUT, DELETE on the page, status.json and metrics are 405 
   }
 });
 
+test('a storm of /status.json polls shares renderings: 2000 requests, far fewer documents', { timeout: 60_000 }, async () => {
+  const source = fakeSource();
+  const server = await startMetricsServer('127.0.0.1:0', new Registry(), {}, undefined, source);
+  try {
+    // 8 clients, 250 polls each, as fast as they are answered (more at once would pass
+    // maxConnections: fetch opens a new connection while the last answer is still closing).
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let i = 0; i < 250; i++) assert.equal((await get(server.port, `/status.json?since=${i}`)).status, 200);
+    }));
+    assert.ok(source.documents() < 500, `the daemon rendered ${source.documents()} documents for 2000 polls`);
+  } finally {
+    await server.close();
+  }
+});
+
 test('without a status page the listener serves /metrics only', { timeout: 30_000 }, async () => {
   const server = await startMetricsServer('127.0.0.1:0', new Registry());
   try {

@@ -157,6 +157,14 @@ test('status page in Chromium: live rates, counters within two las stats reads, 
       const afterDrain = await consistentRead(lab, page);
       assert.equal(afterDrain[`web ${drained} weight`], '0');
 
+      // Reported, not asserted: what one poll costs on the wire.
+      const size = await page.evaluate(async () => {
+        const full = await (await fetch('status.json')).text();
+        const now = await (await fetch('status.json?since=1000000000')).text();
+        return { full: full.length, now: now.length, samples: (JSON.parse(full) as { history: unknown[] }).history.length };
+      });
+      console.log(`# status.json: ${size.now} bytes without history; ${size.full} bytes with ${size.samples} samples`);
+
       const shot = join(out, 'status-page.png');
       await page.screenshot({ path: shot, fullPage: true });
       assert.ok((await stat(shot)).size > 10_000, 'the screenshot is not empty');

@@ -48,7 +48,8 @@ test('npm pack, npm install -g of the tarball into an empty prefix, then the ins
     const [packed] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[]; size: number; unpackedSize: number }];
     const files = packed.files.map((f) => f.path);
     t.diagnostic(`${packed.filename}: ${files.length} files, ${packed.size} bytes packed, ${packed.unpackedSize} unpacked`);
-    for (const needed of ['package.json', 'LICENSE', 'README.md', 'binding.gyp', 'deploy/las.service', 'dist/src/cli/main.js', 'native/addon/addon.cc', 'native/os/sd_notify.cc']) {
+    for (const needed of ['package.json', 'LICENSE', 'README.md', 'binding.gyp', 'deploy/las.service', 'dist/src/cli/main.js', 'native/addon/addon.cc', 'native/os/sd_notify.cc',
+      'dist/src/control/status-page/index.html', 'dist/src/control/status-page/page.js', 'dist/src/control/status-page/page.css']) {
       assert.ok(files.includes(needed), `${needed} is in the tarball`);
     }
     const stray = files.filter((f) => /^(test|bench|build|build-asan|src|node_modules|dist\/(test|bench))\//.test(f) || f.endsWith('.map') || f.endsWith('.ts'));

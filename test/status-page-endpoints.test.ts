@@ -3,10 +3,10 @@
 // history window the listener keeps (only the new samples with ?since=), anything but GET is 405,
 // and without a status page the listener serves /metrics alone as before.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { startMetricsServer, type StatusPageSource } from '../src/control/metrics.js';
+import { loadPageFiles, PAGE_DIR } from '../src/control/status-page-files.js';
 import type { RatePoint } from '../src/control/status-history.js';
 import { waitFor } from './support/control.js';
 
@@ -113,8 +113,10 @@ test('without a status page the listener serves /metrics only', { timeout: 30_00
   }
 });
 
-test('npm pack ships the page files', { timeout: 60_000 }, () => {
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: new URL('../..', import.meta.url).pathname })) as { files: { path: string }[] }[];
-  const files = packed[0]!.files.map((f) => f.path);
-  for (const f of ['index.html', 'page.js', 'page.css']) assert.ok(files.includes(`src/control/status-page/${f}`), `src/control/status-page/${f} is not in the package`);
+test('a page file missing from an installation is a 500 naming it, not a crash', () => {
+  const files = loadPageFiles(new URL('file:///nonexistent-las-page-dir/'));
+  const page = files.get('/')!;
+  assert.equal(page.status, 500);
+  assert.match(page.body, /\/nonexistent-las-page-dir\/index\.html is missing from this installation/);
+  assert.equal(loadPageFiles().get('/page.js')!.status, 200, `the page files are found in ${PAGE_DIR.pathname}`);
 });

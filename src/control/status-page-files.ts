@@ -2,8 +2,9 @@
 // step, nothing from a CDN), read once when the listener starts and served from memory.
 import { existsSync, readFileSync } from 'node:fs';
 
-// dist/src/control/*.js and src/control/*.ts sit at different depths below the package's src/.
-const CANDIDATES = ['./status-page/', '../../../src/control/status-page/'].map((d) => new URL(d, import.meta.url));
+// The sources in a checkout (whether this runs from dist/ or src/), else the copy `npm run build`
+// puts beside this module in dist/, which is what the package ships.
+const CANDIDATES = ['../../../src/control/status-page/', './status-page/'].map((d) => new URL(d, import.meta.url));
 export const PAGE_DIR = CANDIDATES.find((d) => existsSync(new URL('index.html', d))) ?? CANDIDATES[1]!;
 
 const FILES: Record<string, { file: string; contentType: string }> = {

@@ -2,7 +2,7 @@
 // http://127.0.0.1:9477/ inside the dispatcher's namespace while HTTP clients go through the lab;
 // the rates move, and every counter the page shows lies between two `las stats --json` read before
 // and after it; states and weights are those of `las status --json`, also after a drain; each checked
-// server shows its last health checks. The screenshot is kept in a directory the test prints.
+// server shows its last health checks, and one that stops answering shows as down. The screenshot is kept in a directory the test prints.
 import assert from 'node:assert/strict';
 import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -156,6 +156,17 @@ test('status page in Chromium: live rates, counters within two las stats reads, 
         { timeout: 30_000, polling: 200 }, drained);
       const afterDrain = await consistentRead(lab, page);
       assert.equal(afterDrain[`web ${drained} weight`], '0');
+
+      // A server that stops answering its checks shows as down (traffic stopped first: its clients would fail).
+      stop = true;
+      await traffic;
+      const gone = lab.segment.servers[1]!;
+      await lab.stopServer(gone.name);
+      await page.waitForFunction((a: string) => document.querySelector(`[data-service="web"] [data-server="${a}"] [data-field="state"]`)?.getAttribute('data-value') === 'down',
+        { timeout: 30_000, polling: 200 }, gone.address);
+      const afterDown = await consistentRead(lab, page);
+      assert.equal(afterDown[`web ${gone.address} state`], 'down');
+      assert.ok(await page.$(`[data-service="web"] [data-server="${gone.address}"] .checks .failed`), 'the failed checks show in the history');
 
       // Reported, not asserted: what one poll costs on the wire.
       const size = await page.evaluate(async () => {

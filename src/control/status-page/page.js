@@ -79,7 +79,7 @@ function serverRow(service, r, rates) {
     value('packets', r.packets, count(r.packets)),
     value('bytes', r.bytes, bytes(r.bytes)),
     el('td', {}, checks(r.checks)),
-    el('td', { class: 'message', title: r.lastCheck ?? '' }, last ? `${last.ok ? 'ok' : 'failed'} ${last.durationMs} ms, ${clock(last.atMs)}` : r.role === 'sorry' ? '' : 'not checked'),
+    el('td', { class: 'message', title: r.lastCheck ?? '' }, last ? `${last.ok ? 'ok' : 'failed'} ${last.durationMs} ms, ${clock(last.atMs)}${last.ok ? '' : ` · ${last.message}`}` : r.role === 'sorry' ? '' : 'not checked'),
     el('td', {}, spark(series((p) => p.services[service]?.servers[r.address]?.pps), `${r.address} packets/s`)),
   );
 }

@@ -26,6 +26,7 @@
         "native/io/packet_socket.cc",
         "native/io/worker.cc",
         "native/io/dataplane.cc",
+        "native/io/flow_file.cc",
         "native/os/capabilities.cc",
         "native/os/sd_notify.cc",
         "native/addon/convert.cc",

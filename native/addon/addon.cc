@@ -38,9 +38,10 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   }
 
  private:
+  // Returns what became of each worker's flow file (flow_file.h), [] when tables are not kept in files.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     guarded(info.Env(), [&] { dp_->start(); });
-    return info.Env().Undefined();
+    return flow_files_to_js(info.Env(), dp_->flow_files());
   }
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     dp_->stop();

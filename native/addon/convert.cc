@@ -171,6 +171,8 @@ DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
   c.gratuitous_arp = o.Get("gratuitousArp").ToBoolean().Value();
   Napi::Value filter = o.Get("filter");
   if (filter.IsArray()) c.filter = filter_from_js(env, filter, "options.filter");
+  Napi::Value flow_files = o.Get("flowFilePrefix");
+  if (!flow_files.IsUndefined()) c.flow_file_prefix = string_field(env, o, "flowFilePrefix", w);
   return c;
 }
 
@@ -236,6 +238,22 @@ Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats) {
     services.Set(i, so);
   }
   out.Set("services", services);
+  return out;
+}
+
+Napi::Array flow_files_to_js(Napi::Env env, const std::vector<FlowFileReport>& reports) {
+  Napi::Array out = Napi::Array::New(env, reports.size());
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const FlowFileReport& r = reports[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("path", r.path);
+    o.Set("emptyBecause", r.empty_because.empty() ? env.Null() : Napi::String::New(env, r.empty_because));
+    o.Set("kept", r.restored.kept);
+    o.Set("torn", r.restored.torn);
+    o.Set("duplicate", r.restored.duplicate);
+    o.Set("refused", r.restored.refused);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
   return out;
 }
 

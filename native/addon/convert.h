@@ -20,6 +20,8 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
 DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value);
 std::vector<sock_filter> filter_from_js(Napi::Env env, const Napi::Value& value, const std::string& field);
 Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats);
+// [{ path, emptyBecause: string | null, kept, torn, duplicate, refused }], one per worker.
+Napi::Array flow_files_to_js(Napi::Env env, const std::vector<FlowFileReport>& reports);
 Napi::Object worker_counters_to_js(Napi::Env env, const WorkerStats& w);
 
 }  // namespace las

@@ -207,6 +207,7 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
     if (e) {
       e->server_addr = svc.spec.servers[server].addr;
       e->created_ms = now_ms;
+      seal(*e);
       w.load.add(e->server_addr, 1);
     }
   }

@@ -12,6 +12,7 @@
 
 #include "../dataplane/fanout.h"
 #include "../packet/arp.h"
+#include "flow_file.h"
 #include "worker.h"
 
 namespace las {
@@ -20,6 +21,25 @@ namespace {
 std::mutex registry_mutex;
 std::map<uint32_t, Dataplane*> registry;
 uint32_t next_id = 1;
+
+// Which entries of a picked-up table stay: those the new services would still look up, on this
+// worker, for a server still configured (also drained or down: the snapshot decides, as for any flow).
+struct KeepContext {
+  const Snapshot* snap;
+  uint32_t workers, worker;
+};
+
+bool keep_flow(void* ctx, const FlowEntry& e) {
+  const KeepContext& c = *static_cast<const KeepContext*>(ctx);
+  int si = c.snap->find_service(e.dst, e.dport, e.proto);
+  if (si < 0) return false;
+  const Service& svc = c.snap->services[si];
+  bool by_addresses = svc.spec.flow_key == FlowKeyMode::Addresses;
+  if (by_addresses && (e.sport != 0 || e.dport != svc.spec.port)) return false;  // keyed as another flow key keys it
+  if (svc.server_index(e.server_addr) < 0) return false;
+  uint32_t ports = by_addresses ? 0 : (static_cast<uint32_t>(e.sport) << 16) | e.dport;
+  return c.workers <= 1 || fanout_mix(e.src, e.dst, ports) % c.workers == c.worker;
+}
 }  // namespace
 
 std::unique_ptr<Worker> make_worker(Dataplane& dp, uint32_t index) { return std::unique_ptr<Worker>(new Worker(dp, index)); }
@@ -106,6 +126,7 @@ void Dataplane::start() {
   // Every socket and ring exists before any thread runs: failures surface here, as exceptions.
   try {
     for (uint32_t i = 0; i < cfg_.workers; ++i) workers_.push_back(make_worker_(*this, i));
+    attach_flow_files();
     if (cfg_.workers > 1) {
       workers_[0]->set_fanout_program(fanout_program(*owned_current_));
       // Only now may frames in: each one reaches the worker that owns its flow (see RxRing).
@@ -115,6 +136,8 @@ void Dataplane::start() {
     announce_fd_ = open_tx_socket(interface_index(cfg_.ingress_if), true);
   } catch (...) {
     workers_.clear();
+    flow_files_.clear();
+    flow_reports_.clear();
     throw;
   }
   running_.store(true);
@@ -137,6 +160,25 @@ void Dataplane::start() {
     }
   }
   if (cfg_.gratuitous_arp) announce(current_.load()->vips);
+}
+
+void Dataplane::attach_flow_files() {
+  if (cfg_.flow_file_prefix.empty()) return;
+  for (uint32_t i = 0; i < workers_.size(); ++i) {
+    WorkerState& state = workers_[i]->state();
+    FlowTable& table = state.flows;
+    flow_files_.emplace_back(new FlowFile(cfg_.flow_file_prefix + "." + std::to_string(i)));
+    FlowFileReport report;
+    report.path = flow_files_.back()->path();
+    report.empty_because = flow_files_.back()->attach({table.slots(), table.capacity(), cfg_.workers, i}, table);
+    if (report.empty_because.empty()) {
+      KeepContext ctx{owned_current_.get(), cfg_.workers, i};
+      report.restored = table.restore(&keep_flow, &ctx);
+      for (uint32_t s = 0; s < table.slots(); ++s)
+        if (table.slot(s)->used) state.load.add(table.slot(s)->server_addr, 1);
+    }
+    flow_reports_.push_back(std::move(report));
+  }
 }
 
 void Dataplane::stop() {

@@ -47,6 +47,16 @@ struct DataplaneConfig {
   int fanout_id = 0;
   std::vector<sock_filter> filter;
   bool gratuitous_arp = true;
+  // "" keeps the flow tables in process memory; otherwise worker i's table lives in the file
+  // flow_file_prefix + "." + i (flow_file.h), picked up by the next start.
+  std::string flow_file_prefix;
+};
+
+// What start() did with a worker's flow file: picked up its table, or started empty and why.
+struct FlowFileReport {
+  std::string path;
+  std::string empty_because;  // "" when the table was picked up
+  FlowTable::Restored restored;
 };
 
 struct CounterTotals {
@@ -73,6 +83,7 @@ struct DataplaneStats {
 
 class Worker;
 class Dataplane;
+class FlowFile;
 
 // Makes the I/O workers: the product's (make_worker) or the benchmark's pass-through (native/bench/).
 using WorkerFactory = std::unique_ptr<Worker> (*)(Dataplane& dp, uint32_t index);
@@ -101,6 +112,8 @@ class Dataplane {
   // answer is its owner's (the worker the fanout hash names). Blocks the caller up to timeout_ms;
   // throws when the fast path is not running or a thread did not answer in time.
   std::vector<Explanation> explain(const std::vector<ExplainTuple>& tuples, uint32_t timeout_ms);
+  // One per worker after start(), empty when the tables are not kept in files.
+  const std::vector<FlowFileReport>& flow_files() const { return flow_reports_; }
 
   // For the workers.
   const DataplaneConfig& config() const { return cfg_; }
@@ -111,6 +124,7 @@ class Dataplane {
   void reclaim();  // frees retired snapshots that no worker uses any more
   void announce(const std::vector<uint32_t>& vips);
   void halt();     // stops and joins the threads, closes every socket; counters and flow tables stay
+  void attach_flow_files();  // before the threads run: each worker's table moves into its file
 
   DataplaneConfig cfg_;
   WorkerFactory make_worker_;
@@ -123,6 +137,8 @@ class Dataplane {
   std::unique_ptr<Snapshot> owned_current_;
   std::vector<std::unique_ptr<Snapshot>> retired_;
   uint64_t next_generation_ = 1;
+  std::vector<std::unique_ptr<FlowFile>> flow_files_;  // their locks, held while this object lives
+  std::vector<FlowFileReport> flow_reports_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> running_{false};

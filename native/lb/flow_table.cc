@@ -21,9 +21,45 @@ FlowTable::FlowTable(uint32_t capacity) : capacity_(capacity) {
   madvise(m, bytes_, MADV_HUGEPAGE);
   std::memset(m, 0, bytes_);  // fault it all in now, not on the fast path
   entries_ = static_cast<FlowEntry*>(m);
+  map_ = m;
 }
 
-FlowTable::~FlowTable() { munmap(entries_, bytes_); }
+FlowTable::~FlowTable() { munmap(map_, bytes_); }
+
+void FlowTable::use_memory(void* map, size_t map_bytes, FlowEntry* entries) {
+  munmap(map_, bytes_);
+  map_ = map;
+  bytes_ = map_bytes;
+  entries_ = entries;
+  size_ = 0;
+  cursor_ = 0;
+}
+
+FlowTable::Restored FlowTable::restore(KeepHook keep, void* ctx) {
+  Restored r;
+  size_ = 0;
+  for (uint32_t i = 0; i <= mask_; ++i) size_ += entries_[i].used ? 1 : 0;
+  // erase() shifts later entries back into the freed slot, so that slot is looked at again. Its
+  // holes only move forward: an entry not yet looked at never lands behind the cursor.
+  for (uint32_t i = 0; i <= mask_;) {
+    FlowEntry& e = entries_[i];
+    if (e.used) {
+      FlowKeyFields k{e.src, e.dst, e.sport, e.dport, e.proto};
+      uint32_t* why = nullptr;
+      if (e.check != entry_check(e)) why = &r.torn;
+      else if (find(k, hash_flow(k, kFlowTableSeed)) != &e) why = &r.duplicate;  // lookups never reach it
+      else if (!keep(ctx, e)) why = &r.refused;
+      if (why) {
+        ++*why;
+        erase(&e);
+        continue;
+      }
+    }
+    ++i;
+  }
+  r.kept = size_;
+  return r;
+}
 
 uint32_t FlowTable::home(const FlowEntry& e) const {
   FlowKeyFields k{e.src, e.dst, e.sport, e.dport, e.proto};

@@ -21,7 +21,7 @@ struct FlowEntry {
   uint32_t server_addr;    // the server's identity survives snapshot swaps
   uint32_t last_seen_ms;   // wraps after 49 days; compared by difference
   uint32_t created_ms;
-  uint32_t pad;
+  uint32_t check;          // seal(): the key and server agree; a torn or half-written entry fails it
 };
 static_assert(sizeof(FlowEntry) == 32, "flow entry must stay 32 bytes");
 
@@ -38,6 +38,15 @@ static_assert(sizeof(FlowEntry) == 32, "flow entry must stay 32 bytes");
   X(server_addr, "serverAddress")  \
   X(last_seen_ms, "lastSeenMs")    \
   X(created_ms, "createdMs")
+
+// The check word over the fields fixed while an entry keeps its server (key and server address),
+// never 0. Written once per placement, not per packet; a restart drops an entry that fails it
+// (one the old process was killed in the middle of writing).
+inline uint32_t entry_check(const FlowEntry& e) {
+  FlowKeyFields k{e.src, e.dst, e.sport, e.dport, e.proto};
+  return static_cast<uint32_t>(hash_flow(k, kFlowTableSeed ^ (uint64_t{e.server_addr} << 17))) | 1u;
+}
+inline void seal(FlowEntry& e) { e.check = entry_check(e); }
 
 class FlowTable {
  public:
@@ -57,6 +66,19 @@ class FlowTable {
   using EraseHook = void (*)(void* ctx, const FlowEntry& entry);
   uint32_t sweep(uint32_t now_ms, uint32_t idle_ms, uint32_t budget, EraseHook on_erase, void* ctx);
 
+  // Runs the table on memory that outlives the process (a mapped flow file, native/io/flow_file.h)
+  // instead of its own: `map`/`map_bytes` is the whole mapping, released by the destructor, and
+  // `entries` its slots, which the caller either zeroed or means to restore().
+  void use_memory(void* map, size_t map_bytes, FlowEntry* entries);
+  // Picks up the entries an earlier process left in the memory: recounts them, and erases each one
+  // that is torn (fails its check), a duplicate left by an interrupted erase, or refused by
+  // keep(ctx, entry). In place, so an interruption here too leaves a table the next start can read.
+  struct Restored {
+    uint32_t kept = 0, torn = 0, duplicate = 0, refused = 0;
+  };
+  using KeepHook = bool (*)(void* ctx, const FlowEntry& entry);
+  Restored restore(KeepHook keep, void* ctx);
+
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
   uint32_t slots() const { return mask_ + 1; }
@@ -71,6 +93,7 @@ class FlowTable {
   uint32_t home(const FlowEntry& e) const;
 
   FlowEntry* entries_;
+  void* map_;
   size_t bytes_;
   uint32_t mask_;
   uint32_t capacity_;

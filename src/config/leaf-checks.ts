@@ -123,6 +123,16 @@ export const socketPath: Check<string> = check({ type: 'string', pattern: SOCKET
     ? value
     : new Invalid(`${describe(value)} is not an absolute socket path of at most 107 bytes; use e.g. "/run/las/admin.sock" (the default)`));
 
+// A directory for the flow files; false keeps the flow tables in process memory only.
+const DIRECTORY_PATH = /^\/[^\0]{0,200}$/;
+export const persistDirectory: Check<string | false> = check({
+  oneOf: [{ type: 'string', pattern: DIRECTORY_PATH.source }, { const: false }],
+  description: 'directory (tmpfs) where each worker\'s flow table lives, so a restart keeps every flow; false: in process memory only',
+}, (value) =>
+  value === false || (typeof value === 'string' && DIRECTORY_PATH.test(value))
+    ? value as string | false
+    : new Invalid(`${describe(value)} is neither an absolute directory path (at most 201 bytes) nor false; use e.g. "/run/las" (the admin socket's directory is the default), or false to forget flows on restart`));
+
 export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
   if (n % 2 === 0) return n === 2;

@@ -1,4 +1,5 @@
 // The parsed config with every default filled in: what the daemon runs with.
+import { dirname } from 'node:path';
 import { DEFAULTS } from './defaults.js';
 import type { ParsedConfig } from './shapes.js';
 import type { FlowTimeouts, HealthCheckConfig, LasConfig, ServerConfig, ServiceConfig } from './types.js';
@@ -76,6 +77,8 @@ export function resolve(d: ParsedConfig): LasConfig {
       capacity: d.flowTable?.capacity ?? DEFAULTS.flowTable.capacity,
       // The native idle sweep is the hard upper bound; by default it never cuts a per-state timeout short.
       idleTimeout: d.flowTable?.idleTimeout ?? Math.max(...Object.values(flowTimeouts)),
+      // Beside the admin socket (/run/las, tmpfs): the next start picks the flows up from there.
+      persistDirectory: d.flowTable?.persistDirectory ?? dirname(d.adminSocket ?? DEFAULTS.adminSocket),
     },
     flowTimeouts,
     ring: {

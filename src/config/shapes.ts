@@ -8,7 +8,7 @@ import { describe } from './quote.js';
 import { unknownKeyMessage, type ObjectKind } from './suggestions.js';
 import {
   anyString, blockSize, boolean, commandString, frameSize, groupName, httpPath, integer, Invalid, interfaceName, listenAddress,
-  mac, maglevTableSize, octalMode, oneOf, port, positive, serviceName, socketPath, statusRange, unicastIPv4,
+  mac, maglevTableSize, octalMode, oneOf, persistDirectory, port, positive, serviceName, socketPath, statusRange, unicastIPv4,
   type Check, type JsonFragment,
 } from './leaf-checks.js';
 import {
@@ -158,6 +158,7 @@ export const configSchema = strictObject(
       {
         capacity: leaf(integer(MIN_FLOW_CAPACITY, MAX_FLOW_CAPACITY, 'flow entries per worker shard (rounded up to a power of two); 1048576 is the default')).optional(),
         idleTimeout: leaf(positive(86_400, 'idleTimeout is in seconds (not milliseconds), the hard upper bound of every flowTimeouts value: leave it out to use the largest of them (900 by default)')).optional(),
+        persistDirectory: leaf(persistDirectory).optional(),
       },
       'an object',
       'write e.g. "flowTable": { "capacity": 1048576, "idleTimeout": 900 } or leave it out',

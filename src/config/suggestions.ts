@@ -11,7 +11,7 @@ export const KEYS = {
     '$schema', 'interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'flowTimeouts', 'ring',
     'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'adminSocketGroup', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'services',
   ],
-  flowTable: ['capacity', 'idleTimeout'],
+  flowTable: ['capacity', 'idleTimeout', 'persistDirectory'],
   flowTimeouts: FLOW_TIMEOUT_KEYS,
   ring: ['blockSize', 'blockCount', 'frameSize', 'retireTimeoutMs'],
   metrics: ['enabled', 'listen'],

@@ -67,7 +67,9 @@ export interface LasConfig {
   txMode: TxModeSetting;          // default "auto": sendmmsg on veth, ring elsewhere
   ingressDrop: IngressDropSetting; // default "tc"
   gratuitousArp: boolean;         // default true
-  flowTable: { capacity: number; idleTimeout: number }; // per worker; default 1048576 entries, idleTimeout = largest flowTimeouts value
+  // per worker; default 1048576 entries, idleTimeout = largest flowTimeouts value, persistDirectory =
+  // the admin socket's directory (false: flows live in process memory only)
+  flowTable: { capacity: number; idleTimeout: number; persistDirectory: string | false };
   flowTimeouts: FlowTimeouts;
   // RX: blockCount blocks of blockSize (default 1 MiB x 32), handed over after retireTimeoutMs (10);
   // frameSize: the TX ring's slot, "auto" (the default) = from the egress MTU.

@@ -27,6 +27,7 @@ import type { ExplainTuple } from '../native/binding.js';
 import { RateSampler } from './status-history.js';
 import { buildStatusDocument } from './status-document.js';
 import { packageVersion } from './build-info.js';
+import { flowFilePrefix, logFlowFiles } from './flow-files.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -87,7 +88,8 @@ class Daemon implements DaemonControl {
     }
     this.txMode = await chooseTxMode(config.txMode, config.egressInterface);
     const adminGid = await resolveAdminGroup(config.adminSocketGroup); // an unknown group fails here, early
-    const options = buildDataplaneOptions(config, this.txMode, process.pid & 0xffff);
+    const flowFiles = await flowFilePrefix(config, log);
+    const options = { ...buildDataplaneOptions(config, this.txMode, process.pid & 0xffff), ...(flowFiles ? { flowFilePrefix: flowFiles } : {}) };
     this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs.known));
 
     // The admin socket first: it refuses to start beside a live daemon before anything is touched.
@@ -110,7 +112,7 @@ class Daemon implements DaemonControl {
       } else {
         log.warn('ingressDrop is "none": the dispatcher kernel also sees VIP traffic');
       }
-      this.dataplane.start();
+      logFlowFiles(log, this.dataplane.start());
       this.dropCapabilities(addon);
       this.aging = new FlowAging(this.dataplane.id, config.flowTimeouts, this.idleBoundSeconds * 1000, log);
       this.aging.start();

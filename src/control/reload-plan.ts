@@ -23,7 +23,7 @@ const RESTART_KEYS = ['interface', 'egressInterface', 'workers', 'cpus', 'txMode
 /** Every key whose change makes a reload refused: what `las reload --help` and the docs list. */
 export const RESTART_ONLY_KEYS: readonly string[] = [...RESTART_KEYS, 'flowTable.capacity'];
 /** Keys a reload accepts but keeps at their running value until a restart. */
-export const KEPT_UNTIL_RESTART_KEYS: readonly string[] = ['flowTable.idleTimeout'];
+export const KEPT_UNTIL_RESTART_KEYS: readonly string[] = ['flowTable.idleTimeout', 'flowTable.persistDirectory'];
 
 /** Top-level keys a reload applies at once; without them a reload of only these would say "nothing changed". */
 const LIVE_KEYS = ['adminSocketMode', 'adminSocketGroup', 'gratuitousArp', 'flowTimeouts', 'neighbourRefresh', 'drainOnRemove', 'drainTimeout', 'logLevel'] as const;
@@ -39,6 +39,8 @@ export function planReload(prev: LasConfig, next: LasConfig): ReloadPlan {
   if (prev.flowTable.capacity !== next.flowTable.capacity) plan.restartKeys.push('flowTable.capacity');
   // The native idle sweep's bound is fixed at start; the per-state timeouts below it do change.
   if (prev.flowTable.idleTimeout !== next.flowTable.idleTimeout) plan.notApplied.push('flowTable.idleTimeout');
+  // The flow files are opened at start; the next start uses the new directory.
+  if (prev.flowTable.persistDirectory !== next.flowTable.persistDirectory) plan.notApplied.push('flowTable.persistDirectory');
   // Every name pushed above is listed in RESTART_ONLY_KEYS / KEPT_UNTIL_RESTART_KEYS (a test checks).
 
   const byName = new Map(prev.services.map((s) => [s.name, s]));

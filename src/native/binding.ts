@@ -45,6 +45,17 @@ export interface DataplaneOptions {
   fanoutId: number;            // PACKET_FANOUT group id (unique per daemon)
   gratuitousArp: boolean;
   filter: [code: number, jt: number, jf: number, k: number][]; // classic BPF socket filter
+  flowFilePrefix?: string;     // worker i's flow table lives in the file prefix + "." + i; absent: in memory
+}
+
+/** What start() did with a worker's flow file: its table picked up (emptyBecause null) or not, and why. */
+export interface FlowFileReport {
+  path: string;
+  emptyBecause: string | null;
+  kept: number;       // entries picked up
+  torn: number;       // failed their check: the old process was killed while writing them
+  duplicate: number;  // a second copy an interrupted erase left
+  refused: number;    // their service or server is no longer configured, or another worker owns them now
 }
 
 export interface ServerCounters { address: string; packets: bigint; bytes: bigint; newFlows: bigint; activeFlows: bigint }
@@ -59,7 +70,7 @@ export interface DataplaneStats { workers: WorkerCounters[]; services: ServiceCo
 export interface NativeDataplane {
   /** Process-wide id: other threads (piscina workers) find the flow tables with it. */
   readonly id: number;
-  start(): void;
+  start(): FlowFileReport[];
   stop(): void;
   setSnapshot(snapshot: NativeSnapshot): void;
   /** Replaces the RX socket filter on every worker (a reload that changes the VIPs). */

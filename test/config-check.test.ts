@@ -144,7 +144,7 @@ describe('valid configs', () => {
     assert.equal(config.ingressDrop, 'tc');
     assert.equal(config.gratuitousArp, true);
     // The native idle sweep is the hard upper bound: by default the largest per-state timeout.
-    assert.deepEqual(config.flowTable, { capacity: 1048576, idleTimeout: 900 });
+    assert.deepEqual(config.flowTable, { capacity: 1048576, idleTimeout: 900, persistDirectory: '/run/las' }); // the directory: the admin socket's
     assert.deepEqual(config.flowTimeouts, { tcpEstablished: 900, tcpSynRecv: 60, tcpFinWait: 120, tcpClose: 10, tcpLastAck: 30, udp: 300 });
     assert.equal(config.adminSocketMode, '0600');
     assert.deepEqual(config.metrics, { enabled: true, listen: '127.0.0.1:9477' });
@@ -241,6 +241,23 @@ describe('control-plane keys', () => {
     assert.ok(result.ok);
     assert.equal(result.config.flowTable.idleTimeout, 300);
     assert.equal(result.config.flowTimeouts.tcpEstablished, 900);
+  });
+
+  it('flowTable.persistDirectory: the admin socket\'s directory by default, a path or false; anything else names the key', () => {
+    const parse = (extra: Record<string, unknown>) => parseConfig({ interface: 'eth1', ...extra, services: [{ name: 'a', vip: '10.1.0.1', servers: [{ address: '10.1.0.2' }] }] });
+    const dir = (extra: Record<string, unknown>) => {
+      const result = parse(extra);
+      assert.ok(result.ok, JSON.stringify(result));
+      return result.config.flowTable.persistDirectory;
+    };
+    assert.equal(dir({ adminSocket: '/run/las-b/admin.sock' }), '/run/las-b');
+    assert.equal(dir({ flowTable: { persistDirectory: '/dev/shm/las' } }), '/dev/shm/las');
+    assert.equal(dir({ flowTable: { persistDirectory: false } }), false);
+    for (const bad of [true, 'relative/dir', '']) {
+      const result = parse({ flowTable: { persistDirectory: bad } });
+      assert.ok(!result.ok);
+      assert.match(JSON.stringify(result.errors), /flowTable\.persistDirectory.*neither an absolute directory path .* nor false/);
+    }
   });
 });
 

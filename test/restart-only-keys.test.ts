@@ -37,6 +37,7 @@ const CHANGES: Record<string, Record<string, unknown>> = {
   metrics: { metrics: { listen: '127.0.0.1:9999' } },
   'flowTable.capacity': { flowTable: { capacity: 2048 } },
   'flowTable.idleTimeout': { flowTable: { idleTimeout: 60 } },
+  'flowTable.persistDirectory': { flowTable: { persistDirectory: false } },
 };
 
 const backticked = (text: string) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);

@@ -13,6 +13,7 @@ import { ECHO_PORT, withDrLab, type DrLab } from './support/dr-lab.js';
 import { waitFor } from './support/control.js';
 import { needsRoot } from './support/needs-root.js';
 import { trackPath, untrackPath } from '../src/netns/cleanup.js';
+import { FLOW_ENTRY_BYTES, FLOW_ENTRY_LAYOUT } from '../src/native/contract.js';
 
 const TEST_OPTIONS = { timeout: 180_000, skip: needsRoot('network namespaces') };
 const CONNECTIONS = 6;
@@ -208,6 +209,57 @@ test('a restart without a server drops only its flows; a flow file of another la
       assert.equal(empty.length, 1, lab.daemonOutput().stdout);
       assert.match(String(empty[0]!.reason), /^entry layout "bytes=32 src@0:8 .*", this build's is "bytes=32 src@0:4 /);
       assert.equal(activeFlows(await lab.stats()), 0, 'nothing picked up from the file');
+    } finally {
+      clients.child.kill('SIGKILL');
+    }
+  });
+});
+
+// The slots start 2 MiB into the file (native/io/flow_file.cc), FLOW_ENTRY_BYTES each.
+const ENTRIES_OFFSET = 2 << 20;
+
+test('a half-written entry and a duplicate left by a kill -9 are dropped at start; every other flow keeps its server', TEST_OPTIONS, async () => {
+  await withPersistLab(async (lab, dir) => {
+    const { clients, all, before } = await openConnections(lab);
+    try {
+      // Quiet clients: the table is not written while it is edited below.
+      clients.child.kill('SIGSTOP');
+      const exit = await lab.kill('SIGKILL');
+      assert.equal(exit.signal, 'SIGKILL');
+      const file = join(dir, `flows.${lab.segment.dispatcher.ifname}.0`);
+      const bytes = await readFile(file);
+      const used = (slot: number) => bytes[ENTRIES_OFFSET + slot * FLOW_ENTRY_BYTES + FLOW_ENTRY_LAYOUT.used] === 1;
+      const slots = (bytes.length - ENTRIES_OFFSET) / FLOW_ENTRY_BYTES;
+      const entries = [...Array(slots).keys()].filter(used);
+      assert.equal(entries.length, CONNECTIONS, 'one entry per connection in the file');
+      const at = (slot: number) => ENTRIES_OFFSET + slot * FLOW_ENTRY_BYTES;
+      const clientPort = (slot: number) => bytes.readUInt16LE(at(slot) + FLOW_ENTRY_LAYOUT.sport);
+
+      // Torn: the killed process had written another server's address but not yet the check word.
+      // Another configured server, so that only the check word can tell.
+      const torn = entries[0]!;
+      const serverAt = at(torn) + FLOW_ENTRY_LAYOUT.serverAddress;
+      const addresses = lab.segment.servers.map((s) => s.address.split('.').reduce((n, b) => n * 256 + Number(b), 0));
+      const other = addresses.find((a) => a !== bytes.readUInt32LE(serverAt));
+      assert.ok(other !== undefined && addresses.length - 1 === addresses.filter((a) => a !== bytes.readUInt32LE(serverAt)).length, 'the entry names a configured server');
+      bytes.writeUInt32LE(other, serverAt);
+      // Duplicate: an erase shifted an entry back and was killed before clearing its old slot.
+      const copied = entries.find((s) => s !== torn && !used((s + 1) % slots))!;
+      bytes.copy(bytes, at((copied + 1) % slots), at(copied), at(copied) + FLOW_ENTRY_BYTES);
+      await writeFile(file, bytes);
+
+      await lab.startDaemon();
+      const picked = logLines(lab, 'flow table picked up from the last run')[0];
+      assert.deepEqual({ kept: picked?.kept, torn: picked?.torn, duplicate: picked?.duplicate, refused: picked?.refused },
+        { kept: CONNECTIONS - 1, torn: 1, duplicate: 1, refused: 0 }, lab.daemonOutput().stdout);
+      assert.equal(activeFlows(await lab.stats()), CONNECTIONS - 1);
+
+      clients.child.kill('SIGCONT');
+      const tornPort = clientPort(torn);
+      const intact = all.filter((i) => clients.ports().get(i) !== tornPort);
+      assert.equal(intact.length, CONNECTIONS - 1, `the torn entry is one of the connections: port ${tornPort}`);
+      await clients.progress('echoes of the intact connections', intact, clients.counts(), ECHOES_BETWEEN_STEPS);
+      await assertOwners(lab, clients, new Map(intact.map((i) => [i, before.get(i)!])), 'after the start');
     } finally {
       clients.child.kill('SIGKILL');
     }

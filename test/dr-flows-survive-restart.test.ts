@@ -151,7 +151,7 @@ async function assertOwners(lab: DrLab, clients: EchoClients, expected: Map<numb
   for (const [i, server] of expected) assert.equal(byPort.get(clients.ports().get(i)!), server, `${what}: connection ${i} stayed on ${server}`);
 }
 
-test('wrr over two workers, a weight change, then a restart and a kill -9: every established connection stays on its server', TEST_OPTIONS, async () => {
+test('wrr over two workers, a weight change, then a restart and a kill -9: every established connection stays on its server', TEST_OPTIONS, async (t) => {
   await withPersistLab(async (lab) => {
     const { clients, all, before } = await openConnections(lab);
     try {
@@ -167,6 +167,7 @@ test('wrr over two workers, a weight change, then a restart and a kill -9: every
 
       await lab.restart();
       assert.equal(kept(lab, 2), CONNECTIONS);
+      t.diagnostic(logLines(lab, 'flow table').map((l) => JSON.stringify(l)).join('\n'));
       assert.equal(activeFlows(await lab.stats()), CONNECTIONS, 'the restored flows count as active at once');
       await clients.progress('echoes after the restart', all, clients.counts(), ECHOES_BETWEEN_STEPS);
       await assertOwners(lab, clients, before, 'after the restart');

@@ -184,7 +184,7 @@ test('wrr over two workers, a weight change, then a restart and a kill -9: every
   }, 2);   // two workers: each flow is picked up by the worker the fanout gives it
 });
 
-test('a restart without a server drops only its flows; a flow file of another layout starts empty, saying why', TEST_OPTIONS, async () => {
+test('a restart without a server drops only its flows; a flow file of another layout or worker count starts empty, saying why', TEST_OPTIONS, async () => {
   await withPersistLab(async (lab, dir) => {
     const { clients, all, before } = await openConnections(lab);
     try {
@@ -200,8 +200,9 @@ test('a restart without a server drops only its flows; a flow file of another la
       await clients.progress('echoes of the remaining servers\' connections', staying, clients.counts(), ECHOES_BETWEEN_STEPS);
       await assertOwners(lab, clients, new Map(staying.map((i) => [i, before.get(i)!])), 'after the restart without s1');
 
-      // Quiet clients keep their connections and their entries: the next start has a table to refuse.
-      clients.child.kill('SIGSTOP');
+      // The client's link goes down: its connections and their entries stay, and not one frame (a
+      // retransmission, a delayed ACK) can make an entry in the next daemon's table.
+      await lab.setLink('client', false);
       await lab.daemon().stop(10_000);
       const file = join(dir, `flows.${lab.segment.dispatcher.ifname}.0`);
       const bytes = await readFile(file);
@@ -215,6 +216,12 @@ test('a restart without a server drops only its flows; a flow file of another la
       assert.equal(empty.length, 1, lab.daemonOutput().stdout);
       assert.match(String(empty[0]!.reason), /^entry layout "bytes=32 src@0:8 .*", this build's is "bytes=32 src@0:4 /);
       assert.equal(activeFlows(await lab.stats()), 0, 'nothing picked up from the file');
+
+      // Another worker count: the fanout would hand the flows to other workers, so it starts empty too.
+      await lab.writeConfig({ ...lab.config, workers: 2 });
+      await lab.restart();
+      const reasons = logLines(lab, 'flow table').map((l) => [l.worker, l.reason ?? l.msg]);
+      assert.deepEqual(reasons, [[0, 'written by 1 workers, now 2'], [1, 'flow table file created: the next start picks its flows up']], lab.daemonOutput().stdout);
     } finally {
       clients.child.kill('SIGKILL');
     }
@@ -228,8 +235,9 @@ test('a half-written entry and a duplicate left by a kill -9 are dropped at star
   await withPersistLab(async (lab, dir) => {
     const { clients, all, before } = await openConnections(lab);
     try {
-      // Quiet clients: the table is not written while it is edited below.
-      clients.child.kill('SIGSTOP');
+      // The client's link goes down until the new daemon is counted: nothing but the restored entries
+      // can be in its table.
+      await lab.setLink('client', false);
       const exit = await lab.kill('SIGKILL');
       assert.equal(exit.signal, 'SIGKILL');
       const file = join(dir, `flows.${lab.segment.dispatcher.ifname}.0`);
@@ -260,7 +268,7 @@ test('a half-written entry and a duplicate left by a kill -9 are dropped at star
         { kept: CONNECTIONS - 1, torn: 1, duplicate: 1, refused: 0 }, lab.daemonOutput().stdout);
       assert.equal(activeFlows(await lab.stats()), CONNECTIONS - 1);
 
-      clients.child.kill('SIGCONT');
+      await lab.setLink('client', true);
       const tornPort = clientPort(torn);
       const intact = all.filter((i) => clients.ports().get(i) !== tornPort);
       assert.equal(intact.length, CONNECTIONS - 1, `the torn entry is one of the connections: port ${tornPort}`);

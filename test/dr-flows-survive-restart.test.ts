@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ECHO_PORT, withDrLab, type DrLab } from './support/dr-lab.js';
-import { waitFor } from './support/control.js';
+import { flows, waitFor } from './support/control.js';
 import { needsRoot } from './support/needs-root.js';
 import { trackPath, untrackPath } from '../src/netns/cleanup.js';
 import { FLOW_ENTRY_BYTES, FLOW_ENTRY_LAYOUT } from '../src/native/contract.js';
@@ -18,6 +18,7 @@ import { FLOW_ENTRY_BYTES, FLOW_ENTRY_LAYOUT } from '../src/native/contract.js';
 const TEST_OPTIONS = { timeout: 180_000, skip: needsRoot('network namespaces') };
 const CONNECTIONS = 6;
 const ECHOES_BETWEEN_STEPS = 5;   // per connection, after each step
+const CLOCK_GRAIN_MS = 20;        // the entries' clock is CLOCK_MONOTONIC_COARSE (a jiffy or so)
 
 // Runs in the client namespace: CONNECTIONS connections to VIP:ECHO_PORT, each sending "<n>\n"
 // every 100 ms and checking its echoes come back in order. One JSON event a line on stdout. A
@@ -155,6 +156,7 @@ test('wrr over two workers, a weight change, then a restart and a kill -9: every
   await withPersistLab(async (lab) => {
     const { clients, all, before } = await openConnections(lab);
     try {
+      const openedBy = Date.now();   // every flow was created before this
       // wrr with equal weights spreads them over the three servers.
       assert.equal(new Set(before.values()).size, 3, `spread: ${JSON.stringify([...before])}`);
 
@@ -168,6 +170,18 @@ test('wrr over two workers, a weight change, then a restart and a kill -9: every
       await lab.restart();
       assert.equal(kept(lab, 2), CONNECTIONS);
       t.diagnostic(logLines(lab, 'flow table').map((l) => JSON.stringify(l)).join('\n'));
+      // `las flows` reads the picked-up tables: each connection on its server, its age counted from
+      // its creation by the old daemon (the entries' clock runs on across processes).
+      const asked = Date.now();
+      const listing = await flows(lab);
+      assert.equal(listing.total, CONNECTIONS, JSON.stringify(listing));
+      const byPort = new Map([...clients.ports()].map(([i, port]) => [port, i]));
+      for (const f of listing.flows) {
+        const i = byPort.get(Number(f.client.slice(f.client.lastIndexOf(':') + 1)));
+        assert.ok(i !== undefined, `a flow of one of the connections: ${JSON.stringify(f)}`);
+        assert.equal(f.server, lab.segment.servers.find((r) => r.name === before.get(i))!.address, JSON.stringify(f));
+        assert.ok(f.ageMs >= asked - openedBy - CLOCK_GRAIN_MS, `age ${f.ageMs} ms spans the restart (${asked - openedBy} ms since the flows were open)`);
+      }
       assert.equal(activeFlows(await lab.stats()), CONNECTIONS, 'the restored flows count as active at once');
       await clients.progress('echoes after the restart', all, clients.counts(), ECHOES_BETWEEN_STEPS);
       await assertOwners(lab, clients, before, 'after the restart');

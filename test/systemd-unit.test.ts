@@ -30,6 +30,8 @@ test('the unit matches the daemon: Type=notify, user las, /run/las holds the def
     return result.config.adminSocket;
   });
   assert.equal(dirname(defaultSocket), `/run/${serviceValue(unit, 'RuntimeDirectory')}`, 'RuntimeDirectory= holds the default adminSocket');
+  // ... and the flow tables (flowTable.persistDirectory defaults to the socket's directory): kept at stop.
+  assert.equal(serviceValue(unit, 'RuntimeDirectoryPreserve'), 'yes', 'a stop keeps /run/las and the flow tables in it');
   assert.equal(serviceValue(unit, 'ExecReload'), `las reload --socket ${defaultSocket}`);
 });
 

@@ -14,6 +14,7 @@ import { flows, waitFor } from './support/control.js';
 import { needsRoot } from './support/needs-root.js';
 import { trackPath, untrackPath } from '../src/netns/cleanup.js';
 import { FLOW_ENTRY_BYTES, FLOW_ENTRY_LAYOUT } from '../src/native/contract.js';
+import { startDaemon } from '../src/demo/daemon-process.js';
 
 const TEST_OPTIONS = { timeout: 180_000, skip: needsRoot('network namespaces') };
 const CONNECTIONS = 6;
@@ -291,5 +292,22 @@ test('a half-written entry and a duplicate left by a kill -9 are dropped at star
     } finally {
       clients.child.kill('SIGKILL');
     }
+  });
+});
+
+test('a second daemon on the same flow files refuses to start before it installs anything; the first keeps serving', TEST_OPTIONS, async () => {
+  await withPersistLab(async (lab) => {
+    const ifname = lab.segment.dispatcher.ifname;
+    const dropBefore = (await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', ifname, 'ingress'])).stdout;
+    assert.match(dropBefore, /pref 4955/, 'the first daemon installed its ingress drop');
+    // Its own admin socket and no metrics listener: only the flow files are shared.
+    const secondSocket = join(lab.dir, 'second.sock');
+    const configPath = join(lab.dir, 'second.json');
+    await writeFile(configPath, JSON.stringify({ ...lab.config, adminSocket: secondSocket, metrics: { enabled: false } }));
+    await assert.rejects(startDaemon({ ns: lab.segment.dispatcher.ns, configPath, adminSocket: secondSocket }),
+      /flowTable\.persistDirectory: \S+\/flows\.\S+\.0 is in use by another running LAS daemon/);
+    assert.equal((await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', ifname, 'ingress'])).stdout, dropBefore, 'the ingress drop is the first daemon\'s, untouched');
+    const result = await lab.runClient({ requests: 20, concurrency: 4, timeoutMs: 5000 });
+    assert.equal(result.failed, 0, JSON.stringify(result.errors));
   });
 });

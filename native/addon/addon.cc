@@ -34,7 +34,7 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     Napi::Env env = info.Env();
     DataplaneConfig cfg = options_from_js(env, info[0]);
     std::vector<ServiceSpec> services = snapshot_from_js(env, info[1]);
-    dp_.reset(new Dataplane(std::move(cfg), std::move(services)));
+    dp_.reset(guarded(env, [&] { return new Dataplane(std::move(cfg), std::move(services)); }));
   }
 
  private:

@@ -48,6 +48,10 @@ Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services, Wor
     : cfg_(std::move(cfg)), make_worker_(make) {
   owned_current_.reset(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
   current_.store(owned_current_.get(), std::memory_order_release);
+  // Locked now, before the daemon installs anything: a second daemon on the same files stops here.
+  if (!cfg_.flow_file_prefix.empty())
+    for (uint32_t i = 0; i < cfg_.workers; ++i)
+      flow_files_.emplace_back(new FlowFile(cfg_.flow_file_prefix + "." + std::to_string(i)));
   std::lock_guard<std::mutex> lock(registry_mutex);
   id_ = next_id++;
   registry[id_] = this;
@@ -136,7 +140,6 @@ void Dataplane::start() {
     announce_fd_ = open_tx_socket(interface_index(cfg_.ingress_if), true);
   } catch (...) {
     workers_.clear();
-    flow_files_.clear();
     flow_reports_.clear();
     throw;
   }
@@ -163,14 +166,12 @@ void Dataplane::start() {
 }
 
 void Dataplane::attach_flow_files() {
-  if (cfg_.flow_file_prefix.empty()) return;
-  for (uint32_t i = 0; i < workers_.size(); ++i) {
+  for (uint32_t i = 0; i < flow_files_.size() && i < workers_.size(); ++i) {
     WorkerState& state = workers_[i]->state();
     FlowTable& table = state.flows;
-    flow_files_.emplace_back(new FlowFile(cfg_.flow_file_prefix + "." + std::to_string(i)));
     FlowFileReport report;
-    report.path = flow_files_.back()->path();
-    report.empty_because = flow_files_.back()->attach({table.slots(), table.capacity(), cfg_.workers, i}, table);
+    report.path = flow_files_[i]->path();
+    report.empty_because = flow_files_[i]->attach({table.slots(), table.capacity(), cfg_.workers, i}, table);
     if (report.empty_because.empty()) {
       KeepContext ctx{owned_current_.get(), cfg_.workers, i};
       report.restored = table.restore(&keep_flow, &ctx);

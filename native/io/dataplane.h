@@ -137,7 +137,7 @@ class Dataplane {
   std::unique_ptr<Snapshot> owned_current_;
   std::vector<std::unique_ptr<Snapshot>> retired_;
   uint64_t next_generation_ = 1;
-  std::vector<std::unique_ptr<FlowFile>> flow_files_;  // their locks, held while this object lives
+  std::vector<std::unique_ptr<FlowFile>> flow_files_;  // opened and locked by the constructor, held while this object lives
   std::vector<FlowFileReport> flow_reports_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -90,11 +90,12 @@ class Daemon implements DaemonControl {
     const adminGid = await resolveAdminGroup(config.adminSocketGroup); // an unknown group fails here, early
     const flowFiles = await flowFilePrefix(config, log);
     const options = { ...buildDataplaneOptions(config, this.txMode, process.pid & 0xffff), ...(flowFiles ? { flowFilePrefix: flowFiles } : {}) };
-    this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs.known));
 
     // The admin socket first: it refuses to start beside a live daemon before anything is touched.
     this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), { mode: parseMode(config.adminSocketMode), gid: adminGid });
     try {
+      // Next, before anything is installed: it locks the flow files (one daemon per file).
+      this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs.known));
       if (config.metrics.enabled) {
         this.metrics = await startMetricsServer(config.metrics.listen, createMetricsRegistry({
           stats: () => this.dataplane?.stats(),

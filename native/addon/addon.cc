@@ -3,6 +3,7 @@
 // (bench_addon.cc). Context-aware (Napi::Addon), so worker threads may load it too.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 
 #include "../io/dataplane.h"
@@ -27,6 +28,8 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
                         InstanceMethod<&DataplaneWrap::SetFilter>("setFilter"),
                         InstanceMethod<&DataplaneWrap::Stats>("stats"),
                         InstanceMethod<&DataplaneWrap::Explain>("explain"),
+                        InstanceMethod<&DataplaneWrap::SetTrace>("setTrace"),
+                        InstanceMethod<&DataplaneWrap::DrainTrace>("drainTrace"),
                         InstanceAccessor<&DataplaneWrap::Id>("id")});
   }
 
@@ -58,6 +61,45 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     return info.Env().Undefined();
   }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return stats_to_js(info.Env(), dp_->stats()); }
+  // filters: Uint32Array of 9-word records [vip, port (-1 any), proto, client, clientMask, server,
+  // verdicts, reason (DROP_REASONS index, -1 any), sample]; empty: tracing off.
+  Napi::Value SetTrace(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "setTrace(filters: Uint32Array)");
+    Napi::Uint32Array w = info[0].As<Napi::Uint32Array>();
+    std::vector<TraceFilter> filters;
+    for (size_t i = 0; i + 9 <= w.ElementLength(); i += 9) {
+      TraceFilter f;
+      f.vip = w[i];
+      f.port = static_cast<int32_t>(w[i + 1]);
+      f.proto = static_cast<uint8_t>(w[i + 2]);
+      f.client = w[i + 3];
+      f.client_mask = w[i + 4];
+      f.client &= f.client_mask;
+      f.server = w[i + 5];
+      f.verdicts = static_cast<uint8_t>(w[i + 6]);
+      int32_t reason = static_cast<int32_t>(w[i + 7]);
+      f.reason = reason >= 0 && reason < kDropReasonCount ? static_cast<DropReason>(reason) : DropReason::Count;
+      f.sample = w[i + 8] ? w[i + 8] : 1;
+      filters.push_back(f);
+    }
+    guarded(env, [&] { dp_->set_trace(filters); });
+    return env.Undefined();
+  }
+  // {records: ArrayBuffer of 36-byte TraceRecords (native/io/trace.h), lost: per worker, in total}.
+  Napi::Value DrainTrace(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t max = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : TraceRing::kCapacity;
+    Dataplane::TraceDrain d = dp_->drain_trace(max);
+    Napi::Object out = Napi::Object::New(env);
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, d.records.size() * sizeof(TraceRecord));
+    if (!d.records.empty()) std::memcpy(buf.Data(), d.records.data(), d.records.size() * sizeof(TraceRecord));
+    out.Set("records", buf);
+    Napi::Array lost = Napi::Array::New(env, d.lost.size());
+    for (size_t i = 0; i < d.lost.size(); ++i) lost.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(d.lost[i])));
+    out.Set("lost", lost);
+    return out;
+  }
   Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dp_->id()); }
 
   // explain(tuples, timeoutMs): a Promise. The I/O threads answer between batches (up to one poll

@@ -231,7 +231,7 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
     sc.new_flows.add(1);
     rc.new_flows.add(1);
   }
-  return Decision{Action::Forward, DropReason::Count, si, server};
+  return Decision{Action::Forward, DropReason::Count, si, server, new_flow};
 }
 
 }  // namespace las

@@ -20,6 +20,7 @@ struct Decision {
   DropReason reason;
   int service;
   int server;
+  bool new_flow = false;  // Forward: the scheduler chose the server (no live flow-table entry)
 };
 
 // Everything one worker owns. Nothing in here is shared with another thread except the counters,

@@ -52,6 +52,9 @@ Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services, Wor
   if (!cfg_.flow_file_prefix.empty())
     for (uint32_t i = 0; i < cfg_.workers; ++i)
       flow_files_.emplace_back(new FlowFile(cfg_.flow_file_prefix + "." + std::to_string(i)));
+  owned_trace_.reset(new TraceSet());
+  owned_trace_->generation = next_trace_generation_++;
+  trace_.store(owned_trace_.get(), std::memory_order_release);
   std::lock_guard<std::mutex> lock(registry_mutex);
   id_ = next_id++;
   registry[id_] = this;
@@ -228,6 +231,46 @@ void Dataplane::set_filter(std::vector<sock_filter> filter) {
   std::lock_guard<std::mutex> lock(control_);
   cfg_.filter = std::move(filter);
   for (auto& w : workers_) w->set_filter(cfg_.filter);
+}
+
+void Dataplane::set_trace(const std::vector<TraceFilter>& filters) {
+  std::lock_guard<std::mutex> lock(control_);
+  if (filters.size() > kMaxTraceFilters) throw std::runtime_error("at most " + std::to_string(kMaxTraceFilters) + " trace filters");
+  // "No trace" is an empty set, never a null pointer, so every worker acknowledges a generation.
+  std::unique_ptr<TraceSet> next(new TraceSet());
+  next->count = static_cast<uint32_t>(filters.size());
+  for (size_t i = 0; i < filters.size(); ++i) {
+    next->filters[i] = filters[i];
+    if (next->filters[i].sample == 0) next->filters[i].sample = 1;
+  }
+  next->generation = next_trace_generation_++;
+  trace_.store(next.get(), std::memory_order_release);
+  retired_traces_.push_back(std::move(owned_trace_));
+  owned_trace_ = std::move(next);
+  // A worker copies the set it loads and then acknowledges its generation; the pointer only moves
+  // forward, so a retired set older than every acknowledgement is never read again.
+  uint64_t oldest = std::numeric_limits<uint64_t>::max();
+  if (running_.load()) {
+    for (auto& w : workers_) oldest = std::min(oldest, w->seen_trace.load(std::memory_order_acquire));
+  }
+  auto it = retired_traces_.begin();
+  while (it != retired_traces_.end()) {
+    if ((*it)->generation < oldest) it = retired_traces_.erase(it);
+    else ++it;
+  }
+}
+
+Dataplane::TraceDrain Dataplane::drain_trace(uint32_t max_per_worker) {
+  std::lock_guard<std::mutex> lock(control_);
+  TraceDrain out;
+  std::vector<TraceRecord> buf(max_per_worker);
+  for (uint32_t w = 0; w < workers_.size(); ++w) {
+    uint32_t n = workers_[w]->trace_ring().drain(buf.data(), max_per_worker);
+    for (uint32_t i = 0; i < n; ++i) buf[i].worker = static_cast<uint8_t>(w);
+    out.records.insert(out.records.end(), buf.begin(), buf.begin() + n);
+    out.lost.push_back(workers_[w]->trace_ring().lost());
+  }
+  return out;
 }
 
 void Dataplane::reclaim() {

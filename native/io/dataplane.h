@@ -18,6 +18,7 @@
 #include "expire_queue.h"
 #include "../dataplane/explain.h"
 #include "packet_socket.h"
+#include "trace.h"
 
 namespace las {
 
@@ -115,8 +116,19 @@ class Dataplane {
   // One per worker after start(), empty when the tables are not kept in files.
   const std::vector<FlowFileReport>& flow_files() const { return flow_reports_; }
 
+  // `las trace`: replaces the running filters (empty: tracing off); workers take them between blocks.
+  void set_trace(const std::vector<TraceFilter>& filters);
+  // What the workers' trace rings hold (up to max_per_worker each, TraceRecord::worker set); lost:
+  // per worker, records dropped because its ring was full.
+  struct TraceDrain {
+    std::vector<TraceRecord> records;
+    std::vector<uint64_t> lost;
+  };
+  TraceDrain drain_trace(uint32_t max_per_worker);
+
   // For the workers.
   const DataplaneConfig& config() const { return cfg_; }
+  std::atomic<const TraceSet*>& trace() { return trace_; }
   std::atomic<Snapshot*>& current() { return current_; }
   bool running() const { return running_.load(std::memory_order_relaxed); }
 
@@ -142,6 +154,10 @@ class Dataplane {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> running_{false};
+  std::atomic<const TraceSet*> trace_{nullptr};
+  std::unique_ptr<TraceSet> owned_trace_;
+  std::vector<std::unique_ptr<TraceSet>> retired_traces_;
+  uint64_t next_trace_generation_ = 1;
   Mac ingress_mac_{};
   int announce_fd_ = -1;
   // Totals of snapshots already freed, so counters survive reloads.

@@ -102,6 +102,18 @@ const Snapshot* Worker::refresh_snapshot() {
   return snap_;
 }
 
+// One relaxed load per block; the set is copied only when the control plane published another
+// (never a null pointer: "no trace" is an empty set).
+void Worker::refresh_trace() {
+  const TraceSet* t = dp_.trace().load(std::memory_order_relaxed);
+  if (t == trace_ptr_) return;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  trace_ptr_ = t;
+  trace_ = *t;
+  for (uint32_t& h : trace_hits_) h = 0;
+  seen_trace.store(t->generation, std::memory_order_release);
+}
+
 void Worker::housekeeping(uint32_t now_ms, uint32_t sweep_budget) {
   apply_expiries(sweep_budget);
   uint32_t removed = state_.sweep(now_ms, sweep_budget);
@@ -125,6 +137,7 @@ void Worker::run() {
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
       refresh_snapshot();
       answer_explains();
+      refresh_trace();
       // The large sweep runs once per poll period, not on every wake-up: under bulk traffic the
       // worker waits for nearly every block, and a 64 Ki-slot scan each time delays every block.
       uint32_t now_ms = monotonic_ms();
@@ -138,6 +151,7 @@ void Worker::run() {
     }
     // New snapshots take effect between blocks, never inside one.
     const Snapshot* snap = refresh_snapshot();
+    refresh_trace();
     uint32_t now_ms = monotonic_ms();
     process_block(block, *snap, now_ms);
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
@@ -148,7 +162,14 @@ void Worker::run() {
   flush();
 }
 
+// Chosen once per block: without a trace the per-frame loop has no trace code at all.
 void Worker::process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms) {
+  if (trace_.count) process_frames<true>(block, snap, now_ms);
+  else process_frames<false>(block, snap, now_ms);
+}
+
+template <bool Traced>
+void Worker::process_frames(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms) {
   WorkerCounters& c = state_.counters;
   const uint32_t n = block->hdr.bh1.num_pkts;
   auto* pkt = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<uint8_t*>(block) + block->hdr.bh1.offset_to_first_pkt);
@@ -166,7 +187,7 @@ void Worker::process_block(tpacket_block_desc* block, const Snapshot& snap, uint
         prepare(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_mac, pkt->tp_snaplen, snap, state_, prepared[k]);
       pkt = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_next_offset);
     }
-    for (uint32_t k = 0; k < m; ++k) handle_frame(hdrs[k], snap, now_ms, prepared[k]);
+    for (uint32_t k = 0; k < m; ++k) handle_frame<Traced>(hdrs[k], snap, now_ms, prepared[k]);
     done += m;
   }
   flush();
@@ -204,11 +225,19 @@ void Worker::forward(RxFrame& f) {
   transmit(f.vnet, f.data, f.len, f.vlan);
 }
 
+template <bool Traced>
 void Worker::handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_ms, const Prepared& prepared) {
   RxFrame f;
-  if (!open_frame(pkt, f)) return;
-  if (prepared.service >= 0 && !fits_egress(f, prepared.p.l3_offset)) return;
+  if (!open_frame(pkt, f)) {
+    if (Traced) trace(pkt, snap, nullptr, Decision{Action::Drop, DropReason::TruncatedCapture, -1, -1});
+    return;
+  }
+  if (prepared.service >= 0 && !fits_egress(f, prepared.p.l3_offset)) {
+    if (Traced) trace(pkt, snap, &prepared, Decision{Action::Drop, DropReason::Oversize, prepared.service, -1});
+    return;
+  }
   Decision d = decide(f.data, f.len, snap, state_, now_ms, prepared);
+  if (Traced) trace(pkt, snap, &prepared, d);
   if (d.action == Action::Forward) {
     if (workers_ > 1 && fanout_hash(prepared, snap) % workers_ != state_.index) state_.counters.wrong_worker.add(1);
     forward(f);
@@ -224,6 +253,44 @@ void Worker::handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_
     }
     if (send(arp_fd_, out, out_len, MSG_DONTWAIT) < 0) state_.counters.drop(DropReason::TxError);
   }
+}
+
+void Worker::trace(const tpacket3_hdr* pkt, const Snapshot& snap, const Prepared* pr, const Decision& d) {
+  TraceRecord r{};
+  r.sec = pkt->tp_sec;
+  r.nsec = pkt->tp_nsec;
+  r.len = pkt->tp_len;
+  r.action = static_cast<uint8_t>(d.action);
+  r.reason = static_cast<uint8_t>(d.reason);
+  r.service_port = 0xffff;
+  if (pr) {
+    const ParsedFrame& p = pr->p;
+    r.src = p.src;
+    r.dst = p.dst;
+    r.proto = p.proto;
+    if (p.has_ports) {
+      r.sport = p.sport;
+      r.dport = p.dport;
+    }
+    if (p.kind == FrameKind::Arp) r.flags |= kTraceArp;
+    if (p.is_fragment) r.flags |= kTraceFragment;
+    if (pr->icmp_error) r.flags |= kTraceIcmpError;
+    int si = d.service >= 0 ? d.service : pr->service;
+    if (si >= 0) {
+      const Service& svc = snap.services[si];
+      r.service_port = svc.spec.port;
+      if (d.action == Action::Forward && d.server >= 0) r.server = svc.spec.servers[d.server].addr;
+    }
+    if (d.new_flow) r.flags |= kTraceNewFlow;
+  }
+  uint8_t matched = 0;
+  for (uint32_t i = 0; i < trace_.count; ++i) {
+    const TraceFilter& f = trace_.filters[i];
+    if (trace_matches(f, r) && ++trace_hits_[i] % f.sample == 0) matched |= static_cast<uint8_t>(1u << i);
+  }
+  if (!matched) return;
+  r.matched = matched;
+  trace_ring_.push(r);
 }
 
 void Worker::build_message(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,

@@ -13,6 +13,7 @@
 #include "expire_queue.h"
 #include "explain_mailbox.h"
 #include "packet_socket.h"
+#include "trace.h"
 
 namespace las {
 
@@ -34,6 +35,9 @@ class Worker {
   WorkerState& state() { return state_; }
   ExpireQueue& expiries() { return expiries_; }
   ExplainMailbox& explains() { return explains_; }
+  TraceRing& trace_ring() { return trace_ring_; }
+  // The trace set generation this worker has taken; older sets may be freed once all moved on.
+  std::atomic<uint64_t> seen_trace{0};
   // The snapshot generation this worker is using; older snapshots may be freed once all moved on.
   std::atomic<uint64_t> seen_generation{0};
 
@@ -60,7 +64,14 @@ class Worker {
   WorkerState state_;
 
  private:
+  template <bool Traced>
+  void process_frames(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
+  template <bool Traced>
   void handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_ms, const Prepared& prepared);
+  // Matches one decision against the running trace filters and keeps it if one takes it. pr is null
+  // for a frame that was not parsed (truncated capture).
+  void trace(const tpacket3_hdr* pkt, const Snapshot& snap, const Prepared* pr, const Decision& d);
+  void refresh_trace();
   void transmit(VnetHdr* vnet, uint8_t* frame, uint32_t len, const uint8_t* vlan_tag);
   // Fills msg with iovecs for header, frame and a re-inserted VLAN tag (kept in `tag`).
   void build_message(mmsghdr& msg, iovec* iov, uint8_t* tag, VnetHdr* vnet, uint8_t* frame, uint32_t len,
@@ -90,6 +101,10 @@ class Worker {
   const Snapshot* snap_ = nullptr;
   ExpireQueue expiries_;
   ExplainMailbox explains_;
+  const TraceSet* trace_ptr_ = nullptr;  // the set last taken, compared once per block
+  TraceSet trace_{};                     // its copy: the worker never reads the shared one again
+  uint32_t trace_hits_[kMaxTraceFilters] = {};  // matches per filter, for sampling
+  TraceRing trace_ring_;
 };
 
 uint32_t monotonic_ms();

@@ -13,6 +13,7 @@ function fakeControl() {
     flows: async (service, limit) => (calls.push(['flows', service, limit]), { total: 0, flows: [] }),
     explain: async (tuples) => (calls.push(['explain', tuples]), { explanations: [] }),
     server: (action, service, address, weight) => (calls.push(['server', action, service, address, weight]), {}),
+    trace: (args) => (calls.push(['trace', args]), {}),
   };
   return { calls, handlers: adminHandlers(control) };
 }

@@ -13,6 +13,7 @@ import { registerReload } from './reload.js';
 import { registerServer } from './server.js';
 import { registerStats } from './stats.js';
 import { registerStatus } from './status.js';
+import { registerTrace } from './trace.js';
 
 // Lines stay under 80 columns: commander wraps longer ones at the terminal width.
 const DESCRIPTION = `LAS (Link Address Selector): a layer-2 direct-routing load balancer,
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
         'sudo las run -c /etc/las/las.json    # start the dispatcher',
         'sudo las status -c /etc/las/las.json # services, servers, health, flows',
         'sudo las stats -c /etc/las/las.json  # counters of the running daemon',
+        'sudo las trace --client 198.51.100.7 # live decisions for one client',
         'sudo las reload -c /etc/las/las.json # apply the edited config',
         'sudo las explain tcp 198.51.100.7:40112 10.0.0.100:80 # which server, why',
         'sudo las demo                        # LVS-DR in network namespaces',
@@ -64,6 +66,7 @@ export function buildProgram(): Command {
   registerStats(program);
   registerFlows(program);
   registerExplain(program);
+  registerTrace(program);
   registerServer(program);
   registerReload(program);
   registerDemo(program);

@@ -9,6 +9,24 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 
 export type AdminHandler = (args: unknown) => unknown | Promise<unknown>;
+
+/** More lines for a streaming reply, each {"id":..., ...line}; ready() is false while the client lags. */
+export interface AdminStreamSink {
+  ready(): boolean;
+  send(lines: unknown[]): void;
+  end(line: unknown): void;
+}
+
+/**
+ * A handler's answer that keeps the connection open (`las trace`): start() runs first (it may throw:
+ * an error answer), then the usual ok response carries `result`, then the stream's own lines follow
+ * until the client goes away, which calls the function start() returned. The connection takes no
+ * more requests, has no idle timeout, is never evicted, and is cut off when it stops reading for
+ * replyStallMs.
+ */
+export class AdminStream {
+  constructor(readonly result: unknown, readonly start: (sink: AdminStreamSink) => () => void) {}
+}
 export type AdminHandlers = Record<string, AdminHandler>;
 
 export interface AdminServer {
@@ -193,11 +211,12 @@ function serveConnection(connection: Connection, handlers: AdminHandlers, limits
   let buffered: Buffer = Buffer.alloc(0);
   let pumping = false;
   let refused = false;
+  let streaming = false;
 
   socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy()); // a client hanging up mid-response is not our problem
   socket.on('data', (chunk: Buffer) => {
-    if (refused) return;
+    if (refused || streaming) return; // a streaming client has nothing more to ask: its bytes are ignored
     connection.lastActive = Date.now();
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
     if (buffered.length >= limits.maxBufferedBytes) socket.pause();
@@ -255,9 +274,23 @@ function serveConnection(connection: Connection, handlers: AdminHandlers, limits
         buffered = buffered.subarray(newline + 1);
         if (line.trim() === '') continue;
         connection.busy = true;
-        const response = await handleLine(line, handlers);
+        let response = await handleLine(line, handlers);
         connection.lastActive = Date.now();
         if (socket.destroyed) break;
+        if (response.ok && response.result instanceof AdminStream) {
+          const stream = response.result;
+          try {
+            const stop = stream.start(streamSink(socket, response.id, limits));
+            streaming = true;
+            buffered = Buffer.alloc(0);
+            socket.setTimeout(0);
+            socket.once('close', stop);
+            send({ id: response.id, ok: true, result: stream.result ?? null });
+            break;
+          } catch (error) {
+            response = { id: response.id, ok: false, error: error instanceof Error ? error.message : String(error) };
+          }
+        }
         if (!send(response) && !(await drained())) {
           socket.destroy(); // replies pile up unread: cut off before they cost more
           break;
@@ -269,10 +302,35 @@ function serveConnection(connection: Connection, handlers: AdminHandlers, limits
       // Everything complete is handled: read again (also after a pause for too many bytes).
       if (!socket.destroyed && !refused && socket.isPaused()) socket.resume();
     } finally {
-      connection.busy = false;
+      connection.busy = streaming;
       pumping = false;
     }
   }
+}
+
+function streamSink(socket: net.Socket, id: unknown, limits: AdminLimits): AdminStreamSink {
+  let stalledSince: number | undefined;
+  const line = (value: unknown) => encodeJson({ id, ...(value as object) });
+  return {
+    ready() {
+      if (socket.destroyed) return false;
+      if (socket.writableLength <= limits.maxPendingReplyBytes) {
+        stalledSince = undefined;
+        return true;
+      }
+      stalledSince ??= Date.now();
+      if (Date.now() - stalledSince > limits.replyStallMs) socket.destroy(); // it stopped reading
+      return false;
+    },
+    send(lines) {
+      if (!socket.destroyed && lines.length > 0) socket.write(`${lines.map(line).join('\n')}\n`);
+    },
+    end(value) {
+      if (socket.destroyed) return;
+      socket.end(`${line(value)}\n`);
+      setTimeout(() => socket.destroy(), limits.replyStallMs).unref();
+    },
+  };
 }
 
 async function handleLine(line: string, handlers: AdminHandlers): Promise<Response> {

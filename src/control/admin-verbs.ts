@@ -14,6 +14,8 @@ export interface DaemonControl {
   flows(service: string | undefined, limit: number): Promise<unknown>;
   server(action: ServerAction, service: string, address: string, weight?: number): unknown;
   explain(tuples: ExplainTuple[]): Promise<unknown>;
+  /** A streaming answer (AdminStream); the arguments are checked by trace-filter.ts. */
+  trace(args: unknown): unknown;
 }
 
 export const DEFAULT_FLOW_LIMIT = 100;
@@ -68,6 +70,7 @@ export function adminHandlers(control: DaemonControl): AdminHandlers {
       noOtherKeys(args, ['tuples'], usage);
       return control.explain(checkTuples(args.tuples));
     },
+    trace: (raw) => control.trace(raw),
     server: (raw) => {
       const usage = '{"action":"drain|enable|weight","service":"web","address":"10.0.0.11","weight":2}';
       const args = argsObject(raw, usage);

@@ -8,7 +8,7 @@ import { installIngressDrop, type IngressDrop } from './ingress-drop.js';
 import { ARP_WAIT_MS, ServerMacs } from './server-macs.js';
 import { buildDataplaneOptions } from './native-snapshot.js';
 import { chooseTxMode } from './tx-mode.js';
-import { startAdminServer, type AdminServer } from './admin-server.js';
+import { AdminStream, startAdminServer, type AdminServer } from './admin-server.js';
 import { resolveAdminGroup } from './admin-group.js';
 import { adminHandlers, type DaemonControl, type ServerAction } from './admin-verbs.js';
 import { hasMac, ServerState } from './server-state.js';
@@ -28,6 +28,8 @@ import { RateSampler } from './status-history.js';
 import { buildStatusDocument } from './status-document.js';
 import { packageVersion } from './build-info.js';
 import { flowFilePrefix, logFlowFiles } from './flow-files.js';
+import { TRACE_POLL_MS, Tracer } from './tracer.js';
+import { parseTraceArgs } from './trace-filter.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -57,6 +59,8 @@ class Daemon implements DaemonControl {
   private readonly checkDurations = checkDurationHistogram();
   private watch?: CounterWatch;
   private links?: LinkWatch;
+  private tracer?: Tracer;
+  private dropReasons: readonly string[] = [];
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
     this.state = ServerState.fromConfig(config);
@@ -90,6 +94,9 @@ class Daemon implements DaemonControl {
     const adminGid = await resolveAdminGroup(config.adminSocketGroup); // an unknown group fails here, early
     const flowFiles = await flowFilePrefix(config, log);
     const options = { ...buildDataplaneOptions(config, this.txMode, process.pid & 0xffff), ...(flowFiles ? { flowFilePrefix: flowFiles } : {}) };
+    this.dropReasons = addon.DROP_REASONS;
+    // Finds the dataplane when a client asks: until it exists a trace is refused.
+    this.tracer = new Tracer({ dataplane: () => this.dataplane, dropReasons: this.dropReasons, services: () => this.config.services, log });
 
     // The admin socket first: it refuses to start beside a live daemon before anything is touched.
     this.admin = await startAdminServer(config.adminSocket, adminHandlers(this), { mode: parseMode(config.adminSocketMode), gid: adminGid });
@@ -174,7 +181,16 @@ class Daemon implements DaemonControl {
       flowTable: { capacity: this.config.flowTable.capacity, idleTimeout: this.idleBoundSeconds },
       flowTimeouts: this.config.flowTimeouts,
       services: addConnections(this.serviceStatus(), await this.aging?.connections(this.config.services)),
+      trace: this.tracer?.status() ?? { active: false, clients: [] },
     };
+  }
+
+  /** `las trace`: decisions matching the filter stream until the client goes away. */
+  trace(raw: unknown): AdminStream {
+    const tracer = this.tracer;
+    if (!tracer) throw new Error('the daemon is not running the fast path yet');
+    const filter = parseTraceArgs(raw, this.config.services, this.dropReasons);
+    return new AdminStream({ filter: filter.text, workers: this.config.workers, pollMs: TRACE_POLL_MS }, (sink) => tracer.open(filter, sink));
   }
 
   async flows(service: string | undefined, limit: number): Promise<unknown> {
@@ -312,6 +328,7 @@ class Daemon implements DaemonControl {
     this.monitor = undefined;
     await this.aging?.close().catch((error: unknown) => this.log.warn({ err: error }, 'stopping flow aging failed'));
     this.aging = undefined;
+    this.tracer?.close();
     this.dataplane?.stop();
     if (this.ingressDrop) await this.ingressDrop.remove();
     this.ingressDrop = undefined;

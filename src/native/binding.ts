@@ -78,6 +78,10 @@ export interface NativeDataplane {
   stats(): DataplaneStats;
   /** `las explain`: each I/O thread answers for its own shard between batches (rejects after timeoutMs). */
   explain(tuples: ExplainTuple[], timeoutMs: number): Promise<NativeExplanation[]>;
+  /** `las trace`: the fast path's filters, 9 words each (src/control/trace-filter.ts); empty: off. */
+  setTrace(filters: Uint32Array): void;
+  /** What the workers' trace rings hold (36-byte records, src/control/trace-records.ts); lost per worker. */
+  drainTrace(maxPerWorker?: number): { records: ArrayBuffer; lost: number[] };
 }
 
 /** A flow's first packet as `las explain` asks about it. */

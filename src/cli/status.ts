@@ -91,5 +91,10 @@ export function formatStatus(result: unknown, exact = false): string {
     }
   }
   lines.push(table(['Prot LocalAddress:Port Name', 'Scheduler', 'Weight', 'ActiveConn', 'InActConn', 'State', 'Flags / Notes'], rows, [0, 1, 5, 6]));
+  if (status.trace !== undefined) {
+    // las trace: the fast path's trace state (off = the untraced loop).
+    const traces = list(obj(status.trace).clients).map(obj);
+    lines.push(traces.length === 0 ? 'trace: off' : `trace: ${traces.length} running (${traces.map((t) => text(t.filter)).join('; ')})`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -3,7 +3,8 @@
 import { isIPv4 } from '../config/schema.js';
 import { intToIpv4, ipv4ToInt } from './ipv4.js';
 
-export const TRACE_VERDICTS = ['forward', 'drop', 'arp_reply', 'pass'] as const; // native Action order
+/** In the order of the native Action enum (classify.h): a verdict's bit is 1 << its index. */
+export const TRACE_VERDICTS = ['forward', 'arp_reply', 'drop', 'pass'] as const;
 export type TraceVerdict = (typeof TRACE_VERDICTS)[number];
 const PROTOCOLS = { tcp: 6, udp: 17, icmp: 1 } as const;
 export type TraceProtocol = keyof typeof PROTOCOLS;

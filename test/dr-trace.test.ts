@@ -1,0 +1,157 @@
+// `las trace` against a real daemon in namespaces: a trace on a client prefix shows that client's
+// TCP frames with the server that really answered them and nothing of another client; a trace of
+// drops shows frames to a port with no service with that reason; --count N stops after N; a client
+// that goes away removes its trace (status says so).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { stopProcess } from '../src/demo/processes.js';
+import type { TraceEvent } from '../src/control/trace-records.js';
+import { withDrLab, type DrLab } from './support/dr-lab.js';
+import { needsRoot } from './support/needs-root.js';
+import { CLI, las, waitFor } from './support/control.js';
+
+const OPTIONS = { timeout: 180_000, skip: needsRoot('network namespaces') };
+const REQUESTS = 12;
+
+/** A running `las trace --json`: its events and lost notices as they arrive. */
+interface TraceRun { child: ChildProcess; events: TraceEvent[]; lost: number; stderr: () => string; exit: Promise<number | null> }
+
+async function startTrace(lab: DrLab, args: string[]): Promise<TraceRun> {
+  const child = spawn(process.execPath, [CLI, 'trace', '--json', '--socket', lab.adminSocket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: TraceRun = { child, events: [], lost: 0, stderr: () => stderr, exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+  let stderr = '';
+  let partial = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    partial += s;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines.filter((l) => l !== '')) {
+      const value = JSON.parse(line) as TraceEvent & { lost?: number };
+      if (typeof value.lost === 'number') run.lost += value.lost;
+      else run.events.push(value);
+    }
+  });
+  // The daemon answered: the filter is in the fast path from here on.
+  await waitFor('las trace to start', () => stderr.includes('tracing ') || child.exitCode !== null, 15_000, () => stderr);
+  assert.equal(child.exitCode, null, `las trace exited: ${stderr}`);
+  return run;
+}
+
+/** The exit status of a trace that must end by itself; killed (and failed) if it does not in time. */
+async function exitWithin(run: TraceRun, ms: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), ms); });
+  const code = await Promise.race([run.exit, late]);
+  clearTimeout(timer);
+  if (code === 'late') {
+    run.child.kill('SIGKILL');
+    assert.fail(`las trace did not end within ${ms} ms; ${run.events.length} events; ${run.stderr()}`);
+  }
+  return code;
+}
+
+async function traceState(lab: DrLab): Promise<{ active: boolean; clients: { filter: string }[] }> {
+  return ((await lab.admin('status')) as { trace: { active: boolean; clients: { filter: string }[] } }).trace;
+}
+
+const address = (endpoint: string | null) => endpoint?.split(':')[0];
+
+describe('las trace', () => {
+  it('a client prefix shows that client\'s frames with the server that answered, and nothing of another client', OPTIONS, async () => {
+    // One worker: its ring is drained in order, so once the last connection shows up every earlier
+    // frame has been delivered too.
+    await withDrLab({ clients: 2, service: { flowKey: '5tuple' }, config: { workers: 1 } }, async (lab) => {
+      const client = lab.segment.clients[0]!;
+      const other = lab.segment.clients[1]!;
+      const mine = await startTrace(lab, ['--client', `${client.address}/32`]);
+      const all = await startTrace(lab, ['--vip', `${lab.vip}:${lab.port}`]);
+      try {
+        assert.deepEqual((await traceState(lab)).clients.map((c) => c.filter), [`client ${client.address}/32`, `vip ${lab.vip}:${lab.port}`]);
+        const theirs = await lab.runClient({ client: other.role, requests: REQUESTS });
+        const ours = await lab.runClient({ client: client.role, requests: REQUESTS });
+        assert.equal(theirs.ok, REQUESTS, JSON.stringify(theirs));
+        assert.equal(ours.ok, REQUESTS, JSON.stringify(ours));
+        // Every connection of ours has its new flow in the trace: the last one too.
+        const newFlows = () => mine.events.filter((e) => e.reason === 'new flow');
+        await waitFor('our connections in the trace', () => newFlows().length >= REQUESTS, 20_000, () => mine.events.length);
+        await waitFor('the other client in the unfiltered trace', () => all.events.some((e) => address(e.client) === other.address), 20_000);
+
+        assert.ok(mine.events.length > REQUESTS, `only ${mine.events.length} events`);
+        assert.equal(mine.lost, 0);
+        for (const e of mine.events) {
+          assert.equal(address(e.client), client.address, `an event of another client: ${JSON.stringify(e)}`);
+          assert.equal(e.protocol, 'tcp');
+          assert.equal(e.vip, `${lab.vip}:${lab.port}`);
+          assert.equal(e.verdict, 'forward', JSON.stringify(e));
+          assert.ok(e.reason === 'new flow' || e.reason === 'flow table', e.reason);
+          assert.equal(e.service, 'web');
+          assert.equal(e.worker, 0);
+        }
+        // The server the trace names for each new connection is the one whose HTTP answer came back.
+        const nameOf = new Map(lab.segment.servers.map((s) => [s.address, s.name]));
+        const traced: Record<string, number> = {};
+        for (const e of newFlows()) traced[nameOf.get(e.server ?? '') ?? `unknown ${e.server}`] = (traced[nameOf.get(e.server ?? '') ?? `unknown ${e.server}`] ?? 0) + 1;
+        assert.deepEqual(traced, ours.byServer);
+        // Every later frame of a connection names the server of its new flow.
+        const serverOf = new Map(newFlows().map((e) => [e.client, e.server]));
+        for (const e of mine.events) assert.equal(e.server, serverOf.get(e.client), JSON.stringify(e));
+        // The unfiltered trace saw both clients in the same time.
+        assert.ok(all.events.some((e) => address(e.client) === client.address));
+      } finally {
+        await stopProcess(mine.child);
+        await stopProcess(all.child);
+      }
+    });
+  });
+
+  it('drops to a port with no service show with their reason; --count stops; a client that goes away ends its trace', OPTIONS, async () => {
+    await withDrLab({ service: { flowKey: '5tuple' }, config: { workers: 2 } }, async (lab) => {
+      const client = lab.segment.client;
+      const datagrams = 20;
+      const noServicePort = 9;
+      const send = () => lab.exec('client', process.execPath, ['-e', `
+        const s = require('node:dgram').createSocket('udp4');
+        let n = 0;
+        const next = () => n++ < ${datagrams} ? s.send('x', ${noServicePort}, '${lab.vip}', next) : s.close();
+        next();`]);
+
+      // --count: the command ends by itself after exactly N decisions, with exit status 0.
+      const counted = await startTrace(lab, ['--drops', '--client', client.address, '--count', '5']);
+      await send();
+      assert.equal(await exitWithin(counted, 20_000), 0, counted.stderr());
+      assert.equal(counted.events.length, 5, JSON.stringify(counted.events));
+      for (const e of counted.events) {
+        assert.equal(e.verdict, 'drop');
+        assert.equal(e.reason, 'no_service');
+        assert.equal(e.protocol, 'udp');
+        assert.equal(address(e.client), client.address);
+        assert.equal(e.vip, `${lab.vip}:${noServicePort}`);
+        assert.equal(e.server, null);
+      }
+      await waitFor('the trace to end once its client left', async () => !(await traceState(lab)).active, 10_000);
+
+      // A reason filter sees every such drop; HTTP to the service meanwhile is not in it.
+      const byReason = await startTrace(lab, ['--reason', 'no_service']);
+      try {
+        assert.equal((await traceState(lab)).active, true);
+        const http = await lab.runClient({ requests: 4 });
+        assert.equal(http.ok, 4);
+        await send();
+        await waitFor('every datagram in the trace', () => byReason.events.length >= datagrams, 20_000, () => byReason.events.length);
+        assert.ok(byReason.events.every((e) => e.verdict === 'drop' && e.reason === 'no_service' && e.vip === `${lab.vip}:${noServicePort}`), JSON.stringify(byReason.events));
+        assert.equal(byReason.events.length, datagrams);
+        const text = await las(['status', '--socket', lab.adminSocket]);
+        assert.match(text.stdout, /trace: 1 running/);
+      } finally {
+        // Gone without a goodbye: the daemon notices the closed socket and turns the trace off.
+        byReason.child.kill('SIGKILL');
+        await exitWithin(byReason, 10_000);
+      }
+      await waitFor('the trace to end once its client was killed', async () => !(await traceState(lab)).active, 10_000);
+      assert.deepEqual((await traceState(lab)).clients, []);
+      assert.match((await las(['status', '--socket', lab.adminSocket])).stdout, /trace: off/);
+    });
+  });
+});

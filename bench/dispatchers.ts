@@ -4,7 +4,10 @@
 //   nft-lb      the kernel balancer: nft netdev ingress jhash -> ether daddr map -> fwd
 //   las-pt      LAS pass-through: the AF_PACKET rings and the send path, no parsing or flow logic
 //   las-full    the real daemon (`las run`): Maglev, counters, a flow table pre-filled by traffic
+// and, in the trace-64 scenario only, las-full with a `las trace` running that matches nothing
+// (las-trace-none) or every frame (las-trace-all).
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { adminRequest } from '../src/control/admin-client.js';
 import { startDaemon, type DaemonProcess } from '../src/demo/daemon-process.js';
@@ -20,14 +23,21 @@ import { threadTicks } from './system.js';
 import type { Topology } from './topology.js';
 import { big } from './wire.js';
 
-export type DispatcherId = 'kernel-fwd' | 'nft-lb' | 'las-pt' | 'las-full';
+export type DispatcherId = 'kernel-fwd' | 'nft-lb' | 'las-pt' | 'las-full' | 'las-trace-none' | 'las-trace-all';
+/** What a scenario measures unless it says otherwise (Scenario.only). */
 export const DISPATCHERS: DispatcherId[] = ['kernel-fwd', 'nft-lb', 'las-pt', 'las-full'];
+/** The real daemon, with or without a trace running: each is pre-filled the same way. */
+export const LAS_FULL: DispatcherId[] = ['las-full', 'las-trace-none', 'las-trace-all'];
+/** Every dispatcher a scenario may name: the trace variants run only where named. */
+export const ALL_DISPATCHERS: DispatcherId[] = [...DISPATCHERS, 'las-trace-none', 'las-trace-all'];
 
 export const DISPATCHER_LABELS: Record<DispatcherId, string> = {
   'kernel-fwd': 'kernel forwarding (no balancing)',
   'nft-lb': 'kernel balancer (nftables jhash)',
   'las-pt': 'LAS pass-through',
   'las-full': 'LAS full logic',
+  'las-trace-none': 'LAS full, a trace matching nothing',
+  'las-trace-all': 'LAS full, a trace matching every frame',
 };
 
 export const NFT_TABLE = 'lasbench';
@@ -320,7 +330,7 @@ async function startFull(ctx: BenchContext, scenario: Scenario, prefill: FlowSpa
   }
   const stats = async () => adminRequest(adminSocket, 'stats', {}, 5000);
   const counters = async () => countersFromStats(await stats(), await threadTicks(daemon.pid, 'las-io-'));
-  const info: Record<string, unknown> = { workers: scenario.workers, cpus: workerCpus(ctx, scenario.workers), flowCapacity: ctx.settings.flowCapacity };
+  const info: Record<string, unknown> = { workers: scenario.workers, cpus: workerCpus(ctx, scenario.workers), flowCapacity: ctx.settings.flowCapacity, adminSocket };
   try {
     info.txMode = obj(await stats()).txMode;
     if (prefill && prefill.flows > 0) info.prefill = await prefillTable(ctx, scenario, prefill, counters, String(info.txMode));
@@ -355,8 +365,58 @@ async function startFull(ctx: BenchContext, scenario: Scenario, prefill: FlowSpa
   };
 }
 
+/** las trace's filters in the trace-64 scenario: a client the traffic never comes from, and none. */
+const TRACE_ARGS = { 'las-trace-none': { client: '192.0.2.1' }, 'las-trace-all': {} } as const;
+
+/**
+ * LAS full with a trace client on its admin socket for the whole trial, reading and discarding the
+ * stream as `las trace > /dev/null` would (its lines are counted, not parsed).
+ */
+async function startTraced(id: 'las-trace-none' | 'las-trace-all', ctx: BenchContext, scenario: Scenario, prefill: FlowSpace | undefined): Promise<RunningDispatcher> {
+  const full = await startFull(ctx, scenario, prefill);
+  const socket = String(full.info.adminSocket);
+  const client = net.createConnection(socket);
+  let lines = 0;
+  let started = false;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('las trace: no answer from the daemon within 5 s')), 5000);
+      client.on('error', reject);
+      client.on('connect', () => client.write(`${JSON.stringify({ id: 1, cmd: 'trace', args: TRACE_ARGS[id] })}\n`));
+      client.on('data', (chunk: Buffer) => {
+        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+        if (!started) {
+          started = true;
+          clearTimeout(timer);
+          if (!chunk.toString('utf8').includes('"ok":true')) reject(new Error(`las trace refused: ${chunk.toString('utf8').slice(0, 300)}`));
+          else resolve();
+        }
+      });
+    });
+  } catch (error) {
+    client.destroy();
+    await full.stop();
+    throw error;
+  }
+  const info: Record<string, unknown> = { ...full.info, trace: TRACE_ARGS[id] };
+  delete info.adminSocket;
+  return {
+    ...full,
+    id,
+    info,
+    async stop() {
+      info.traceLines = lines - 1; // the answer line aside: events and lost notices received
+      client.destroy();
+      await full.stop();
+    },
+  };
+}
+
 export async function startDispatcher(id: DispatcherId, ctx: BenchContext, scenario: Scenario, prefill?: FlowSpace): Promise<RunningDispatcher> {
   switch (id) {
+    case 'las-trace-none':
+    case 'las-trace-all':
+      return startTraced(id, ctx, scenario, prefill);
     case 'kernel-fwd':
     case 'nft-lb':
       return startKernel(id, ctx, scenario);

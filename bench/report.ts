@@ -1,7 +1,7 @@
 // summary.md and the derived parts of results.json (per-dispatcher summaries, ratios, targets, the
 // "what limits the numbers" notes).
 import { BULK_PATH_LABELS, BULK_PATHS, type BulkPath, type BulkSection, type BulkTrial } from './bulk.js';
-import { DISPATCHER_LABELS, DISPATCHERS, type DispatcherId } from './dispatchers.js';
+import { ALL_DISPATCHERS, DISPATCHER_LABELS, DISPATCHERS, type DispatcherId } from './dispatchers.js';
 import type { TrialResult } from './measure.js';
 import { RATIOS, stat, type BenchResults, type DispatcherSummary, type RatioKey, type RoundResult, type ScenarioResult, type Stat, type Target } from './results.js';
 
@@ -23,7 +23,7 @@ function interfaceDropped(t: TrialResult): number {
 
 export function summarise(rounds: RoundResult[]): ScenarioResult['summary'] {
   const perDispatcher: Partial<Record<DispatcherId, DispatcherSummary>> = {};
-  for (const id of DISPATCHERS) {
+  for (const id of ALL_DISPATCHERS) {
     const trials = rounds.map((r) => r.trials[id]).filter((t): t is TrialResult => t !== undefined);
     if (trials.length === 0) continue;
     const threadNs = trials.map((t) => t.cpu.dispatcherThreadNsPerPacket).filter((v): v is number => v !== null);
@@ -157,6 +157,11 @@ function packetLimits(r: BenchResults): string[] {
   const generatorAlone = Math.max(0, ...headline.rounds.flatMap((x) => [x.trials['las-pt']?.offeredPps ?? 0, x.trials['las-full']?.offeredPps ?? 0]));
   if (kernelLossless && generatorAlone > 0) {
     notes.push(`The kernel baselines lost nothing: they forward inside the generator's own transmit (veth runs the receive on the sender's CPU), so their cost slows the generator instead of dropping frames. Their delivered rate is what CPU ${gcpu} does generating and forwarding together; with LAS on the other core the same generator offered up to ${mpps(generatorAlone)} Mpps.`);
+  }
+  for (const sc of r.scenarios.filter((s) => s.group === 'trace')) {
+    const d = (id: DispatcherId) => mpps(sc.summary.perDispatcher[id]?.deliveredPps.median);
+    const lines = (id: DispatcherId) => sc.dispatcherInfo[id]?.traceLines;
+    notes.push(`las trace (${sc.id}, Mpps delivered, same round): no trace ${d('las-full')}; a trace matching nothing ${d('las-trace-none')} (${ratioCell(sc.summary.ratios['las-trace-none/las-full'])} of no trace); a trace matching every frame ${d('las-trace-all')} (${ratioCell(sc.summary.ratios['las-trace-all/las-full'])}; its client received ${String(lines('las-trace-all') ?? 'n/a')} lines in the last round, the rest counted as lost).`);
   }
   const modes = r.scenarios.filter((s) => s.group === 'txmode');
   if (modes.length > 0) {

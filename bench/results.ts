@@ -18,6 +18,8 @@ export const RATIOS = [
   ['las-pt', 'nft-lb'],
   ['nft-lb', 'kernel-fwd'],
   ['las-full', 'kernel-fwd'],
+  ['las-trace-none', 'las-full'],
+  ['las-trace-all', 'las-full'],
 ] as const satisfies ReadonlyArray<readonly [DispatcherId, DispatcherId]>;
 
 export type RatioKey = `${(typeof RATIOS)[number][0]}/${(typeof RATIOS)[number][1]}`;

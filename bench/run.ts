@@ -13,7 +13,7 @@ import { ASAN_FLOOD_SCENARIO, DEFAULT_FLOOD_FRAMES, runAsanFloodBench } from './
 import { bulkTrialCount, runBulk, type BulkSection } from './bulk.js';
 import { CHARTS, renderSvg } from './charts.js';
 import {
-  DISPATCHER_LABELS, DISPATCHERS, startDispatcher, type BenchContext, type DispatcherId, type RunningDispatcher,
+  DISPATCHER_LABELS, DISPATCHERS, LAS_FULL, startDispatcher, type BenchContext, type DispatcherId, type RunningDispatcher,
 } from './dispatchers.js';
 import { backgroundLoad, checkPrerequisites, codeVersion, ensureNft, machineInfo, pktgenInRootNs } from './machine.js';
 import { runTrial, type TrialResult } from './measure.js';
@@ -320,13 +320,13 @@ export async function main(argv: string[]): Promise<number> {
     const withDispatcher = async <T>(id: DispatcherId, scenario: Scenario, fn: (d: RunningDispatcher) => Promise<T>): Promise<{ value: T; info: Record<string, unknown> }> => {
       let d: RunningDispatcher;
       try {
-        d = await startDispatcher(id, ctx, scenario, id === 'las-full' ? prefill : undefined);
+        d = await startDispatcher(id, ctx, scenario, LAS_FULL.includes(id) ? prefill : undefined);
       } catch (error) {
         // One retry: a start that fails once (a slow machine, a leftover from the previous trial)
         // should not cost the round; a second failure is reported.
         log(`${scenario.id}: starting ${id} failed, retrying once: ${error instanceof Error ? error.message : String(error)}`);
         await sleep(500);
-        d = await startDispatcher(id, ctx, scenario, id === 'las-full' ? prefill : undefined);
+        d = await startDispatcher(id, ctx, scenario, LAS_FULL.includes(id) ? prefill : undefined);
         d.info.retriedAfter = firstLine(error);
         warnings.push(`${scenario.id}: starting ${id} failed once and was retried: ${firstLine(error)}`);
       }
@@ -361,7 +361,7 @@ export async function main(argv: string[]): Promise<number> {
             // A change needs time on both sides of it, also in a quick run.
             const durationMs = scenario.change ? Math.max(settings.durationMs, 1000) : settings.durationMs;
             const { value, info } = await withDispatcher(id, scenario, (d) => runTrial(ctx, sink, d, {
-              scenario, traffic: scenario.traffic, ratePps: 0, durationMs, round, balances: id === 'nft-lb' || id === 'las-full',
+              scenario, traffic: scenario.traffic, ratePps: 0, durationMs, round, balances: id === 'nft-lb' || LAS_FULL.includes(id),
             }));
             trials[id] = value;
             dispatcherInfo[id] = info;

@@ -52,7 +52,7 @@ export type LasTxMode = 'auto' | 'ring' | 'send' | 'sendmmsg';
 
 export interface Scenario {
   id: string;
-  group: 'size' | 'flows' | 'tcp' | 'workers' | 'change' | 'txmode';
+  group: 'size' | 'flows' | 'tcp' | 'workers' | 'change' | 'txmode' | 'trace';
   title: string;
   kind: GeneratorKind;
   packetSize: number;
@@ -65,7 +65,7 @@ export interface Scenario {
   /** LAS's flow key, and the fields the nft balancer hashes (default 5tuple). */
   flowKey?: FlowKey;
   /** Dispatchers measured (default all four). */
-  only?: Array<'kernel-fwd' | 'nft-lb' | 'las-pt' | 'las-full'>;
+  only?: Array<'kernel-fwd' | 'nft-lb' | 'las-pt' | 'las-full' | 'las-trace-none' | 'las-trace-all'>;
 }
 
 /** Distinct flows of a traffic range under a flow key: (address, port) pairs, or source addresses only. */
@@ -161,6 +161,10 @@ export function scenarios(settings: Settings): Scenario[] {
     // The headline traffic through each of LAS's transmit paths (txMode), beside the kernel balancer.
     ...(['send', 'sendmmsg', 'ring'] as const).map((mode) =>
       udp(`txmode-${mode}`, 'txmode', `64 B UDP, 1 M flows, LAS txMode ${mode}`, 64, 1_000_000, { lasTxMode: mode, only: ['nft-lb', 'las-pt', 'las-full'] })),
+    // What `las trace` costs the fast path: the headline traffic with no trace, a trace that matches
+    // nothing and one that matches every frame, in the same round.
+    udp('trace-64', 'trace', '64 B UDP, 1 M flows, las trace matching nothing / everything', 64, 1_000_000,
+      { only: ['las-full', 'las-trace-none', 'las-trace-all'] }),
   ];
 }
 

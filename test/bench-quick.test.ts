@@ -225,14 +225,17 @@ test('npm run bench -- --quick runs every scenario and writes results.json, summ
     const ids = r.scenarios.map((s: { id: string }) => s.id);
     assert.deepEqual(ids, [
       'udp-64-1m', 'udp-512-1m', 'udp-1500-1m', 'udp-64-1k', 'udp-64-100k', 'tcp-syn-new', 'tcp-ack-1k', 'udp-64-1m-2w',
-      'change-weight', 'change-remove', 'txmode-send', 'txmode-sendmmsg', 'txmode-ring',
+      'change-weight', 'change-remove', 'txmode-send', 'txmode-sendmmsg', 'txmode-ring', 'trace-64',
     ]);
     const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
     for (const s of r.scenarios) {
       assert.equal(s.rounds.length, 1, `${s.id}: one round in quick mode`);
       const round = s.rounds[0];
       assert.deepEqual(round.errors, {}, `${s.id}: no dispatcher failed`);
-      assert.ok(s.params.dispatchers.includes('nft-lb') && s.params.dispatchers.includes('las-full'), `${s.id}: both balancers`);
+      // trace-64 compares LAS with itself: no trace, a trace matching nothing, one matching everything.
+      const traceScenario = s.group === 'trace';
+      if (traceScenario) assert.deepEqual(s.params.dispatchers, ['las-full', 'las-trace-none', 'las-trace-all']);
+      else assert.ok(s.params.dispatchers.includes('nft-lb') && s.params.dispatchers.includes('las-full'), `${s.id}: both balancers`);
       for (const id of s.params.dispatchers as string[]) {
         const trial = round.trials[id];
         assert.ok(trial, `${s.id}: ${id} measured`);
@@ -250,7 +253,9 @@ test('npm run bench -- --quick runs every scenario and writes results.json, summ
         }
         if (id === 'nft-lb' || id === 'las-full') assert.ok(trial.spread && isNum(trial.spread.cv), `${s.id} ${id}: spread`);
       }
-      for (const key of ['las-full/nft-lb', 'las-full/las-pt']) assert.ok(isNum(s.summary.ratios[key]?.median), `${s.id}: ratio ${key}`);
+      const ratioKeys = traceScenario ? ['las-trace-none/las-full', 'las-trace-all/las-full'] : ['las-full/nft-lb', 'las-full/las-pt'];
+      for (const key of ratioKeys) assert.ok(isNum(s.summary.ratios[key]?.median), `${s.id}: ratio ${key}`);
+      if (traceScenario) assert.ok(round.trials['las-trace-all'] && s.dispatcherInfo['las-trace-all'].traceLines > 0, `${s.id}: the matching trace received lines`);
       if (s.group === 'change') {
         assert.ok(s.moves && isNum(s.moves.predicted.lasFull) && isNum(s.moves.predicted.nftJhash), `${s.id}: moves predicted`);
         assert.ok(isNum(s.moves.measured.lasFull?.median), `${s.id}: moves measured`);

@@ -10,6 +10,12 @@ import { ipv4ToInt } from './ipv4.js';
 /** The native limit (kMaxTraceFilters): one filter slot per client. */
 export const MAX_TRACE_CLIENTS = 4;
 export const TRACE_POLL_MS = 50;
+/**
+ * Records decoded and sent per poll (20 k/s): the rings are emptied every poll so what is shown stays
+ * current, and the rest is counted as lost, so a trace matching every frame of a flood costs the
+ * main thread a bounded amount.
+ */
+export const TRACE_EVENTS_PER_POLL = 1000;
 
 export interface TraceDataplane {
   setTrace(filters: Uint32Array): void;
@@ -122,7 +128,16 @@ export class Tracer {
     const byClient: TraceEvent[][] = this.slots.map((): TraceEvent[] => []);
     if (drained.records.byteLength > 0) {
       const serviceName = this.serviceNames();
-      const records = clients.some((c) => c) ? decodeTraceRecords(drained.records, this.deps.dropReasons, serviceName) : [];
+      const total = drained.records.byteLength / TRACE_RECORD_BYTES;
+      const shown = Math.min(total, TRACE_EVENTS_PER_POLL);
+      const records = clients.some((c) => c) ? decodeTraceRecords(drained.records.slice(0, shown * TRACE_RECORD_BYTES), this.deps.dropReasons, serviceName) : [];
+      // Beyond the bound, or for a client that does not keep up: counted as lost by the traces whose
+      // filter took the record (offset 34: matched), never decoded.
+      const view = new DataView(drained.records);
+      for (let k = 0; k < total; k++) {
+        const matched = view.getUint8(k * TRACE_RECORD_BYTES + 34);
+        this.slots.forEach((c, i) => { if (c && matched & (1 << i) && (k >= shown || !clients[i])) c.pendingLost++; });
+      }
       for (const { matched, raw, event } of records) {
         clients.forEach((c, i) => {
           // Re-checked here: a freed slot's filter may still have taken a record a worker made
@@ -130,9 +145,6 @@ export class Tracer {
           if (c && matched & (1 << i) && rawMatches(c.filter, raw)) byClient[i]?.push(event);
         });
       }
-      // Records for clients that do not keep up are counted, not decoded.
-      const count = drained.records.byteLength / TRACE_RECORD_BYTES;
-      this.slots.forEach((c, i) => { if (c && !clients[i]) c.pendingLost += count; });
     }
     this.slots.forEach((c, i) => {
       if (!c) return;

@@ -73,7 +73,7 @@ function buildProgram(): Command {
     .option('--quick', 'every scenario briefly (under 2 minutes): a smoke run that writes the same files')
     .option('--duration <ms>', 'measured window per trial in ms (default 3000, quick 300)', positiveInt('--duration'))
     .option('--rounds <n>', 'interleaved rounds per scenario (default 3, quick 1)', positiveInt('--rounds'))
-    .option('--scenarios <list>', 'only these: scenario ids, groups (size, flows, tcp, workers, change, txmode, bulk, fanout), "search", "micro"; * globs (udp-64-*); "asan-flood" alone (never part of a default run)')
+    .option('--scenarios <list>', 'only these: scenario ids, groups (size, flows, tcp, workers, change, txmode, trace, bulk, fanout), "search", "micro"; * globs (udp-64-*); "asan-flood" alone (never part of a default run)')
     .option('--interfaces <map>', 'real NICs instead of veth: gen=IF,in=IF,out=IF,sink=IF (gen cabled to in, out to sink; moved into the suite\'s namespaces for the run)')
     .option('--out <dir>', 'results folder; each run writes <dir>/<timestamp>/', 'bench/results')
     .option('--search-steps <n>', 'RFC 2544 search: trials per dispatcher (default 7, quick 3)', positiveInt('--search-steps'))

@@ -11,7 +11,8 @@ import { AdminStream, startAdminServer, type AdminStreamSink } from '../src/cont
 import { adminStream } from '../src/control/admin-client.js';
 import { encodeTraceFilters, parseTraceArgs } from '../src/control/trace-filter.js';
 import { decodeTraceRecords, TRACE_RECORD_BYTES } from '../src/control/trace-records.js';
-import { rawMatches } from '../src/control/tracer.js';
+import { MAX_TRACE_CLIENTS, rawMatches, Tracer, type TraceSink } from '../src/control/tracer.js';
+import { createLogger } from '../src/control/logger.js';
 
 const SERVICES = [{ name: 'web', vip: '10.0.0.100', port: 80, protocol: 'tcp' }];
 const REASONS = ['truncated_ethernet', 'no_service', 'no_server'];
@@ -74,6 +75,59 @@ describe('las trace filter', () => {
     assert.equal(rawMatches(parse({ client: '198.51.101.0/24' }), r!.raw), false);
     assert.equal(rawMatches(parse({ verdict: 'drop' }), r!.raw), false);
     assert.equal(rawMatches(parse({ server: '10.0.0.11', vip: '10.0.0.100:80' }), r!.raw), true);
+  });
+});
+
+/** A record as a worker writes it: client src, forwarded, taken by the filters in `matched`. */
+function record(src: number, matched: number): ArrayBuffer {
+  const buf = new ArrayBuffer(TRACE_RECORD_BYTES);
+  const v = new DataView(buf);
+  v.setUint32(8, src, true);
+  v.setUint32(12, 0x0a000064, true);
+  v.setUint16(18, 80, true);
+  v.setUint8(20, 6);
+  v.setUint8(22, 3);
+  v.setUint16(32, 80, true);
+  v.setUint8(34, matched);
+  return buf;
+}
+
+describe('tracer', () => {
+  it('gives each client its slot, routes records by slot and filter, refuses a fifth, empties the set when the last leaves', () => {
+    const sets: number[][] = [];
+    let pending: ArrayBuffer[] = [];
+    const dataplane = {
+      setTrace: (w: Uint32Array) => { sets.push([...w]); },
+      drainTrace: () => {
+        const out = new Uint8Array(pending.reduce((n, b) => n + b.byteLength, 0));
+        let o = 0;
+        for (const b of pending) { out.set(new Uint8Array(b), o); o += b.byteLength; }
+        pending = [];
+        return { records: out.buffer, lost: [0] };
+      },
+    };
+    const tracer = new Tracer({ dataplane: () => dataplane, dropReasons: REASONS, services: () => SERVICES, log: createLogger('silent') });
+    const got: unknown[][] = [];
+    const sink = (i: number): TraceSink => ({ ready: () => true, send: (lines) => { (got[i] ??= []).push(...lines); }, end: () => undefined });
+    const closers = [0, 1, 2, 3].map((i) => tracer.open(parse({ client: `198.51.100.${i}` }), sink(i)));
+    assert.equal(MAX_TRACE_CLIENTS, 4);
+    assert.throws(() => tracer.open(parse({}), sink(4)), /4 traces are running already/);
+    assert.equal(sets.at(-1)!.length, 4 * 9);
+    assert.equal(tracer.status().active, true);
+    // A record for slot 1's client; another marked for slot 2 whose client it is not (a slot reused).
+    pending = [record(0xc6336401, 0b0010), record(0xc6336401, 0b0100)];
+    closers[3]!(); // closing polls first: the records go out
+    assert.equal(got[1]?.length, 1);
+    assert.equal(got[2], undefined);
+    // The freed top slot leaves 3 filters; a free slot below a used one matches nothing.
+    assert.equal(sets.at(-1)!.length, 3 * 9);
+    closers[0]!();
+    assert.equal(sets.at(-1)!.length, 3 * 9);
+    assert.equal(sets.at(-1)![6], 0, 'slot 0 free: verdicts 0');
+    closers[1]!();
+    closers[2]!();
+    assert.deepEqual(sets.at(-1), [], 'no client: the fast path traces nothing');
+    assert.deepEqual(tracer.status(), { active: false, clients: [] });
   });
 });
 

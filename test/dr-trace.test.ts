@@ -15,11 +15,12 @@ const OPTIONS = { timeout: 180_000, skip: needsRoot('network namespaces') };
 const REQUESTS = 12;
 
 /** A running `las trace --json`: its events and lost notices as they arrive. */
-interface TraceRun { child: ChildProcess; events: TraceEvent[]; lost: number; stderr: () => string; exit: Promise<number | null> }
+interface TraceRun { child: ChildProcess; events: TraceEvent[]; text: string[]; lost: number; stderr: () => string; exit: Promise<number | null> }
 
-async function startTrace(lab: DrLab, args: string[]): Promise<TraceRun> {
-  const child = spawn(process.execPath, [CLI, 'trace', '--json', '--socket', lab.adminSocket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: TraceRun = { child, events: [], lost: 0, stderr: () => stderr, exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+/** `las trace --json ARGS`, or the text output with json false (its lines in `text`). */
+async function startTrace(lab: DrLab, args: string[], json = true): Promise<TraceRun> {
+  const child = spawn(process.execPath, [CLI, 'trace', ...(json ? ['--json'] : []), '--socket', lab.adminSocket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: TraceRun = { child, events: [], text: [], lost: 0, stderr: () => stderr, exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
   let stderr = '';
   let partial = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
@@ -28,6 +29,10 @@ async function startTrace(lab: DrLab, args: string[]): Promise<TraceRun> {
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines.filter((l) => l !== '')) {
+      if (!json) {
+        run.text.push(line);
+        continue;
+      }
       const value = JSON.parse(line) as TraceEvent & { lost?: number };
       if (typeof value.lost === 'number') run.lost += value.lost;
       else run.events.push(value);
@@ -131,6 +136,17 @@ describe('las trace', () => {
         assert.equal(e.server, null);
       }
       await waitFor('the trace to end once its client left', async () => !(await traceState(lab)).active, 10_000);
+
+      // The text form: one line per decision, time worker protocol tuple verdict reason.
+      const text = await startTrace(lab, ['--reason', 'no_service', '-n', '2'], false);
+      await send();
+      assert.equal(await exitWithin(text, 20_000), 0, text.stderr());
+      assert.equal(text.text.length, 2, text.text.join('\n'));
+      const vip = lab.vip.replaceAll('.', '\\.');
+      const src = client.address.replaceAll('.', '\\.');
+      for (const line of text.text) assert.match(line, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{6} w[01] udp ${src}:\\d+ > ${vip}:${noServicePort} drop no_service$`));
+      assert.match(text.stderr(), /^tracing dropped for no_service on 2 workers, 2 decisions; Ctrl-C to stop$/m);
+      await waitFor('the text trace to end', async () => !(await traceState(lab)).active, 10_000);
 
       // A reason filter sees every such drop; HTTP to the service meanwhile is not in it.
       const byReason = await startTrace(lab, ['--reason', 'no_service']);

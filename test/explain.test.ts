@@ -1,5 +1,6 @@
 // `las explain`: the running daemon and the config alone give the same answer for a new flow, over
-// hundreds of random tuples, also after a weight change (reload) and with a drained server; a real
+// hundreds of random tuples, also after a weight change (reload), with a drained server and with a
+// server down by its health check (no new flow, real or explained, goes to it); a real
 // connection through the lab shows as a flow-table hit on the worker that holds it, with its server.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -9,7 +10,7 @@ import type { LasConfig } from '../src/config/types.js';
 import { explainOffline, type Explained } from '../src/control/explain.js';
 import { loadAddon, type ExplainTuple } from '../src/native/binding.js';
 import { ECHO_PORT, withDrLab, type DrLab } from './support/dr-lab.js';
-import { flows, las, lasOk, waitFor } from './support/control.js';
+import { flows, las, lasOk, waitFor, type ServiceRow } from './support/control.js';
 import { needsRoot } from './support/needs-root.js';
 
 const TUPLES = 400;
@@ -103,7 +104,7 @@ async function holdConnection(lab: DrLab): Promise<{ child: ChildProcess; local:
 }
 
 describe('las explain', { timeout: 180_000, skip: needsRoot('network namespaces') }, () => {
-  it('daemon and config agree over random tuples, after a weight change and a drain; a live connection is a table hit on its worker', async () => {
+  it('daemon and config agree over random tuples, after a weight change, a drain and a health-check down; a live connection is a table hit on its worker', async () => {
     await withDrLab({ servers: 3, service: { port: ECHO_PORT, weights: [1, 2, 3] }, httpPort: 80, config: { workers: 2 } }, async (lab) => {
       const [s1, s2, s3] = lab.segment.servers.map((s) => s.address) as [string, string, string];
       // A second service by reload: wrr on another port beside the maglev one.
@@ -167,6 +168,35 @@ describe('las explain', { timeout: 180_000, skip: needsRoot('network namespaces'
         held.child.stdin?.end();
         if (held.child.exitCode === null) held.child.kill('SIGKILL');
       }
+
+      // A server down by its health check: the reload with a TCP check also ends the drains (runtime
+      // overrides last until the next reload); once s2's servers stop, the checks mark it down.
+      const check = { type: 'tcp', port: ECHO_PORT, interval: 0.5, timeout: 0.4, rise: 1, fall: 2 };
+      const checked = withWrr([3, 1, 1]);
+      await lab.writeConfig({ ...checked, services: checked.services.map((service) => ({ ...service, healthCheck: check })) });
+      await lasOk(lab, ['reload']);
+      const healthOf = async (address: string) => {
+        const shown = JSON.parse(await lasOk(lab, ['status', '--json'])) as { services: ServiceRow[] };
+        return shown.services.map((service) => ({ service: service.name, ...service.servers.find((row) => row.address === address) }));
+      };
+      await waitFor('every server up, without override', async () => {
+        const rows = (await Promise.all([s1, s2, s3].map(healthOf))).flat();
+        return rows.length === 6 && rows.every((row) => row.health === 'up' && row.override === undefined);
+      }, 15_000, () => Promise.all([s1, s2, s3].map(healthOf)));
+      const up = await assertSameAsOffline(lab, tuples, [], 'with health checks, all up');
+      assert.ok(up.some((x) => x.newFlow?.server?.address === s2), `${s2} gets new flows while it is up`);
+      await lab.stopServer('s2');
+      await waitFor(`${s2} down by its health check in both services`, async () => (await healthOf(s2)).every((row) => row.health === 'down'), 15_000, () => healthOf(s2));
+      const down = await assertSameAsOffline(lab, tuples, [s2], `with ${s2} down by its health check`);
+      assert.ok(down.every((x) => x.newFlow?.server?.address !== s2), `no new flow goes to the down ${s2}`);
+      // Real connections made now: each is answered, and none has an entry to s2.
+      const made = await connectMany(lab, 20);
+      const table = (await flows(lab)).flows;
+      for (const client of made) {
+        const row = table.find((f) => f.client === client);
+        assert.ok(row, `the connection from ${client} has a flow entry`);
+        assert.notEqual(row.server, s2, `the new flow from ${client} went to the down ${s2}`);
+      }
     });
   });
 });
@@ -178,4 +208,28 @@ async function serverHolding(lab: DrLab, client: string, port: number): Promise<
     if (stdout.trim().length > 0) return server.address;
   }
   return undefined;
+}
+
+/** Opens n TCP connections to VIP:echo port one after another, each answered by its echo; their client address:port. */
+const CONNECT_MANY = `
+const net = require('node:net');
+const [host, port, n] = process.argv.slice(1);
+setTimeout(() => process.exit(3), 30000).unref();
+const ports = [];
+const one = () => new Promise((resolve, reject) => {
+  const socket = net.connect({ host, port: Number(port) }, () => socket.write('hello\\n'));
+  socket.setTimeout(5000, () => reject(new Error('no echo within 5 s')));
+  socket.once('data', () => { ports.push(socket.localAddress + ':' + socket.localPort); socket.end(); resolve(); });
+  socket.on('error', reject);
+});
+(async () => { for (let i = 0; i < Number(n); i++) await one(); })()
+  .then(() => { process.stdout.write(JSON.stringify(ports)); process.exit(0); })
+  .catch((e) => { process.stdout.write(JSON.stringify({ error: e.code || e.message, ports })); process.exit(1); });
+`;
+
+async function connectMany(lab: DrLab, n: number): Promise<string[]> {
+  const { stdout } = await lab.exec('client', process.execPath, ['-e', CONNECT_MANY, lab.vip, String(ECHO_PORT), String(n)]);
+  const clients = JSON.parse(stdout) as string[];
+  assert.ok(Array.isArray(clients) && clients.length === n, `${n} connections answered: ${stdout}`);
+  return clients;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `las` command: one module per verb, registered here.
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../control/build-info.js';
 import { printableLines } from '../config/printable.js';
 import { registerCheck } from './check.js';
 import { ExitError, examples } from './common.js';
@@ -28,22 +28,10 @@ directly, so replies never pass the dispatcher. On every real server:
   ip addr add 10.0.0.100/32 dev lo
   sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2`;
 
-function version(): string {
-  // dist/src/cli/main.js and src/cli/main.ts sit at different depths below package.json.
-  for (const up of ['../../../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next depth
-    }
-  }
-  return 'unknown';
-}
-
 export function buildProgram(): Command {
   const program = new Command('las')
     .description(DESCRIPTION)
-    .version(version(), '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run "las --help" or "las <command> --help" for usage)')
     .addHelpText(
       'after',

@@ -14,6 +14,7 @@ function fakeControl() {
     explain: async (tuples) => (calls.push(['explain', tuples]), { explanations: [] }),
     server: (action, service, address, weight) => (calls.push(['server', action, service, address, weight]), {}),
     trace: (args) => (calls.push(['trace', args]), {}),
+    role: (role) => (calls.push(['role', role]), {}),
   };
   return { calls, handlers: adminHandlers(control) };
 }
@@ -30,15 +31,20 @@ describe('admin verb arguments', () => {
     await handlers.reload!({});
     const tuple = { protocol: 'tcp', client: '198.51.100.7', clientPort: 40112, vip: '10.0.0.100', port: 80 };
     await handlers.explain!({ tuples: [tuple] });
+    await handlers.role!({ role: 'active' });
+    await handlers.role!({});
     assert.deepEqual(calls, [
       ['flows', undefined, 100], ['flows', 'web', 5],
       ['server', 'weight', 'web', '10.0.0.11', 0], ['server', 'drain', 'web', '10.0.0.11', undefined],
-      ['stats'], ['status'], ['reload'], ['explain', [tuple]],
+      ['stats'], ['status'], ['reload'], ['explain', [tuple]], ['role', 'active'], ['role', undefined],
     ]);
   });
 
   const bad: [string, unknown, RegExp][] = [
     ['flows', [], /"args" must be an object/],
+    ['role', { role: 'master' }, /"role" must be "active" or "standby"; got "master"/],
+    ['role', { role: 'active', force: true }, /unknown argument "force"/],
+    ['role', null, /"args" must be an object/],
     ['flows', { limit: 0 }, /"limit" must be an integer from 1 to 100000/],
     ['flows', { limit: '5' }, /"limit" must be an integer/],
     ['flows', { service: 7 }, /"service" must be a service name/],

@@ -38,6 +38,8 @@ const CHANGES: Record<string, Record<string, unknown>> = {
   'flowTable.capacity': { flowTable: { capacity: 2048 } },
   'flowTable.idleTimeout': { flowTable: { idleTimeout: 60 } },
   'flowTable.persistDirectory': { flowTable: { persistDirectory: false } },
+  'ha.mode': { ha: { mode: 'vrrp' } },
+  'ha.vrrp.startAs': { ha: { vrrp: { startAs: 'active' } } },
 };
 
 const backticked = (text: string) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);

@@ -30,6 +30,8 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
                         InstanceMethod<&DataplaneWrap::Explain>("explain"),
                         InstanceMethod<&DataplaneWrap::SetTrace>("setTrace"),
                         InstanceMethod<&DataplaneWrap::DrainTrace>("drainTrace"),
+                        InstanceMethod<&DataplaneWrap::SetActive>("setActive"),
+                        InstanceMethod<&DataplaneWrap::Announce>("announce"),
                         InstanceAccessor<&DataplaneWrap::Id>("id")});
   }
 
@@ -99,6 +101,16 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     for (size_t i = 0; i < d.lost.size(); ++i) lost.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(d.lost[i])));
     out.Set("lost", lost);
     return out;
+  }
+  // HA role (ha.mode "vrrp"): false makes the I/O threads ignore VIP frames and ARP from their next block.
+  Napi::Value SetActive(const Napi::CallbackInfo& info) {
+    dp_->set_active(info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  }
+  // One gratuitous ARP per VIP of the current snapshot.
+  Napi::Value Announce(const Napi::CallbackInfo& info) {
+    dp_->announce_all();
+    return info.Env().Undefined();
   }
   Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dp_->id()); }
 

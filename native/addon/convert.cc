@@ -169,6 +169,7 @@ DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
   c.ring.retire_timeout_ms = uint_field(env, ring, "retireTimeoutMs", w + ".ring", 60000);
   c.fanout_id = static_cast<int>(uint_field(env, o, "fanoutId", w, 65535));
   c.gratuitous_arp = o.Get("gratuitousArp").ToBoolean().Value();
+  c.start_active = o.Get("standby").IsUndefined() || !o.Get("standby").ToBoolean().Value();
   Napi::Value filter = o.Get("filter");
   if (filter.IsArray()) c.filter = filter_from_js(env, filter, "options.filter");
   Napi::Value flow_files = o.Get("flowFilePrefix");

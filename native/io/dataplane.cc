@@ -46,6 +46,7 @@ std::unique_ptr<Worker> make_worker(Dataplane& dp, uint32_t index) { return std:
 
 Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services, WorkerFactory make)
     : cfg_(std::move(cfg)), make_worker_(make) {
+  active_.store(cfg_.start_active, std::memory_order_relaxed);
   owned_current_.reset(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
   current_.store(owned_current_.get(), std::memory_order_release);
   // Locked now, before the daemon installs anything: a second daemon on the same files stops here.
@@ -165,7 +166,7 @@ void Dataplane::start() {
       }
     }
   }
-  if (cfg_.gratuitous_arp) announce(current_.load()->vips);
+  if (cfg_.gratuitous_arp && active()) announce(current_.load()->vips);
 }
 
 void Dataplane::attach_flow_files() {
@@ -209,6 +210,11 @@ void Dataplane::announce(const std::vector<uint32_t>& vips) {
   }
 }
 
+void Dataplane::announce_all() {
+  std::lock_guard<std::mutex> lock(control_);
+  if (running_.load()) announce(owned_current_->vips);
+}
+
 void Dataplane::publish(std::vector<ServiceSpec> services) {
   std::lock_guard<std::mutex> lock(control_);
   // The expensive part (Maglev tables) is built here, off the fast path.
@@ -223,7 +229,7 @@ void Dataplane::publish(std::vector<ServiceSpec> services) {
   current_.store(next.get(), std::memory_order_release);
   retired_.push_back(std::move(owned_current_));
   owned_current_ = std::move(next);
-  if (running_.load() && cfg_.gratuitous_arp) announce(fresh);
+  if (running_.load() && cfg_.gratuitous_arp && active()) announce(fresh);
   reclaim();
 }
 

@@ -48,6 +48,8 @@ struct DataplaneConfig {
   int fanout_id = 0;
   std::vector<sock_filter> filter;
   bool gratuitous_arp = true;
+  // false: start as a standby (ha.mode "vrrp"): forward nothing, answer no ARP, announce nothing.
+  bool start_active = true;
   // "" keeps the flow tables in process memory; otherwise worker i's table lives in the file
   // flow_file_prefix + "." + i (flow_file.h), picked up by the next start.
   std::string flow_file_prefix;
@@ -99,6 +101,12 @@ class Dataplane {
   void stop();
   void publish(std::vector<ServiceSpec> services);
   void set_filter(std::vector<sock_filter> filter);
+  // The HA role: a standby keeps sockets, filter, tables and workers but forwards nothing and answers
+  // no ARP. The I/O threads read it once per block (relaxed), so a change takes effect between blocks.
+  void set_active(bool active) { active_.store(active, std::memory_order_relaxed); }
+  bool active() const { return active_.load(std::memory_order_relaxed); }
+  // One gratuitous ARP for every VIP of the current snapshot (a new active repeats it from JavaScript).
+  void announce_all();
   DataplaneStats stats();
 
   // For the control plane's other threads (aging worker, `las flows`): found by id, from any
@@ -154,6 +162,7 @@ class Dataplane {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> active_{true};
   std::atomic<const TraceSet*> trace_{nullptr};
   std::unique_ptr<TraceSet> owned_trace_;
   std::vector<std::unique_ptr<TraceSet>> retired_traces_;

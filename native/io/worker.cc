@@ -162,8 +162,10 @@ void Worker::run() {
   flush();
 }
 
-// Chosen once per block: without a trace the per-frame loop has no trace code at all.
+// Chosen once per block: without a trace the per-frame loop has no trace code at all. A standby
+// (one relaxed load per block) only counts what it ignores.
 void Worker::process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms) {
+  if (!dp_.active()) return ignore_block(block);
   if (trace_.count) process_frames<true>(block, snap, now_ms);
   else process_frames<false>(block, snap, now_ms);
 }
@@ -191,6 +193,22 @@ void Worker::process_frames(tpacket_block_desc* block, const Snapshot& snap, uin
     done += m;
   }
   flush();
+  c.batches.add(1);
+}
+
+// A standby forwards nothing and answers no ARP: each frame is counted, as standby_arp (an ARP
+// frame for a VIP, which the socket filter let in) or standby (VIP traffic), and left alone.
+void Worker::ignore_block(tpacket_block_desc* block) {
+  WorkerCounters& c = state_.counters;
+  const uint32_t n = block->hdr.bh1.num_pkts;
+  auto* pkt = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<uint8_t*>(block) + block->hdr.bh1.offset_to_first_pkt);
+  for (uint32_t k = 0; k < n; ++k) {
+    c.rx_packets.add(1);
+    c.rx_bytes.add(pkt->tp_len);
+    ParsedFrame p = parse_frame(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_mac, pkt->tp_snaplen);
+    c.drop(p.kind == FrameKind::Arp ? DropReason::StandbyArp : DropReason::Standby);
+    pkt = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_next_offset);
+  }
   c.batches.add(1);
 }
 

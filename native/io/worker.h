@@ -64,6 +64,7 @@ class Worker {
   WorkerState state_;
 
  private:
+  void ignore_block(tpacket_block_desc* block);
   template <bool Traced>
   void process_frames(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
   template <bool Traced>

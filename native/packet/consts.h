@@ -49,7 +49,9 @@ constexpr uint32_t kIcmpHeaderLen = 8;
   X(IcmpNoFlow, "icmp_no_flow")              \
   X(TxRingFull, "tx_ring_full")              \
   X(TxError, "tx_error")                     \
-  X(Oversize, "oversize")
+  X(Oversize, "oversize")                    \
+  X(Standby, "standby")                      \
+  X(StandbyArp, "standby_arp")
 
 enum class DropReason : uint8_t {
 #define LAS_ENUM(name, text) name,

@@ -11,6 +11,7 @@ import { registerFlows } from './flows.js';
 import { registerExplain } from './explain.js';
 import { registerReload } from './reload.js';
 import { registerServer } from './server.js';
+import { registerRole } from './role.js';
 import { registerStats } from './stats.js';
 import { registerStatus } from './status.js';
 import { registerTrace } from './trace.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerExplain(program);
   registerTrace(program);
   registerServer(program);
+  registerRole(program);
   registerReload(program);
   registerDemo(program);
   return program;

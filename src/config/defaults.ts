@@ -15,6 +15,7 @@ export const DEFAULTS = {
   drainOnRemove: true,
   drainTimeout: 300,
   logLevel: 'info',
+  haMode: 'none',
   port: 0,
   protocol: 'tcp',
   flowKey: '5tuple',

@@ -1,6 +1,7 @@
 // The parsed config with every default filled in: what the daemon runs with.
 import { dirname } from 'node:path';
 import { DEFAULTS } from './defaults.js';
+import { resolveVrrp } from './ha-vrrp.js';
 import type { ParsedConfig } from './shapes.js';
 import type { FlowTimeouts, HealthCheckConfig, LasConfig, ServerConfig, ServiceConfig } from './types.js';
 
@@ -96,6 +97,7 @@ export function resolve(d: ParsedConfig): LasConfig {
     drainOnRemove: d.drainOnRemove ?? DEFAULTS.drainOnRemove,
     drainTimeout: d.drainTimeout ?? DEFAULTS.drainTimeout,
     logLevel: d.logLevel ?? DEFAULTS.logLevel,
+    ha: { mode: d.ha?.mode ?? DEFAULTS.haMode, vrrp: resolveVrrp(d.ha?.vrrp) },
     services,
   };
 }

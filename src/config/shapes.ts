@@ -15,6 +15,7 @@ import {
   MAX_CPU, MAX_FLOW_CAPACITY, MAX_RETIRE_TIMEOUT_MS, MAX_RX_BLOCK_COUNT, MAX_SERVERS, MAX_SERVICES, MAX_WEIGHT, MAX_WORKERS, MIN_FLOW_CAPACITY,
 } from './limits.js';
 import { SCHEDULER_CHOICES } from '../native/contract.js';
+import { HA_MODES, vrrpSchema } from './ha-vrrp.js';
 import { FLOW_KEYS, HEALTH_CHECK_TYPES, INGRESS_DROP_MODES, LOG_LEVELS, ON_SERVER_DOWN, PROTOCOLS, SCHEDULERS, TX_MODES } from './values.js';
 
 // Issues zod may still collect in one parse. A hostile file can hold millions of unknown keys or bad
@@ -39,7 +40,7 @@ function addIssue(ctx: z.RefinementCtx, message: () => string): void {
 export const leafJson = new WeakMap<z.ZodTypeDef, JsonFragment | false>();
 
 /** A zod leaf from a check; `missing` makes the field required and says what to write. */
-function leaf<T>(check: Check<T>, missing?: string) {
+export function leaf<T>(check: Check<T>, missing?: string) {
   const schema = z.unknown().transform((value, ctx): T => {
     const result = value === undefined && missing !== undefined ? new Invalid(`missing; ${missing}`) : check(value);
     if (result instanceof Invalid) {
@@ -61,7 +62,7 @@ function containerErrors(expect: string, fix: string): z.ZodErrorMap {
 }
 
 /** A strict object: every key outside `shape` is an error of its own, at its own path. */
-function strictObject<S extends z.ZodRawShape>(kind: ObjectKind, shape: S, expect: string, fix: string) {
+export function strictObject<S extends z.ZodRawShape>(kind: ObjectKind, shape: S, expect: string, fix: string) {
   const unknownKey = z.unknown().superRefine((_value, ctx) => {
     addIssue(ctx, () => unknownKeyMessage(String(ctx.path[ctx.path.length - 1]), kind));
   });
@@ -203,6 +204,15 @@ export const configSchema = strictObject(
     drainOnRemove: leaf(boolean).optional(),
     drainTimeout: leaf(positive(86_400, 'seconds a server removed from the config keeps its flows at most; 300 is the default')).optional(),
     logLevel: leaf(oneOf(LOG_LEVELS, '"info" is the default')).optional(),
+    ha: strictObject(
+      'ha',
+      {
+        mode: leaf(oneOf(HA_MODES, '"none" (the default) is one dispatcher; "vrrp" an active/standby pair whose role keepalived sets with "las role"', 'mode')).optional(),
+        vrrp: vrrpSchema(strictObject, leaf).optional(),
+      },
+      'an object',
+      'write e.g. "ha": { "mode": "vrrp" } or leave it out (one dispatcher)',
+    ).optional(),
     services: z
       .array(serviceSchema, { errorMap: containerErrors('a list of services', 'list the virtual services, e.g. "services": [{ "name": "web", "vip": "10.0.0.100", "port": 80, "servers": [...] }]') })
       .min(1, { message: 'is empty; list at least one service: { "name": "web", "vip": "10.0.0.100", "servers": [{ "address": "10.0.0.11" }] }' })

@@ -9,8 +9,10 @@ import { FLOW_TIMEOUT_KEYS } from './values.js';
 export const KEYS = {
   top: [
     '$schema', 'interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'flowTimeouts', 'ring',
-    'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'adminSocketGroup', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'services',
+    'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'adminSocketGroup', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'ha', 'services',
   ],
+  ha: ['mode', 'vrrp'],
+  haVrrp: ['startAs', 'garpMasterRepeat', 'garpMasterDelay'],
   flowTable: ['capacity', 'idleTimeout', 'persistDirectory'],
   flowTimeouts: FLOW_TIMEOUT_KEYS,
   ring: ['blockSize', 'blockCount', 'frameSize', 'retireTimeoutMs'],
@@ -28,6 +30,8 @@ const WHERE: Record<ObjectKind, string> = {
   flowTimeouts: 'inside "flowTimeouts"',
   ring: 'inside "ring"',
   metrics: 'inside "metrics"',
+  ha: 'inside "ha"',
+  haVrrp: 'inside "ha.vrrp"',
   service: 'in a service',
   sorryServer: 'inside "sorryServer"',
   server: 'in a server entry',

@@ -59,6 +59,8 @@ export interface FlowTimeouts {
   udp: number;            // 300
 }
 
+import type { HaMode, VrrpConfig } from './ha-vrrp.js';
+
 export interface LasConfig {
   interface: string;
   egressInterface: string;        // default: interface
@@ -82,5 +84,6 @@ export interface LasConfig {
   drainOnRemove: boolean;         // default true
   drainTimeout: number;           // seconds, default 300
   logLevel: LogLevel;             // default "info"
+  ha: { mode: HaMode; vrrp: VrrpConfig }; // default mode "none"; vrrp: see ha-vrrp.ts
   services: ServiceConfig[];
 }

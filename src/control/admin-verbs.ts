@@ -16,6 +16,8 @@ export interface DaemonControl {
   explain(tuples: ExplainTuple[]): Promise<unknown>;
   /** A streaming answer (AdminStream); the arguments are checked by trace-filter.ts. */
   trace(args: unknown): unknown;
+  /** HA role (ha.mode "vrrp"): set it when `role` is given, else show it. */
+  role(role: 'active' | 'standby' | undefined): unknown;
 }
 
 export const DEFAULT_FLOW_LIMIT = 100;
@@ -71,6 +73,14 @@ export function adminHandlers(control: DaemonControl): AdminHandlers {
       return control.explain(checkTuples(args.tuples));
     },
     trace: (raw) => control.trace(raw),
+    role: (raw) => {
+      const usage = '{"role":"active"} or {"role":"standby"}, or {} to show the role';
+      const args = argsObject(raw, usage);
+      noOtherKeys(args, ['role'], usage);
+      const { role } = args;
+      if (role !== undefined && role !== 'active' && role !== 'standby') throw new Error(`"role" must be "active" or "standby"; got ${JSON.stringify(role)}`);
+      return control.role(role);
+    },
     server: (raw) => {
       const usage = '{"action":"drain|enable|weight","service":"web","address":"10.0.0.11","weight":2}';
       const args = argsObject(raw, usage);

@@ -30,6 +30,7 @@ import { packageVersion } from './build-info.js';
 import { flowFilePrefix, logFlowFiles } from './flow-files.js';
 import { TRACE_POLL_MS, Tracer } from './tracer.js';
 import { parseTraceArgs } from './trace-filter.js';
+import { HaRole } from './ha-role.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -61,6 +62,7 @@ class Daemon implements DaemonControl {
   private links?: LinkWatch;
   private tracer?: Tracer;
   private dropReasons: readonly string[] = [];
+  private haRole?: HaRole;
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
     this.state = ServerState.fromConfig(config);
@@ -94,6 +96,8 @@ class Daemon implements DaemonControl {
     const adminGid = await resolveAdminGroup(config.adminSocketGroup); // an unknown group fails here, early
     const flowFiles = await flowFilePrefix(config, log);
     const options = { ...buildDataplaneOptions(config, this.txMode, process.pid & 0xffff), ...(flowFiles ? { flowFilePrefix: flowFiles } : {}) };
+    this.haRole = new HaRole(config.ha.mode, config.ha.vrrp, { setActive: (a) => this.dataplane?.setActive(a), announce: () => this.dataplane?.announce() }, log);
+    options.standby = !this.haRole.startsActive;
     this.dropReasons = addon.DROP_REASONS;
     // Finds the dataplane when a client asks: until it exists a trace is refused.
     this.tracer = new Tracer({ dataplane: () => this.dataplane, dropReasons: this.dropReasons, services: () => this.config.services, log });
@@ -121,6 +125,7 @@ class Daemon implements DaemonControl {
         log.warn('ingressDrop is "none": the dispatcher kernel also sees VIP traffic');
       }
       logFlowFiles(log, this.dataplane.start());
+      void this.haRole.started();
       this.dropCapabilities(addon);
       this.aging = new FlowAging(this.dataplane.id, config.flowTimeouts, this.idleBoundSeconds * 1000, log);
       this.aging.start();
@@ -182,7 +187,14 @@ class Daemon implements DaemonControl {
       flowTimeouts: this.config.flowTimeouts,
       services: addConnections(this.serviceStatus(), await this.aging?.connections(this.config.services)),
       trace: this.tracer?.status() ?? { active: false, clients: [] },
+      ha: this.haRole?.view(),
     };
+  }
+
+  /** `las role`: keepalived's notify scripts set it; `las role show` reads it. */
+  role(role: 'active' | 'standby' | undefined): unknown {
+    if (!this.haRole) throw new Error('the daemon is not running the fast path yet');
+    return role === undefined ? this.haRole.view() : this.haRole.set(role);
   }
 
   /** `las trace`: decisions matching the filter stream until the client goes away. */
@@ -281,6 +293,7 @@ class Daemon implements DaemonControl {
       }
     }
     this.aging?.setTimeouts(next.flowTimeouts);
+    this.haRole?.adopt(next.ha.vrrp);
     this.monitor?.sync(state.healthTargets());
     this.log.level = this.options.logLevel ?? next.logLevel;
     if (prev.adminSocketGroup !== next.adminSocketGroup) {
@@ -329,6 +342,7 @@ class Daemon implements DaemonControl {
     await this.aging?.close().catch((error: unknown) => this.log.warn({ err: error }, 'stopping flow aging failed'));
     this.aging = undefined;
     this.tracer?.close();
+    this.haRole?.close();
     this.dataplane?.stop();
     if (this.ingressDrop) await this.ingressDrop.remove();
     this.ingressDrop = undefined;

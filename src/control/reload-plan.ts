@@ -21,9 +21,9 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 const RESTART_KEYS = ['interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'ring', 'adminSocket', 'metrics'] as const;
 
 /** Every key whose change makes a reload refused: what `las reload --help` and the docs list. */
-export const RESTART_ONLY_KEYS: readonly string[] = [...RESTART_KEYS, 'flowTable.capacity'];
+export const RESTART_ONLY_KEYS: readonly string[] = [...RESTART_KEYS, 'flowTable.capacity', 'ha.mode'];
 /** Keys a reload accepts but keeps at their running value until a restart. */
-export const KEPT_UNTIL_RESTART_KEYS: readonly string[] = ['flowTable.idleTimeout', 'flowTable.persistDirectory'];
+export const KEPT_UNTIL_RESTART_KEYS: readonly string[] = ['flowTable.idleTimeout', 'flowTable.persistDirectory', 'ha.vrrp.startAs'];
 
 /** Top-level keys a reload applies at once; without them a reload of only these would say "nothing changed". */
 const LIVE_KEYS = ['adminSocketMode', 'adminSocketGroup', 'gratuitousArp', 'flowTimeouts', 'neighbourRefresh', 'drainOnRemove', 'drainTimeout', 'logLevel'] as const;
@@ -41,6 +41,11 @@ export function planReload(prev: LasConfig, next: LasConfig): ReloadPlan {
   if (prev.flowTable.idleTimeout !== next.flowTable.idleTimeout) plan.notApplied.push('flowTable.idleTimeout');
   // The flow files are opened at start; the next start uses the new directory.
   if (prev.flowTable.persistDirectory !== next.flowTable.persistDirectory) plan.notApplied.push('flowTable.persistDirectory');
+  // The HA mode decides how the dataplane starts; startAs only matters at start; the gratuitous
+  // ARP counts apply to the next change of role.
+  if (prev.ha.mode !== next.ha.mode) plan.restartKeys.push('ha.mode');
+  if (prev.ha.vrrp.startAs !== next.ha.vrrp.startAs) plan.notApplied.push('ha.vrrp.startAs');
+  if (prev.ha.vrrp.garpMasterRepeat !== next.ha.vrrp.garpMasterRepeat || prev.ha.vrrp.garpMasterDelay !== next.ha.vrrp.garpMasterDelay) plan.settingsChanged.push('ha.vrrp');
   // Every name pushed above is listed in RESTART_ONLY_KEYS / KEPT_UNTIL_RESTART_KEYS (a test checks).
 
   const byName = new Map(prev.services.map((s) => [s.name, s]));

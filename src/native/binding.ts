@@ -44,6 +44,7 @@ export interface DataplaneOptions {
   ring: { blockSize: number; blockCount: number; frameSize: number; retireTimeoutMs: number };
   fanoutId: number;            // PACKET_FANOUT group id (unique per daemon)
   gratuitousArp: boolean;
+  standby?: boolean;           // true: start as an HA standby (forward nothing, answer no ARP) until setActive(true)
   filter: [code: number, jt: number, jf: number, k: number][]; // classic BPF socket filter
   flowFilePrefix?: string;     // worker i's flow table lives in the file prefix + "." + i; absent: in memory
 }
@@ -82,6 +83,10 @@ export interface NativeDataplane {
   setTrace(filters: Uint32Array): void;
   /** What the workers' trace rings hold (36-byte records, src/control/trace-records.ts); lost per worker. */
   drainTrace(maxPerWorker?: number): { records: ArrayBuffer; lost: number[] };
+  /** HA role: false = standby (VIP frames and ARP counted as standby/standby_arp, nothing sent). */
+  setActive(active: boolean): void;
+  /** One gratuitous ARP for every VIP now. */
+  announce(): void;
 }
 
 /** A flow's first packet as `las explain` asks about it. */

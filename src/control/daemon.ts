@@ -97,7 +97,7 @@ class Daemon implements DaemonControl {
     const flowFiles = await flowFilePrefix(config, log);
     const options = { ...buildDataplaneOptions(config, this.txMode, process.pid & 0xffff), ...(flowFiles ? { flowFilePrefix: flowFiles } : {}) };
     this.haRole = new HaRole(config.ha.mode, config.ha.vrrp, { setActive: (a) => this.dataplane?.setActive(a), announce: () => this.dataplane?.announce() }, log);
-    options.standby = !this.haRole.startsActive;
+    options.standby = !this.haRole.active;
     this.dropReasons = addon.DROP_REASONS;
     // Finds the dataplane when a client asks: until it exists a trace is refused.
     this.tracer = new Tracer({ dataplane: () => this.dataplane, dropReasons: this.dropReasons, services: () => this.config.services, log });
@@ -107,6 +107,8 @@ class Daemon implements DaemonControl {
     try {
       // Next, before anything is installed: it locks the flow files (one daemon per file).
       this.dataplane = new addon.Dataplane(options, this.state.snapshot(this.macs.known));
+      // `las role` may have come in while the admin socket was already up and the dataplane not yet.
+      this.dataplane.setActive(this.haRole.active);
       if (config.metrics.enabled) {
         this.metrics = await startMetricsServer(config.metrics.listen, createMetricsRegistry({
           stats: () => this.dataplane?.stats(),

@@ -52,8 +52,8 @@ export class HaRole {
     this.role = mode === 'vrrp' ? vrrp.startAs : 'active';
   }
 
-  /** The role the dataplane must start in (before start()). */
-  get startsActive(): boolean { return this.role === 'active'; }
+  /** The role the dataplane must be in now. */
+  get active(): boolean { return this.role === 'active'; }
 
   /** After the dataplane started: the checks that make a missing keepalived visible. */
   async started(keepalived: Promise<string | undefined> = findKeepalived()): Promise<void> {

@@ -16,6 +16,7 @@ import {
 const DR_SUBNET = '10.77.0.0/24';
 export const DR_PREFIX_LENGTH = 24;
 const DR_DISPATCHER_ADDRESS = '10.77.0.2';
+const DR_SECOND_DISPATCHER_ADDRESS = '10.77.0.3';
 const DR_CLIENT_ADDRESS = '10.77.0.10';
 const DR_DEFAULT_VIP = '10.77.0.100';
 const NET = '10.77.0.';
@@ -31,6 +32,7 @@ export interface DrSegmentOptions {
   vip?: string;              // default 10.77.0.100
   prefix?: string;           // short name prefix, default "las"; a random hex suffix is always added
   clientAddresses?: number;  // > 1: the first client also gets .20, .21, ... as source addresses
+  dispatchers?: number;      // 2: a second dispatcher, "dispatcher2" at .3 (an active/standby pair); default 1
 }
 
 /** One host on the segment. `port` is its bridge port in the switch namespace. */
@@ -74,6 +76,8 @@ function planHosts(opts: DrSegmentOptions): HostPlan[] {
   if (!Number.isInteger(clients) || clients < 1 || clients > 50) throw new Error(`clients must be 1..50, got ${clients}`);
   if (!Number.isInteger(sources) || sources < 1 || sources > 80) throw new Error(`clientAddresses must be 1..80, got ${sources}`);
   const plans: HostPlan[] = [{ role: 'dispatcher', port: 'p-disp', address: DR_DISPATCHER_ADDRESS, extra: [], server: false }];
+  if ((opts.dispatchers ?? 1) !== 1 && opts.dispatchers !== 2) throw new Error(`dispatchers must be 1 or 2, got ${opts.dispatchers}`);
+  if (opts.dispatchers === 2) plans.push({ role: 'dispatcher2', port: 'p-disp2', address: DR_SECOND_DISPATCHER_ADDRESS, extra: [], server: false });
   for (let i = 0; i < clients; i++) {
     const role = i === 0 ? 'client' : `client${i + 1}`;
     const address = i === 0 ? DR_CLIENT_ADDRESS : `${NET}${FIRST_EXTRA_CLIENT + i}`;

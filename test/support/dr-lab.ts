@@ -30,6 +30,7 @@ export interface DrLabOptions {
   servers?: number;                   // default 3
   clientAddresses?: number;           // > 1: the client has .20, .21, ... as sources
   clients?: number;
+  dispatchers?: number;               // 2: a second dispatcher namespace, "dispatcher2" (the lab starts no daemon in it)
   vip?: string;
   service?: LabServiceOptions;        // flowKey, scheduler, weights, port, ...
   config?: Record<string, unknown>;   // other top-level config keys (workers, txMode, logLevel...)
@@ -116,6 +117,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       servers: opts.servers ?? 3,
       ...(opts.clientAddresses !== undefined ? { clientAddresses: opts.clientAddresses } : {}),
       ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
+      ...(opts.dispatchers !== undefined ? { dispatchers: opts.dispatchers } : {}),
       ...(opts.vip !== undefined ? { vip: opts.vip } : {}),
     });
     const seg = segment;

@@ -85,7 +85,7 @@ class ClientLoad {
   }
   async stop(): Promise<FailoverResult> {
     this.child.stdin!.write('stop\n');
-    return JSON.parse(await this.next('result', 30_000)) as FailoverResult;
+    return JSON.parse(await this.next('result', 60_000)) as FailoverResult;
   }
   kill(): void { if (this.child.exitCode === null) this.child.kill('SIGKILL'); }
 }

@@ -46,6 +46,15 @@ const source: MetricsSource = {
 };
 
 describe('metrics registry', () => {
+  it('las_ha_active follows the HA role in vrrp mode, and is absent otherwise', async () => {
+    let active = false;
+    const text = async (src: MetricsSource) => createMetricsRegistry(src).metrics();
+    assert.match(await text({ ...source, haActive: () => active }), /^las_ha_active 0$/m);
+    active = true;
+    assert.match(await text({ ...source, haActive: () => active }), /^las_ha_active 1$/m);
+    assert.doesNotMatch(await text(source), /las_ha_active/);
+  });
+
   it('exposes every expected metric with values from the source', async () => {
     const text = await createMetricsRegistry(source).metrics();
     for (const name of EXPECTED_METRICS) assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);

@@ -118,6 +118,7 @@ class Daemon implements DaemonControl {
           healthChecks: () => this.monitor?.counts() ?? [],
           reloads: () => this.reloader.counts,
           healthDurations: this.checkDurations,
+          ...(config.ha.mode === 'vrrp' ? { haActive: () => this.haRole?.active } : {}),
         }), {}, (error) => log.error({ err: error }, 'the metrics listener thread failed: no metrics until a restart'), this.statusPage());
       }
       if (config.ingressDrop === 'tc') {

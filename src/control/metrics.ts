@@ -24,6 +24,8 @@ export interface MetricsSource {
   /** The health monitor's check durations (checkDurationHistogram()), exported as they are. */
   healthDurations?: Histogram<'service' | 'server'>;
   buildInfo?: BuildInfo;        // tests only; else this process's
+  /** HA role (ha.mode "vrrp"): true while active; absent: not exported. */
+  haActive?: () => boolean | undefined;
 }
 
 
@@ -139,6 +141,14 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   gauge('las_config_last_reload_success_timestamp_seconds', 'When the running config was loaded: the start or the last successful reload (Unix time)', [], (set) => set({}, source.reloads().lastSuccessMs / 1000));
   registry.registerMetric(source.healthDurations ?? checkDurationHistogram());
   const info = source.buildInfo ?? buildInfo();
+  if (source.haActive) {
+    const haActive = source.haActive;
+    // An alert on "no dispatcher of the pair active" sums this over both.
+    gauge('las_ha_active', 'HA role (ha.mode "vrrp"): 1 active (forwards, answers ARP), 0 standby', [], (set) => {
+      const active = haActive();
+      if (active !== undefined) set({}, active ? 1 : 0);
+    });
+  }
   gauge('las_build_info', 'Always 1; the labels say which LAS, Node and addon this daemon runs', Object.keys(info), (set) => set({ ...info }, 1));
   return registry;
 }

@@ -101,8 +101,8 @@ async function main(): Promise<void> {
   }
   clearInterval(ticker);
   clearTimeout(maxTimer);
-  // The last chunks are still in flight: wait for them, bounded.
-  for (let i = 0; i < 100 && !held.every((h) => h.done()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  // The last chunks are still in flight, maybe in a retransmission backoff after the outage: wait, bounded.
+  for (let i = 0; i < 400 && !held.every((h) => h.done()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   const report: HeldReport[] = held.map((h) => ({ localPort: h.localPort, sent: h.sent, echoed: h.echoed, broken: h.broken }));
   for (const h of held) h.close();
   const result: FailoverResult = { event: 'result', held: report, requests };

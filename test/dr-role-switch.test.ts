@@ -58,6 +58,7 @@ test('las role: a standby answers no ARP and forwards nothing; active serves at 
     const status = await lab.admin('status');
     assert.ok(isObject(status) && isObject(status.ha), JSON.stringify(status));
     assert.equal(status.ha.role, 'standby');
+    assert.match(await lasOk(lab, ['status']), /^HA \(vrrp\): STANDBY, forwarding nothing since .*, told by las role$/m);
     // The metric an alert on "no active dispatcher" sums.
     const metrics = await lab.exec('dispatcher', process.execPath, ['-e', "fetch('http://127.0.0.1:9477/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
     assert.match(metrics.stdout, /^las_ha_active 0$/m);

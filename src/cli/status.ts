@@ -96,5 +96,10 @@ export function formatStatus(result: unknown, exact = false): string {
     const traces = list(obj(status.trace).clients).map(obj);
     lines.push(traces.length === 0 ? 'trace: off' : `trace: ${traces.length} running (${traces.map((t) => text(t.filter)).join('; ')})`);
   }
+  const ha = obj(status.ha);
+  if (ha.mode === 'vrrp') {
+    // An active/standby pair: a standby forwards nothing, which the table above does not say.
+    lines.push(`HA (vrrp): ${ha.role === 'standby' ? 'STANDBY, forwarding nothing' : text(ha.role)} since ${text(ha.since)}, told by ${text(ha.toldBy)}`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -53,7 +53,7 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
     // Work on a copy: the caller's golden input frame must stay as it was.
     Napi::Buffer<uint8_t> frame = Napi::Buffer<uint8_t>::Copy(env, in.Data(), in.Length());
     Decision d = classify(frame.Data(), static_cast<uint32_t>(frame.Length()), *snap_, *state_, now);
-    state_->counters.flows_active.set(state_->flows.size());
+    state_->counters.flows_active.set(state_->flow_count());
     Napi::Object v = Napi::Object::New(env);
     switch (d.action) {
       case Action::Forward:
@@ -91,7 +91,7 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
     return Napi::Number::New(env, fanout_hash(pr, *snap_) % workers);
   }
 
-  Napi::Value FlowCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state_->flows.size()); }
+  Napi::Value FlowCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state_->flow_count()); }
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     return worker_counters_to_js(info.Env(), state_->counters.read());
   }

@@ -26,10 +26,14 @@ struct Decision {
 // Everything one worker owns. Nothing in here is shared with another thread except the counters,
 // which others only read.
 struct WorkerState {
-  WorkerState(uint32_t flow_capacity, uint32_t idle_ms, uint32_t index)
-      : flows(flow_capacity), idle_ms(idle_ms), index(index) {}
+  // flow6_capacity: the v6 table's (0: a quarter of flow_capacity, at least 1024; see flow_table.h).
+  WorkerState(uint32_t flow_capacity, uint32_t idle_ms, uint32_t index, uint32_t flow6_capacity = 0)
+      : flows(flow_capacity), flows6(flow6_capacity ? flow6_capacity : default_flow6_capacity(flow_capacity)),
+        idle_ms(idle_ms), index(index) {}
+  static uint32_t default_flow6_capacity(uint32_t v4) { return v4 / 4 > 1024 ? v4 / 4 : 1024; }
 
   FlowTable flows;
+  FlowTable6 flows6;                // v6 flows: their own 64-byte entries
   uint32_t idle_ms;
   uint32_t index;                   // which counter block of a snapshot is ours
   Mac ingress_mac{};                // answers ARP for the VIPs
@@ -41,7 +45,11 @@ struct WorkerState {
 
   // Every removal of a flow entry goes through here so the per-server load stays right.
   static void on_erase(void* self, const FlowEntry& e) { static_cast<WorkerState*>(self)->load.add(e.server_addr, -1); }
-  uint32_t sweep(uint32_t now_ms, uint32_t budget) { return flows.sweep(now_ms, idle_ms, budget, &on_erase, this); }
+  static void on_erase6(void* self, const FlowEntry6& e) { static_cast<WorkerState*>(self)->load.add(e.server_addr, -1); }
+  uint32_t sweep(uint32_t now_ms, uint32_t budget) {
+    return flows.sweep(now_ms, idle_ms, budget, &on_erase, this) + flows6.sweep(now_ms, idle_ms, budget, &on_erase6, this);
+  }
+  uint32_t flow_count() const { return flows.size() + flows6.size(); }
 
   void adopt(const Snapshot& snap) {
     cursors.assign(snap.services.size(), index * 7919u);  // workers start at different points
@@ -56,9 +64,12 @@ struct Prepared {
   ParsedFrame p;
   int service;          // >= 0: a flow packet of this service, with key and hash below
   DropReason reason;    // Count, or why the frame will be dropped
-  bool icmp_error;      // an ICMP error: key and service are those of the flow it quotes
-  FlowKeyFields key;
-  uint64_t hash;
+  bool icmp_error;      // an ICMP(v6) error: key and service are those of the flow it quotes
+  bool v6;              // the flow is a v6 one: key6 keys it in flows6 and hash is its hash there
+  FlowKeyFields key;    // v4: the flow key. v6: the same with fold_ipv6'd addresses, what the
+                        // schedulers and the fanout hash (so both need no v6 variant)
+  FlowKey6 key6;
+  uint64_t hash;        // in the flow table of the frame's family
 };
 
 void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, Prepared& out);

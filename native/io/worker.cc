@@ -118,7 +118,7 @@ void Worker::housekeeping(uint32_t now_ms, uint32_t sweep_budget) {
   apply_expiries(sweep_budget);
   uint32_t removed = state_.sweep(now_ms, sweep_budget);
   if (removed) state_.counters.flows_expired.add(removed);
-  state_.counters.flows_active.set(state_.flows.size());
+  state_.counters.flows_active.set(state_.flow_count());
   if (now_ms - last_stats_ms_ >= kStatsPeriodMs) {
     last_stats_ms_ = now_ms;
     uint64_t packets, drops;

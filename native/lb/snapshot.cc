@@ -1,6 +1,7 @@
 #include "snapshot.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "hash.h"
 
@@ -24,6 +25,7 @@ Snapshot::Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t ge
   for (size_t s = 0; s < specs.size(); ++s) {
     Service& svc = services[s];
     svc.spec = std::move(specs[s]);
+    if (svc.spec.family == 6) svc.spec.vip = fold_ipv6(svc.spec.vip6);
     const size_t real_servers = svc.spec.servers.size();
     if (svc.spec.has_sorry) {
       svc.sorry_index = static_cast<int>(real_servers);
@@ -48,18 +50,26 @@ Snapshot::Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t ge
       svc.addr_keys[j] = a;
       svc.addr_index[j] = static_cast<uint16_t>(i);
     }
-    vips.push_back(svc.spec.vip);
+    if (svc.spec.family == 6) {
+      std::array<uint8_t, 16> v;
+      std::memcpy(v.data(), svc.spec.vip6, 16);
+      vips6.push_back(v);
+    } else {
+      vips.push_back(svc.spec.vip);
+    }
   }
   std::sort(vips.begin(), vips.end());
   vips.erase(std::unique(vips.begin(), vips.end()), vips.end());
+  std::sort(vips6.begin(), vips6.end());
+  vips6.erase(std::unique(vips6.begin(), vips6.end()), vips6.end());
 
   index_mask_ = pow2_at_least(static_cast<uint32_t>(services.size()) * 2) - 1;
-  index_.assign(index_mask_ + 1, Slot{0, 0, 0, 0, 0});
+  index_.assign(index_mask_ + 1, Slot{0, 0, 0, 0, 0, 0});
   for (size_t s = 0; s < services.size(); ++s) {
     const ServiceSpec& sp = services[s].spec;
     uint32_t j = static_cast<uint32_t>(mix64((static_cast<uint64_t>(sp.vip) << 24) ^ (sp.port << 8) ^ sp.proto)) & index_mask_;
     while (index_[j].used) j = (j + 1) & index_mask_;
-    index_[j] = Slot{sp.vip, sp.port, sp.proto, 1, static_cast<uint16_t>(s)};
+    index_[j] = Slot{sp.vip, sp.port, sp.proto, 1, static_cast<uint16_t>(s), sp.family};
   }
 
   counters.resize(workers);
@@ -74,8 +84,36 @@ int Snapshot::lookup(uint32_t vip, uint16_t port, uint8_t proto) const {
        j = (j + 1) & index_mask_) {
     const Slot& s = index_[j];
     if (!s.used) return -1;
-    if (s.vip == vip && s.port == port && s.proto == proto) return s.service;
+    if (s.vip == vip && s.port == port && s.proto == proto && s.family == 4) return s.service;
   }
+}
+
+int Snapshot::lookup6(const uint8_t* vip6, uint16_t port, uint8_t proto) const {
+  const uint32_t vip = fold_ipv6(vip6);
+  for (uint32_t j = static_cast<uint32_t>(mix64((static_cast<uint64_t>(vip) << 24) ^ (port << 8) ^ proto)) & index_mask_;;
+       j = (j + 1) & index_mask_) {
+    const Slot& s = index_[j];
+    if (!s.used) return -1;
+    if (s.vip == vip && s.port == port && s.proto == proto && s.family == 6 &&
+        std::memcmp(services[s.service].spec.vip6, vip6, 16) == 0)
+      return s.service;
+  }
+}
+
+int Snapshot::find_service6(const uint8_t* vip6, uint16_t port, uint8_t proto) const {
+  int s = lookup6(vip6, port, proto);
+  return s >= 0 ? s : lookup6(vip6, 0, proto);
+}
+
+bool Snapshot::is_vip6(const uint8_t* vip6) const {
+  std::array<uint8_t, 16> v;
+  std::memcpy(v.data(), vip6, 16);
+  return std::binary_search(vips6.begin(), vips6.end(), v);
+}
+
+int Snapshot::find_fragment_service6(const uint8_t* vip6, uint8_t proto) const {
+  int all_ports = lookup6(vip6, 0, proto);
+  return all_ports >= 0 ? all_ports : fragment_service(6, 0, vip6, proto);
 }
 
 int Snapshot::find_service(uint32_t vip, uint16_t port, uint8_t proto) const {
@@ -85,13 +123,17 @@ int Snapshot::find_service(uint32_t vip, uint16_t port, uint8_t proto) const {
 
 int Snapshot::find_fragment_service(uint32_t vip, uint8_t proto) const {
   int all_ports = lookup(vip, 0, proto);
-  if (all_ports >= 0) return all_ports;
+  return all_ports >= 0 ? all_ports : fragment_service(4, vip, nullptr, proto);
+}
+
+int Snapshot::fragment_service(uint8_t family, uint32_t vip, const uint8_t* vip6, uint8_t proto) const {
   // A 5-tuple service cannot take a fragment at all (its first fragment was dropped too), so only
   // `addresses` services are candidates.
   int found = -1;
   for (size_t i = 0; i < services.size(); ++i) {
     const ServiceSpec& sp = services[i].spec;
-    if (sp.vip != vip || sp.proto != proto || sp.flow_key != FlowKeyMode::Addresses) continue;
+    if (sp.family != family || sp.proto != proto || sp.flow_key != FlowKeyMode::Addresses) continue;
+    if (family == 4 ? sp.vip != vip : std::memcmp(sp.vip6, vip6, 16) != 0) continue;
     if (found >= 0) return -1;  // two candidates: only the port, which we do not have, could decide
     found = static_cast<int>(i);
   }

@@ -1,6 +1,7 @@
 // The service table the fast path decides with: immutable once published, replaced as a whole by
 // swapping one pointer. Counters for its services and servers live beside it, one block per worker.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -28,14 +29,18 @@ constexpr const char* kFlowKeyNames[] = {
 constexpr int kFlowKeyCount = sizeof kFlowKeyNames / sizeof kFlowKeyNames[0];
 
 struct ServerSpec {
-  uint32_t addr;  // host order
+  uint32_t addr;  // host order; for a v6 server its identity, server_identity6(addr6) (set by convert)
+  uint8_t addr6[16]{};  // a v6 server's address as on the wire (its service's family is 6)
   Mac mac;
   uint32_t weight;
   bool up = true;  // health: a down server gets no new flows
 };
 
+// One family per service: a v4 service's servers are v4, a v6 service's servers v6.
 struct ServiceSpec {
-  uint32_t vip;
+  uint32_t vip;         // host order; for family 6 fold_ipv6(vip6), set by the Snapshot
+  uint8_t family = 4;   // 4 or 6
+  uint8_t vip6[16]{};   // family 6: the VIP as on the wire
   uint16_t port;  // 0 = all ports
   uint8_t proto;
   FlowKeyMode flow_key;
@@ -92,22 +97,30 @@ class Snapshot {
   // For a fragment that carries no ports: the VIP's all-ports service, else its only `addresses`
   // service for the protocol (whose flow key needs no ports). -1 when neither exists.
   int find_fragment_service(uint32_t vip, uint8_t proto) const;
+  // The same three for a v6 VIP (16 bytes as on the wire).
+  int find_service6(const uint8_t* vip6, uint16_t port, uint8_t proto) const;
+  bool is_vip6(const uint8_t* vip6) const;
+  int find_fragment_service6(const uint8_t* vip6, uint8_t proto) const;
 
   std::vector<Service> services;
-  std::vector<uint32_t> vips;       // distinct, sorted
+  std::vector<uint32_t> vips;       // distinct, sorted: the v4 VIPs only
+  std::vector<std::array<uint8_t, 16>> vips6;  // distinct, sorted: the v6 VIPs
   uint64_t generation;
   uint32_t total_servers = 0;
   std::vector<WorkerServiceBlock> counters;  // one per worker
 
  private:
   struct Slot {
-    uint32_t vip;
+    uint32_t vip;     // v6: the fold; the whole VIP is compared in the service's spec
     uint16_t port;
     uint8_t proto;
     uint8_t used;
     uint16_t service;
+    uint8_t family;
   };
   int lookup(uint32_t vip, uint16_t port, uint8_t proto) const;
+  int lookup6(const uint8_t* vip6, uint16_t port, uint8_t proto) const;
+  int fragment_service(uint8_t family, uint32_t vip, const uint8_t* vip6, uint8_t proto) const;
   std::vector<Slot> index_;
   uint32_t index_mask_ = 0;
 };

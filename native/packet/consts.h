@@ -6,12 +6,24 @@ namespace las {
 
 constexpr uint16_t kEthIpv4 = 0x0800;
 constexpr uint16_t kEthArp = 0x0806;
+constexpr uint16_t kEthIpv6 = 0x86dd;
 constexpr uint16_t kEthVlan = 0x8100;
 constexpr uint16_t kEthQinQ = 0x88a8;
 
 constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoIcmpv6 = 58;
+
+// IPv6 extension headers the parser walks (RFC 8200 4.1), and its bound on how many.
+constexpr uint8_t kIpv6HopByHop = 0;
+constexpr uint8_t kIpv6Routing = 43;
+constexpr uint8_t kIpv6Fragment = 44;
+constexpr uint8_t kIpv6DestOptions = 60;
+constexpr uint8_t kIpv6Auth = 51;  // AH: its length is in 4-byte units, not 8
+constexpr int kIpv6MaxExtHeaders = 8;
+constexpr uint32_t kIpv6HeaderLen = 40;
+constexpr uint32_t kIpv6FragmentHeaderLen = 8;
 
 constexpr uint32_t kEthHeaderLen = 14;
 constexpr uint32_t kVlanTagLen = 4;
@@ -28,6 +40,12 @@ constexpr uint8_t kTcpAck = 0x10;
 constexpr uint8_t kIcmpDestUnreachable = 3;
 constexpr uint8_t kIcmpTimeExceeded = 11;
 constexpr uint32_t kIcmpHeaderLen = 8;
+
+// ICMPv6 errors (RFC 4443): each quotes as much of the offending packet as fits.
+constexpr uint8_t kIcmp6DestUnreachable = 1;
+constexpr uint8_t kIcmp6PacketTooBig = 2;
+constexpr uint8_t kIcmp6TimeExceeded = 3;
+constexpr uint8_t kIcmp6ParamProblem = 4;
 
 // X-macro so that the enum, its names (counters, JS) and its count never drift apart.
 #define LAS_DROP_REASONS(X)          \
@@ -51,7 +69,10 @@ constexpr uint32_t kIcmpHeaderLen = 8;
   X(TxError, "tx_error")                     \
   X(Oversize, "oversize")                    \
   X(Standby, "standby")                      \
-  X(StandbyArp, "standby_arp")
+  X(StandbyArp, "standby_arp") \
+  X(TruncatedIpv6, "truncated_ipv6")         \
+  X(Ipv6ExtTruncated, "ipv6_ext_truncated")  \
+  X(Ipv6ExtTooMany, "ipv6_ext_too_many")
 
 enum class DropReason : uint8_t {
 #define LAS_ENUM(name, text) name,

@@ -38,7 +38,11 @@ Decision forward_icmp_error(uint8_t* frame, uint32_t len, const Prepared& pr, co
   const int si = pr.service;
   const Service& svc = snap.services[si];
   int server = -1;
-  if (const FlowEntry* e = w.flows.find(pr.key, pr.hash)) server = svc.server_index(e->server_addr);
+  if (pr.v6) {
+    if (const FlowEntry6* e = w.flows6.find(pr.key6, pr.hash)) server = svc.server_index(e->server_addr);
+  } else if (const FlowEntry* e = w.flows.find(pr.key, pr.hash)) {
+    server = svc.server_index(e->server_addr);
+  }
   // Without an entry, only a stateless scheduler can still name the owner.
   if (server < 0 && scheduler_of(svc.spec.scheduler).stateless) {
     server = schedule(svc, w, static_cast<uint32_t>(si), pr.key);
@@ -90,91 +94,83 @@ void prepare_icmp_error(const uint8_t* frame, const ParsedFrame& p, const Snapsh
   }
 }
 
-}  // namespace
-
-void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, Prepared& out) {
-  out.p = parse_frame(frame, len);
-  out.service = -1;
-  out.reason = DropReason::Count;
-  out.icmp_error = false;
-  const ParsedFrame& p = out.p;
-  if (p.kind != FrameKind::Ipv4 || !snap.is_vip(p.dst)) return;
-  if (p.proto == kProtoIcmp && !p.is_fragment && p.ip_end >= p.l4_offset + kIcmpHeaderLen) {
-    uint8_t type = frame[p.l4_offset];
-    if (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded) {
-      prepare_icmp_error(frame, p, snap, out);
-      if (out.service >= 0) {
-        out.hash = hash_flow(out.key, kFlowTableSeed);
-        w.flows.prefetch(out.hash);
-      }
-      return;
-    }
-  }
-  int si;
-  if (p.has_ports || !p.is_fragment) {
-    si = snap.find_service(p.dst, p.has_ports ? p.dport : 0, p.proto);
-    if (si < 0) {
-      out.reason = DropReason::NoService;
-      return;
-    }
-  } else {
-    si = snap.find_fragment_service(p.dst, p.proto);  // a later fragment: no ports to look at
-    if (si < 0) {
-      out.reason = DropReason::Fragment;
-      return;
-    }
-  }
-  const Service& svc = snap.services[si];
-  bool by_addresses = svc.spec.flow_key == FlowKeyMode::Addresses;
-  // Without ports only the address pair can key a flow; a 5-tuple service cannot place a fragment.
-  if (p.is_fragment && !by_addresses) {
-    out.reason = DropReason::Fragment;
+// The v6 twin of prepare_icmp_error: an ICMPv6 error quotes the IPv6 packet (with whatever
+// extension headers it had) that a server sent from a v6 VIP to a client.
+void prepare_icmp6_error(const uint8_t* frame, const ParsedFrame& p, const Snapshot& snap, Prepared& out) {
+  out.icmp_error = true;
+  const uint32_t inner = p.l4_offset + kIcmpHeaderLen;
+  if (p.ip_end < inner + kIpv6HeaderLen || (frame[inner] >> 4) != 6) {
+    out.reason = DropReason::TruncatedL4;
     return;
   }
-  out.service = si;
-  out.key = FlowKeyFields{p.src, p.dst, 0, svc.spec.port, p.proto};
-  if (!by_addresses) {
-    out.key.sport = p.sport;
-    out.key.dport = p.dport;
+  const uint8_t* ip = frame + inner;
+  Ipv6Chain c = walk_ipv6_chain(frame, inner + kIpv6HeaderLen, p.ip_end, ip[6]);
+  if (c.reason != DropReason::Count) {
+    out.reason = c.reason;
+    return;
   }
-  out.hash = hash_flow(out.key, kFlowTableSeed);
-  w.flows.prefetch(out.hash);
+  if (c.later_fragment) {  // no ports quoted: nothing names the flow
+    out.reason = DropReason::IcmpNoFlow;
+    return;
+  }
+  if (p.ip_end < c.l4_offset + 8) {
+    out.reason = DropReason::TruncatedL4;
+    return;
+  }
+  const uint8_t* vip = ip + 8;
+  const uint8_t* client = ip + 24;
+  uint16_t vport = load_be16(frame + c.l4_offset);
+  uint16_t cport = load_be16(frame + c.l4_offset + 2);
+  int si = snap.is_vip6(vip) ? snap.find_service6(vip, vport, c.proto) : -1;
+  if (si < 0) {
+    out.reason = DropReason::IcmpNoFlow;
+    return;
+  }
+  const Service& svc = snap.services[si];
+  out.service = si;
+  out.key = FlowKeyFields{fold_ipv6(client), fold_ipv6(vip), 0, svc.spec.port, c.proto};
+  if (svc.spec.flow_key == FlowKeyMode::FiveTuple) {
+    out.key.sport = cport;
+    out.key.dport = vport;
+  }
+  std::memcpy(out.key6.src, client, 16);
+  std::memcpy(out.key6.dst, vip, 16);
 }
 
-Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
-                const Prepared& pr) {
+bool is_icmp_error(const uint8_t* frame, const ParsedFrame& p) {
+  if (p.is_fragment || p.ip_end < p.l4_offset + kIcmpHeaderLen) return false;
+  const uint8_t type = frame[p.l4_offset];
+  if (p.kind == FrameKind::Ipv6)
+    return p.proto == kProtoIcmpv6 && type >= kIcmp6DestUnreachable && type <= kIcmp6ParamProblem;
+  return p.proto == kProtoIcmp && (type == kIcmpDestUnreachable || type == kIcmpTimeExceeded);
+}
+
+// The flow-table hash of a prepared key, and its prefetch, in the table of the frame's family.
+void hash_and_prefetch(Prepared& out, WorkerState& w) {
+  if (out.v6) {
+    out.key6.sport = out.key.sport;
+    out.key6.dport = out.key.dport;
+    out.key6.proto = out.key.proto;
+    out.hash = hash_flow6(out.key6, kFlowTableSeed);
+    w.flows6.prefetch(out.hash);
+  } else {
+    out.hash = hash_flow(out.key, kFlowTableSeed);
+    w.flows.prefetch(out.hash);
+  }
+}
+
+// A flow packet of a VIP: find or place its flow in the table of its family (v4 or v6 entries;
+// the schedulers see the v4-shaped key either way).
+template <typename Table>
+Decision decide_flow(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
+                     const Prepared& pr, Table& table, const typename Table::Key& table_key) {
   const ParsedFrame& p = pr.p;
-  if (p.kind == FrameKind::Malformed) return drop(w, p.reason);
-  if (p.kind == FrameKind::Other) return drop(w, DropReason::NotIpv4);
-
-  if (p.kind == FrameKind::Arp) {
-    ArpRequest req = parse_arp_request(frame, len, p.l3_offset);
-    if (!req.valid) {
-      // Replies and other ARP ops are not for us to act on; a request too short to read is malformed.
-      return drop(w, len < p.l3_offset + kArpIpv4Len ? DropReason::BadArp : DropReason::ArpIgnored);
-    }
-    // A gratuitous ARP (sender == target) is an announcement, not a question: answering another
-    // host's claim on a VIP would fight a standby dispatcher taking over.
-    if (!snap.is_vip(req.target_ip) || req.sender_ip == req.target_ip) return drop(w, DropReason::ArpIgnored);
-    arp_reply_in_place(frame, p.l3_offset, w.ingress_mac);
-    w.counters.arp_replies.add(1);
-    return Decision{Action::ArpReply, DropReason::Count, -1, -1};
-  }
-
-  if (!snap.is_vip(p.dst)) {
-    // Not ours: the kernel has its own copy of the frame. Counted apart, so drops stay drops.
-    w.counters.passed.add(1);
-    return Decision{Action::Pass, DropReason::Count, -1, -1};
-  }
-  if (pr.reason != DropReason::Count) return drop(w, pr.reason);
-  if (pr.icmp_error) return forward_icmp_error(frame, len, pr, snap, w);
-
   const int si = pr.service;
   const Service& svc = snap.services[si];
   const FlowKeyFields& key = pr.key;
   const uint64_t h = pr.hash;
   ServiceCounters& sc = snap.counters[w.index].services[si];
-  FlowEntry* e = w.flows.find(key, h);
+  auto* e = table.find(table_key, h);
   int server = -1;
   if (e && now_ms - e->last_seen_ms <= w.idle_ms) {
     server = svc.server_index(e->server_addr);
@@ -196,7 +192,7 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
       // A TCP packet other than a SYN with no entry belongs to a connection placed while the table
       // was full: it keeps the server that stateless choice gave it, also once there is room again.
       if (p.proto == kProtoTcp && (p.tcp_flags & kTcpSyn) == 0) server = stateless_server(svc, key, server);
-      e = w.flows.insert(key, h);
+      e = table.insert(table_key, h);
       if (!e) {
         // Full: forwarded without an entry, so every packet of this flow is decided afresh and must get
         // the same answer (Scheduler::without_entry).
@@ -232,6 +228,90 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
     rc.new_flows.add(1);
   }
   return Decision{Action::Forward, DropReason::Count, si, server, new_flow};
+}
+
+}  // namespace
+
+void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, Prepared& out) {
+  out.p = parse_frame(frame, len);
+  out.service = -1;
+  out.reason = DropReason::Count;
+  out.icmp_error = false;
+  const ParsedFrame& p = out.p;
+  out.v6 = p.kind == FrameKind::Ipv6;
+  if (out.v6 ? !snap.is_vip6(p.dst6) : p.kind != FrameKind::Ipv4 || !snap.is_vip(p.dst)) return;
+  if (is_icmp_error(frame, p)) {
+    if (out.v6) prepare_icmp6_error(frame, p, snap, out);
+    else prepare_icmp_error(frame, p, snap, out);
+    if (out.service >= 0) hash_and_prefetch(out, w);
+    return;
+  }
+  int si;
+  if (p.has_ports || !p.is_fragment) {
+    const uint16_t port = p.has_ports ? p.dport : 0;
+    si = out.v6 ? snap.find_service6(p.dst6, port, p.proto) : snap.find_service(p.dst, port, p.proto);
+    if (si < 0) {
+      out.reason = DropReason::NoService;
+      return;
+    }
+  } else {
+    // A later fragment: no ports to look at.
+    si = out.v6 ? snap.find_fragment_service6(p.dst6, p.proto) : snap.find_fragment_service(p.dst, p.proto);
+    if (si < 0) {
+      out.reason = DropReason::Fragment;
+      return;
+    }
+  }
+  const Service& svc = snap.services[si];
+  bool by_addresses = svc.spec.flow_key == FlowKeyMode::Addresses;
+  // Without ports only the address pair can key a flow; a 5-tuple service cannot place a fragment.
+  if (p.is_fragment && !by_addresses) {
+    out.reason = DropReason::Fragment;
+    return;
+  }
+  out.service = si;
+  out.key = FlowKeyFields{p.src, p.dst, 0, svc.spec.port, p.proto};  // v6: the folds
+  if (!by_addresses) {
+    out.key.sport = p.sport;
+    out.key.dport = p.dport;
+  }
+  if (out.v6) {
+    std::memcpy(out.key6.src, p.src6, 16);
+    std::memcpy(out.key6.dst, p.dst6, 16);
+  }
+  hash_and_prefetch(out, w);
+}
+
+Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
+                const Prepared& pr) {
+  const ParsedFrame& p = pr.p;
+  if (p.kind == FrameKind::Malformed) return drop(w, p.reason);
+  if (p.kind == FrameKind::Other) return drop(w, DropReason::NotIpv4);
+
+  if (p.kind == FrameKind::Arp) {
+    ArpRequest req = parse_arp_request(frame, len, p.l3_offset);
+    if (!req.valid) {
+      // Replies and other ARP ops are not for us to act on; a request too short to read is malformed.
+      return drop(w, len < p.l3_offset + kArpIpv4Len ? DropReason::BadArp : DropReason::ArpIgnored);
+    }
+    // A gratuitous ARP (sender == target) is an announcement, not a question: answering another
+    // host's claim on a VIP would fight a standby dispatcher taking over.
+    if (!snap.is_vip(req.target_ip) || req.sender_ip == req.target_ip) return drop(w, DropReason::ArpIgnored);
+    arp_reply_in_place(frame, p.l3_offset, w.ingress_mac);
+    w.counters.arp_replies.add(1);
+    return Decision{Action::ArpReply, DropReason::Count, -1, -1};
+  }
+
+  if (p.kind == FrameKind::Ipv6 ? !snap.is_vip6(p.dst6) : !snap.is_vip(p.dst)) {
+    // Not ours: the kernel has its own copy of the frame. Counted apart, so drops stay drops.
+    w.counters.passed.add(1);
+    return Decision{Action::Pass, DropReason::Count, -1, -1};
+  }
+  if (pr.reason != DropReason::Count) return drop(w, pr.reason);
+  if (pr.icmp_error) return forward_icmp_error(frame, len, pr, snap, w);
+
+  return pr.v6 ? decide_flow(frame, len, snap, w, now_ms, pr, w.flows6, pr.key6)
+               : decide_flow(frame, len, snap, w, now_ms, pr, w.flows, pr.key);
 }
 
 }  // namespace las

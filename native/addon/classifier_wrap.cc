@@ -1,5 +1,6 @@
 #include "classifier_wrap.h"
 
+#include <cstring>
 #include <memory>
 
 #include "../dataplane/classify.h"
@@ -105,6 +106,8 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
       const ServiceCounters& sc = block.services[si];
       ServiceStats ss{svc.spec.vip, svc.spec.port, svc.spec.proto,
                       {sc.packets.get(), sc.bytes.get(), sc.new_flows.get(), sc.no_server.get()}, {}};
+      ss.family = svc.spec.family;
+      std::memcpy(ss.vip6.data(), svc.spec.vip6, 16);
       for (size_t r = 0; r < svc.spec.servers.size(); ++r) {
         const ServerCounters& rc = block.servers[svc.first_server + r];
         ServerTotals t;
@@ -113,6 +116,8 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
         t.new_flows = rc.new_flows.get();
         t.active_flows = state_->load.get(svc.spec.servers[r].addr);
         ss.servers.push_back({svc.spec.servers[r].addr, t});
+        ss.servers6.emplace_back();
+        std::memcpy(ss.servers6.back().data(), svc.spec.servers[r].addr6, 16);
       }
       out.services.push_back(std::move(ss));
     }

@@ -2,8 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace las {
@@ -43,11 +46,44 @@ int named_field(Napi::Env env, const Napi::Object& o, const char* key, const std
   throw Napi::TypeError::New(env, where + "." + key + " must be " + accepted);
 }
 
+// An address of either family, as the config writes it: family 4 fills v4 (host order), 6 fills v6.
+struct IpText {
+  uint8_t family;
+  uint32_t v4;
+  uint8_t v6[16];
+};
+
+IpText parse_ip(Napi::Env env, const std::string& text, const std::string& field) {
+  IpText ip{};
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) == 1) {
+    ip.family = 4;
+    ip.v4 = ntohl(a.s_addr);
+  } else if (inet_pton(AF_INET6, text.c_str(), ip.v6) == 1) {
+    ip.family = 6;
+  } else {
+    throw Napi::TypeError::New(env, field + ": \"" + text + "\" is not an IPv4 or IPv6 address");
+  }
+  return ip;
+}
+
 }  // namespace
 
-static ServerSpec server_from_js(Napi::Env env, const Napi::Object& r, const std::string& w) {
+// family: the service's (its vip's); a server of the other family is refused, naming the field.
+static ServerSpec server_from_js(Napi::Env env, const Napi::Object& r, const std::string& w, uint8_t family) {
   ServerSpec server{};
-  server.addr = parse_ipv4(env, string_field(env, r, "address", w), w + ".address");
+  const std::string text = string_field(env, r, "address", w);
+  IpText ip = parse_ip(env, text, w + ".address");
+  if (ip.family != family)
+    throw Napi::TypeError::New(env, w + ".address: \"" + text + "\" is IPv" + std::to_string(ip.family) +
+                                        " but the service's vip is IPv" + std::to_string(family) +
+                                        ": a service's servers are of its vip's family");
+  if (family == 6) {
+    std::memcpy(server.addr6, ip.v6, 16);
+    server.addr = server_identity6(ip.v6);
+  } else {
+    server.addr = ip.v4;
+  }
   server.mac = parse_mac(env, string_field(env, r, "mac", w), w + ".mac");
   Napi::Value weight = r.Get("weight");
   server.weight = weight.IsUndefined() ? 1 : uint_field(env, r, "weight", w, 65535);
@@ -79,11 +115,33 @@ Mac parse_mac(Napi::Env env, const std::string& text, const std::string& field) 
   return m;
 }
 
+std::string format_ipv6(const uint8_t* addr) {
+  char buf[INET6_ADDRSTRLEN];
+  return inet_ntop(AF_INET6, addr, buf, sizeof buf) ? buf : "?";
+}
+
 std::string format_mac(const Mac& m) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3],
                 m.bytes[4], m.bytes[5]);
   return buf;
+}
+
+// Flow entries and counters name a v6 server by a 32-bit hash of its address: two different
+// addresses of one service with the same hash could not be told apart, so the service is refused.
+static void refuse_identity_collisions(Napi::Env env, const ServiceSpec& spec, const std::string& where) {
+  std::map<uint32_t, std::pair<std::array<uint8_t, 16>, std::string>> ids;
+  auto check = [&](const ServerSpec& srv, const std::string& name) {
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), srv.addr6, 16);
+    auto [it, fresh] = ids.emplace(srv.addr, std::make_pair(a, name));
+    if (!fresh && it->second.first != a)
+      throw Napi::RangeError::New(env, where + "." + name + ".address " + format_ipv6(srv.addr6) + " has the same 32-bit identity as " +
+                                           it->second.second + " (" + format_ipv6(it->second.first.data()) +
+                                           "): use another address for one of them");
+  };
+  for (size_t j = 0; j < spec.servers.size(); ++j) check(spec.servers[j], "servers[" + std::to_string(j) + "]");
+  if (spec.has_sorry) check(spec.sorry, "sorryServer");
 }
 
 std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& value) {
@@ -93,21 +151,27 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
   Napi::Array services = list.As<Napi::Array>();
   if (services.Length() > 0xfffe) throw Napi::RangeError::New(env, "too many services");
   std::vector<ServiceSpec> out;
-  std::map<std::tuple<uint32_t, uint16_t, uint8_t>, uint32_t> seen;  // (vip, port, protocol) -> index
+  // (v4 vip, v6 vip, port, protocol) -> index
+  std::map<std::tuple<uint32_t, std::array<uint8_t, 16>, uint16_t, uint8_t>, uint32_t> seen;
   for (uint32_t i = 0; i < services.Length(); ++i) {
     std::string where = "services[" + std::to_string(i) + "]";
     Napi::Value sv = services.Get(i);
     if (!sv.IsObject()) throw Napi::TypeError::New(env, where + " must be an object");
     Napi::Object s = sv.As<Napi::Object>();
     ServiceSpec spec{};
-    spec.vip = parse_ipv4(env, string_field(env, s, "vip", where), where + ".vip");
+    IpText vip = parse_ip(env, string_field(env, s, "vip", where), where + ".vip");
+    spec.family = vip.family;
+    spec.vip = vip.family == 4 ? vip.v4 : fold_ipv6(vip.v6);
+    std::memcpy(spec.vip6, vip.v6, 16);
+    std::array<uint8_t, 16> vip6;
+    std::memcpy(vip6.data(), vip.v6, 16);
     spec.port = static_cast<uint16_t>(uint_field(env, s, "port", where, 65535));
     std::string proto = string_field(env, s, "protocol", where);
     if (proto == "tcp") spec.proto = kProtoTcp;
     else if (proto == "udp") spec.proto = kProtoUdp;
     else throw Napi::TypeError::New(env, where + ".protocol must be \"tcp\" or \"udp\"");
     // The fast path would find only one of two services with the same key (found by fuzzing).
-    auto [first, fresh] = seen.emplace(std::make_tuple(spec.vip, spec.port, spec.proto), i);
+    auto [first, fresh] = seen.emplace(std::make_tuple(vip.v4, vip6, spec.port, spec.proto), i);
     if (!fresh)
       throw Napi::RangeError::New(env, where + " has the vip, port and protocol of services[" + std::to_string(first->second) +
                                            "]: a VIP, port and protocol can belong to one service only");
@@ -127,7 +191,7 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
       Napi::Value rv = servers.Get(j);
       if (!rv.IsObject()) throw Napi::TypeError::New(env, w + " must be an object");
       Napi::Object r = rv.As<Napi::Object>();
-      spec.servers.push_back(server_from_js(env, r, w));
+      spec.servers.push_back(server_from_js(env, r, w, spec.family));
     }
     Napi::Value down = s.Get("onServerDown");
     if (down.IsString()) {
@@ -139,8 +203,9 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
     Napi::Value sorry = s.Get("sorryServer");
     if (sorry.IsObject()) {
       spec.has_sorry = true;
-      spec.sorry = server_from_js(env, sorry.As<Napi::Object>(), where + ".sorryServer");
+      spec.sorry = server_from_js(env, sorry.As<Napi::Object>(), where + ".sorryServer", spec.family);
     }
+    if (spec.family == 6) refuse_identity_collisions(env, spec, where);
     out.push_back(std::move(spec));
   }
   return out;
@@ -162,6 +227,8 @@ DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
   c.tx_mode = static_cast<TxMode>(named_field(env, o, "txMode", w, kTxModeCount, [](int i) { return kTxModeNames[i]; }));
   c.flow_capacity = uint_field(env, o, "flowCapacity", w, 1u << 27);
   c.idle_ms = uint_field(env, o, "flowIdleTimeoutMs", w, 0x7fffffff);
+  // The v6 table's capacity; absent: WorkerState::default_flow6_capacity (a quarter of flowCapacity).
+  if (!o.Get("flowCapacityV6").IsUndefined()) c.flow6_capacity = uint_field(env, o, "flowCapacityV6", w, 1u << 27);
   Napi::Object ring = object_field(env, o, "ring", w);
   c.ring.block_size = uint_field(env, ring, "blockSize", w + ".ring", 1u << 30);
   c.ring.block_count = uint_field(env, ring, "blockCount", w + ".ring", 1u << 16);
@@ -218,7 +285,7 @@ Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats) {
   for (size_t i = 0; i < stats.services.size(); ++i) {
     const ServiceStats& s = stats.services[i];
     Napi::Object so = Napi::Object::New(env);
-    so.Set("vip", format_ipv4(s.vip));
+    so.Set("vip", s.family == 6 ? format_ipv6(s.vip6.data()) : format_ipv4(s.vip));
     so.Set("port", s.port);
     so.Set("protocol", s.proto == kProtoTcp ? "tcp" : "udp");
     so.Set("packets", Napi::BigInt::New(env, s.totals.packets));
@@ -228,7 +295,7 @@ Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats) {
     Napi::Array servers = Napi::Array::New(env, s.servers.size());
     for (size_t j = 0; j < s.servers.size(); ++j) {
       Napi::Object r = Napi::Object::New(env);
-      r.Set("address", format_ipv4(s.servers[j].first));
+      r.Set("address", s.family == 6 ? format_ipv6(s.servers6[j].data()) : format_ipv4(s.servers[j].first));
       r.Set("packets", Napi::BigInt::New(env, s.servers[j].second.packets));
       r.Set("bytes", Napi::BigInt::New(env, s.servers[j].second.bytes));
       r.Set("newFlows", Napi::BigInt::New(env, s.servers[j].second.new_flows));

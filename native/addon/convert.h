@@ -13,6 +13,8 @@ namespace las {
 
 uint32_t parse_ipv4(Napi::Env env, const std::string& text, const std::string& field);
 std::string format_ipv4(uint32_t addr);
+// 16 bytes as on the wire, in RFC 5952 text (inet_ntop).
+std::string format_ipv6(const uint8_t* addr);
 Mac parse_mac(Napi::Env env, const std::string& text, const std::string& field);
 std::string format_mac(const Mac& mac);
 

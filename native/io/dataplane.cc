@@ -293,7 +293,7 @@ void Dataplane::reclaim() {
     }
     for (size_t si = 0; si < s.services.size(); ++si) {
       const ServiceSpec& sp = s.services[si].spec;
-      ServiceKey key{sp.vip, sp.port, sp.proto};
+      ServiceKey key = key_of(sp);
       CounterTotals& t = retired_services_[key];
       for (auto& block : s.counters) {
         t.packets += block.services[si].packets.get();
@@ -326,16 +326,20 @@ DataplaneStats Dataplane::stats() {
   const Snapshot& cur = *owned_current_;
   for (size_t si = 0; si < cur.services.size(); ++si) {
     const ServiceSpec& sp = cur.services[si].spec;
-    ServiceKey key{sp.vip, sp.port, sp.proto};
+    ServiceKey key = key_of(sp);
     ServiceStats ss{sp.vip, sp.port, sp.proto, retired_services_[key], {}};
+    ss.family = sp.family;
+    std::memcpy(ss.vip6.data(), sp.vip6, 16);
     for (const auto& srv : sp.servers) {
       ServerTotals t;
       static_cast<CounterTotals&>(t) = retired_servers_[{key, srv.addr}];
       ss.servers.push_back({srv.addr, t});
+      ss.servers6.emplace_back();
+      std::memcpy(ss.servers6.back().data(), srv.addr6, 16);
     }
     for (Snapshot* snap : live) {
-      int idx = snap->find_service(sp.vip, sp.port, sp.proto);
-      if (idx < 0 || snap->services[idx].spec.port != sp.port) continue;
+      int idx = snap->find_exact(sp);
+      if (idx < 0) continue;
       const Service& svc = snap->services[idx];
       for (auto& block : snap->counters) {
         ss.totals.packets += block.services[idx].packets.get();

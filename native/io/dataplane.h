@@ -3,6 +3,7 @@
 #pragma once
 #include <linux/filter.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -43,6 +44,7 @@ struct DataplaneConfig {
   std::vector<int> cpus;
   TxMode tx_mode = TxMode::Ring;
   uint32_t flow_capacity = 1u << 20;
+  uint32_t flow6_capacity = 0;  // 0: WorkerState::default_flow6_capacity(flow_capacity)
   uint32_t idle_ms = 300000;
   RingConfig ring{1u << 20, 32, 2048, 10};
   int fanout_id = 0;
@@ -75,7 +77,10 @@ struct ServiceStats {
   uint16_t port;
   uint8_t proto;
   CounterTotals totals;
-  std::vector<std::pair<uint32_t, ServerTotals>> servers;  // by address
+  std::vector<std::pair<uint32_t, ServerTotals>> servers;  // by address (a v6 server: its identity)
+  uint8_t family = 4;
+  std::array<uint8_t, 16> vip6{};                          // family 6: the VIP and, by index, the servers
+  std::vector<std::array<uint8_t, 16>> servers6;
 };
 
 
@@ -170,7 +175,11 @@ class Dataplane {
   Mac ingress_mac_{};
   int announce_fd_ = -1;
   // Totals of snapshots already freed, so counters survive reloads.
-  using ServiceKey = std::tuple<uint32_t, uint16_t, uint8_t>;
+  // (VIP, port, protocol, family); a v6 VIP by its hash, since folds of two VIPs can be equal.
+  using ServiceKey = std::tuple<uint32_t, uint16_t, uint8_t, uint8_t>;
+  static ServiceKey key_of(const ServiceSpec& sp) {
+    return {sp.family == 6 ? server_identity6(sp.vip6) : sp.vip, sp.port, sp.proto, sp.family};
+  }
   std::map<ServiceKey, CounterTotals> retired_services_;
   std::map<std::pair<ServiceKey, uint32_t>, CounterTotals> retired_servers_;
 };

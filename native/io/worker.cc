@@ -31,7 +31,7 @@ uint32_t monotonic_ms() {
 }
 
 Worker::Worker(Dataplane& dp, uint32_t index)
-    : state_(dp.config().flow_capacity, dp.config().idle_ms, index),
+    : state_(dp.config().flow_capacity, dp.config().idle_ms, index, dp.config().flow6_capacity),
       dp_(dp),
       mode_(dp.config().tx_mode),
       workers_(dp.config().workers) {

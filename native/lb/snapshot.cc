@@ -100,6 +100,10 @@ int Snapshot::lookup6(const uint8_t* vip6, uint16_t port, uint8_t proto) const {
   }
 }
 
+int Snapshot::find_exact(const ServiceSpec& sp) const {
+  return sp.family == 6 ? lookup6(sp.vip6, sp.port, sp.proto) : lookup(sp.vip, sp.port, sp.proto);
+}
+
 int Snapshot::find_service6(const uint8_t* vip6, uint16_t port, uint8_t proto) const {
   int s = lookup6(vip6, port, proto);
   return s >= 0 ? s : lookup6(vip6, 0, proto);

@@ -97,6 +97,8 @@ class Snapshot {
   // For a fragment that carries no ports: the VIP's all-ports service, else its only `addresses`
   // service for the protocol (whose flow key needs no ports). -1 when neither exists.
   int find_fragment_service(uint32_t vip, uint8_t proto) const;
+  // The service with exactly this spec's family, VIP, port and protocol (no port-0 fallback). -1: none.
+  int find_exact(const ServiceSpec& sp) const;
   // The same three for a v6 VIP (16 bytes as on the wire).
   int find_service6(const uint8_t* vip6, uint16_t port, uint8_t proto) const;
   bool is_vip6(const uint8_t* vip6) const;

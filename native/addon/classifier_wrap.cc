@@ -29,7 +29,9 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
     Napi::Object o = info[0].As<Napi::Object>();
     uint32_t capacity = o.Get("flowCapacity").As<Napi::Number>().Uint32Value();
     uint32_t idle = o.Get("flowIdleTimeoutMs").As<Napi::Number>().Uint32Value();
-    state_.reset(new WorkerState(capacity ? capacity : 1024, idle, 0));
+    Napi::Value v6 = o.Get("flowCapacityV6");  // optional, as for the Dataplane
+    uint32_t capacity6 = v6.IsNumber() ? v6.As<Napi::Number>().Uint32Value() : 0;
+    state_.reset(new WorkerState(capacity ? capacity : 1024, idle, 0, capacity6));
     state_->ingress_mac = parse_mac(env, o.Get("ingressMac").ToString().Utf8Value(), "options.ingressMac");
     state_->egress_mac = parse_mac(env, o.Get("egressMac").ToString().Utf8Value(), "options.egressMac");
     install(snapshot_from_js(env, info[1]));

@@ -239,7 +239,8 @@ void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerSta
   out.icmp_error = false;
   const ParsedFrame& p = out.p;
   out.v6 = p.kind == FrameKind::Ipv6;
-  if (out.v6 ? !snap.is_vip6(p.dst6) : p.kind != FrameKind::Ipv4 || !snap.is_vip(p.dst)) return;
+  out.vip = out.v6 ? snap.is_vip6(p.dst6) : p.kind == FrameKind::Ipv4 && snap.is_vip(p.dst);
+  if (!out.vip) return;
   if (is_icmp_error(frame, p)) {
     if (out.v6) prepare_icmp6_error(frame, p, snap, out);
     else prepare_icmp_error(frame, p, snap, out);
@@ -302,7 +303,7 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
     return Decision{Action::ArpReply, DropReason::Count, -1, -1};
   }
 
-  if (p.kind == FrameKind::Ipv6 ? !snap.is_vip6(p.dst6) : !snap.is_vip(p.dst)) {
+  if (!pr.vip) {
     // Not ours: the kernel has its own copy of the frame. Counted apart, so drops stay drops.
     w.counters.passed.add(1);
     return Decision{Action::Pass, DropReason::Count, -1, -1};

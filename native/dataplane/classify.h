@@ -65,6 +65,7 @@ struct Prepared {
   int service;          // >= 0: a flow packet of this service, with key and hash below
   DropReason reason;    // Count, or why the frame will be dropped
   bool icmp_error;      // an ICMP(v6) error: key and service are those of the flow it quotes
+  bool vip;             // the destination is a VIP of the frame's family (else: passed)
   bool v6;              // the flow is a v6 one: key6 keys it in flows6 and hash is its hash there
   FlowKeyFields key;    // v4: the flow key. v6: the same with fold_ipv6'd addresses, what the
                         // schedulers and the fanout hash (so both need no v6 variant)

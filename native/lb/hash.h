@@ -44,13 +44,13 @@ inline uint64_t load_u64(const uint8_t* p) {
   return v;
 }
 
+// Two rounds of mixing, not one per word: each address's halves are combined through a multiply
+// first, so equal halves do not cancel, and src and dst enter different rounds.
 inline uint64_t hash_flow6(const FlowKey6& k, uint64_t seed) {
-  uint64_t h = mix64(load_u64(k.src) ^ seed);
-  h = mix64(h ^ load_u64(k.src + 8));
-  h = mix64(h ^ load_u64(k.dst));
-  h = mix64(h ^ load_u64(k.dst + 8));
+  uint64_t s = load_u64(k.src) ^ (load_u64(k.src + 8) * 0x9e3779b97f4a7c15ULL);
+  uint64_t d = load_u64(k.dst) ^ (load_u64(k.dst + 8) * 0xc2b2ae3d27d4eb4fULL);
   uint64_t b = (static_cast<uint64_t>(k.sport) << 32) | (static_cast<uint64_t>(k.dport) << 16) | k.proto;
-  return mix64(h ^ (b + 0x9e3779b97f4a7c15ULL));
+  return mix64(mix64(s ^ seed) ^ d ^ (b + 0x9e3779b97f4a7c15ULL));
 }
 
 // A v6 server's 32-bit identity (the `addr` that flow entries, ServerLoad and persistence hold):

@@ -62,6 +62,8 @@ Snapshot::Snapshot(std::vector<ServiceSpec> specs, uint32_t workers, uint64_t ge
   vips.erase(std::unique(vips.begin(), vips.end()), vips.end());
   std::sort(vips6.begin(), vips6.end());
   vips6.erase(std::unique(vips6.begin(), vips6.end()), vips6.end());
+  for (const auto& v : vips6) vip6_words_.push_back(V6Words{load_u64(v.data()), load_u64(v.data() + 8)});
+  std::sort(vip6_words_.begin(), vip6_words_.end());
 
   index_mask_ = pow2_at_least(static_cast<uint32_t>(services.size()) * 2) - 1;
   index_.assign(index_mask_ + 1, Slot{0, 0, 0, 0, 0, 0});
@@ -110,9 +112,7 @@ int Snapshot::find_service6(const uint8_t* vip6, uint16_t port, uint8_t proto) c
 }
 
 bool Snapshot::is_vip6(const uint8_t* vip6) const {
-  std::array<uint8_t, 16> v;
-  std::memcpy(v.data(), vip6, 16);
-  return std::binary_search(vips6.begin(), vips6.end(), v);
+  return std::binary_search(vip6_words_.begin(), vip6_words_.end(), V6Words{load_u64(vip6), load_u64(vip6 + 8)});
 }
 
 int Snapshot::find_fragment_service6(const uint8_t* vip6, uint8_t proto) const {

@@ -120,6 +120,12 @@ class Snapshot {
     uint16_t service;
     uint8_t family;
   };
+  // vips6 as two native-order words each, sorted: is_vip6 compares 2 words, not 16 bytes.
+  struct V6Words {
+    uint64_t a, b;
+    bool operator<(const V6Words& o) const { return a < o.a || (a == o.a && b < o.b); }
+  };
+  std::vector<V6Words> vip6_words_;
   int lookup(uint32_t vip, uint16_t port, uint8_t proto) const;
   int lookup6(const uint8_t* vip6, uint16_t port, uint8_t proto) const;
   int fragment_service(uint8_t family, uint32_t vip, const uint8_t* vip6, uint8_t proto) const;

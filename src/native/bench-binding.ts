@@ -14,6 +14,7 @@ export interface ClassifierOptions {
   ingressMac: string;   // the dispatcher's MAC that answers ARP for VIPs
   egressMac: string;    // source MAC written on forwarded frames
   flowCapacity: number;
+  flowCapacityV6?: number;  // the v6 table's; absent: a quarter of flowCapacity (at least 1024)
   flowIdleTimeoutMs: number;
 }
 

@@ -46,12 +46,7 @@ int named_field(Napi::Env env, const Napi::Object& o, const char* key, const std
   throw Napi::TypeError::New(env, where + "." + key + " must be " + accepted);
 }
 
-// An address of either family, as the config writes it: family 4 fills v4 (host order), 6 fills v6.
-struct IpText {
-  uint8_t family;
-  uint32_t v4;
-  uint8_t v6[16];
-};
+}  // namespace
 
 IpText parse_ip(Napi::Env env, const std::string& text, const std::string& field) {
   IpText ip{};
@@ -66,8 +61,6 @@ IpText parse_ip(Napi::Env env, const std::string& text, const std::string& field
   }
   return ip;
 }
-
-}  // namespace
 
 // family: the service's (its vip's); a server of the other family is refused, naming the field.
 static ServerSpec server_from_js(Napi::Env env, const Napi::Object& r, const std::string& w, uint8_t family) {

@@ -13,6 +13,13 @@ namespace las {
 
 uint32_t parse_ipv4(Napi::Env env, const std::string& text, const std::string& field);
 std::string format_ipv4(uint32_t addr);
+// An address of either family, as the config writes it: family 4 fills v4 (host order), 6 fills v6.
+struct IpText {
+  uint8_t family;
+  uint32_t v4;
+  uint8_t v6[16];
+};
+IpText parse_ip(Napi::Env env, const std::string& text, const std::string& field);
 // 16 bytes as on the wire, in RFC 5952 text (inet_ntop).
 std::string format_ipv6(const uint8_t* addr);
 Mac parse_mac(Napi::Env env, const std::string& text, const std::string& field);

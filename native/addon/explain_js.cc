@@ -1,5 +1,7 @@
 #include "explain_js.h"
 
+#include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "../lb/scheduler.h"
@@ -17,15 +19,24 @@ uint16_t port_field(Napi::Env env, const Napi::Object& o, const char* key, const
   return static_cast<uint16_t>(d);
 }
 
-Napi::Value server_to_js(Napi::Env env, const ServerView& s) {
+Napi::Value server_to_js(Napi::Env env, const ServerView& s, uint8_t family) {
   if (s.index < 0) return env.Null();
   Napi::Object o = Napi::Object::New(env);
   o.Set("index", s.index);
-  o.Set("address", format_ipv4(s.addr));
+  o.Set("address", family == 6 ? format_ipv6(s.addr6) : format_ipv4(s.addr));
   o.Set("weight", s.weight);
   o.Set("up", s.up);
   o.Set("sorry", s.sorry);
   return o;
+}
+
+// An entry names its server by identity: a v6 server that left the service is shown by that hash.
+std::string entry_server_text(const Explanation& x) {
+  if (x.family != 6) return format_ipv4(x.entry_server_addr);
+  if (x.entry_server.index >= 0) return format_ipv6(x.entry_server.addr6);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "v6 server %08x", x.entry_server_addr);
+  return buf;
 }
 
 Napi::Object explanation_to_js(Napi::Env env, const Explanation& x) {
@@ -41,16 +52,16 @@ Napi::Object explanation_to_js(Napi::Env env, const Explanation& x) {
   o.Set("scheduler", scheduler_name(x.scheduler));
   o.Set("flowKey", kFlowKeyNames[static_cast<int>(x.flow_key)]);
   Napi::Object key = Napi::Object::New(env);
-  key.Set("client", format_ipv4(x.key.src));
+  key.Set("client", x.family == 6 ? format_ipv6(x.client6) : format_ipv4(x.key.src));
   key.Set("clientPort", x.key.sport);
-  key.Set("vip", format_ipv4(x.key.dst));
+  key.Set("vip", x.family == 6 ? format_ipv6(x.vip6) : format_ipv4(x.key.dst));
   key.Set("port", x.key.dport);
   o.Set("key", key);
   o.Set("worker", x.worker);
   if (x.has_entry) {
     Napi::Object e = Napi::Object::New(env);
-    e.Set("serverAddress", format_ipv4(x.entry_server_addr));
-    e.Set("server", server_to_js(env, x.entry_server));
+    e.Set("serverAddress", entry_server_text(x));
+    e.Set("server", server_to_js(env, x.entry_server, x.family));
     e.Set("live", x.entry_live);
     e.Set("tcpFlagsSeen", x.tcp_flags_seen);
     e.Set("ageMs", x.age_ms);
@@ -60,14 +71,14 @@ Napi::Object explanation_to_js(Napi::Env env, const Explanation& x) {
     o.Set("entry", env.Null());
   }
   Napi::Object n = Napi::Object::New(env);
-  n.Set("server", server_to_js(env, x.new_server));
+  n.Set("server", server_to_js(env, x.new_server, x.family));
   n.Set("sorry", x.sorry);
   n.Set("position", x.position < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(x.position)));
   n.Set("tableSize", x.table_size);
   n.Set("load", static_cast<double>(x.load));
   n.Set("totalWeight", x.total_weight);
   o.Set("newFlow", n);
-  o.Set("server", server_to_js(env, x.server));
+  o.Set("server", server_to_js(env, x.server, x.family));
   o.Set("fromEntry", x.from_entry);
   return o;
 }
@@ -89,9 +100,17 @@ std::vector<ExplainTuple> tuples_from_js(Napi::Env env, const Napi::Value& value
     if (proto == "tcp") t.proto = kProtoTcp;
     else if (proto == "udp") t.proto = kProtoUdp;
     else throw Napi::TypeError::New(env, where + ".protocol must be \"tcp\" or \"udp\"");
-    t.src = parse_ipv4(env, o.Get("client").ToString().Utf8Value(), where + ".client");
+    IpText client = parse_ip(env, o.Get("client").ToString().Utf8Value(), where + ".client");
     t.sport = port_field(env, o, "clientPort", where);
-    t.dst = parse_ipv4(env, o.Get("vip").ToString().Utf8Value(), where + ".vip");
+    IpText vip = parse_ip(env, o.Get("vip").ToString().Utf8Value(), where + ".vip");
+    if (client.family != vip.family)
+      throw Napi::TypeError::New(env, where + ".client is IPv" + std::to_string(client.family) + " but " + where +
+                                          ".vip is IPv" + std::to_string(vip.family) + ": a flow is of one family");
+    t.family = vip.family;
+    t.src = client.v4;
+    t.dst = vip.v4;
+    std::memcpy(t.src6, client.v6, 16);
+    std::memcpy(t.dst6, vip.v6, 16);
     t.dport = port_field(env, o, "port", where);
     out.push_back(t);
   }

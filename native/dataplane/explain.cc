@@ -10,22 +10,35 @@ namespace las {
 
 namespace {
 
-constexpr uint32_t kFrameLen = kEthHeaderLen + kIpv4MinHeaderLen + kTcpMinHeaderLen;
+constexpr uint32_t kFrameLen = kEthHeaderLen + kIpv6HeaderLen + kTcpMinHeaderLen;  // room for either family
 
 // The first frame of the flow as a client would send it (a bare SYN for TCP), so prepare() finds
 // the service and builds the key exactly as for real traffic.
 uint32_t build_frame(const ExplainTuple& t, uint8_t (&f)[kFrameLen]) {
   std::memset(f, 0, sizeof f);
-  store_be16(f + 12, kEthIpv4);
   uint8_t* ip = f + kEthHeaderLen;
   const uint32_t l4 = t.proto == kProtoTcp ? kTcpMinHeaderLen : 8;
-  ip[0] = 0x45;
-  store_be16(ip + 2, static_cast<uint16_t>(kIpv4MinHeaderLen + l4));
-  ip[8] = 64;
-  ip[9] = t.proto;
-  store_be32(ip + 12, t.src);
-  store_be32(ip + 16, t.dst);
-  uint8_t* p = ip + kIpv4MinHeaderLen;
+  uint32_t l3_len;
+  if (t.family == 6) {
+    store_be16(f + 12, kEthIpv6);
+    ip[0] = 0x60;
+    store_be16(ip + 4, static_cast<uint16_t>(l4));
+    ip[6] = t.proto;
+    ip[7] = 64;
+    std::memcpy(ip + 8, t.src6, 16);
+    std::memcpy(ip + 24, t.dst6, 16);
+    l3_len = kIpv6HeaderLen;
+  } else {
+    store_be16(f + 12, kEthIpv4);
+    ip[0] = 0x45;
+    store_be16(ip + 2, static_cast<uint16_t>(kIpv4MinHeaderLen + l4));
+    ip[8] = 64;
+    ip[9] = t.proto;
+    store_be32(ip + 12, t.src);
+    store_be32(ip + 16, t.dst);
+    l3_len = kIpv4MinHeaderLen;
+  }
+  uint8_t* p = ip + l3_len;
   store_be16(p, t.sport);
   store_be16(p + 2, t.dport);
   if (t.proto == kProtoTcp) {
@@ -34,7 +47,7 @@ uint32_t build_frame(const ExplainTuple& t, uint8_t (&f)[kFrameLen]) {
   } else {
     store_be16(p + 4, 8);
   }
-  return kEthHeaderLen + kIpv4MinHeaderLen + l4;
+  return kEthHeaderLen + l3_len + l4;
 }
 
 bool prepare_tuple(const ExplainTuple& t, const Snapshot& snap, WorkerState& w, Prepared& pr) {
@@ -48,8 +61,31 @@ ServerView view(const Service& svc, int i) {
   ServerView v;
   if (i < 0) return v;
   const ServerSpec& s = svc.spec.servers[i];
-  v = ServerView{i, s.addr, s.weight, s.up, i == svc.sorry_index};
+  v.index = i;
+  v.addr = s.addr;
+  std::memcpy(v.addr6, s.addr6, 16);
+  v.weight = s.weight;
+  v.up = s.up;
+  v.sorry = i == svc.sorry_index;
   return v;
+}
+
+// What an entry says about the flow (either family's entry has the same fields).
+template <typename Entry>
+void read_entry(Explanation& x, const Entry& entry, const Service& svc, const WorkerState& w, uint32_t now_ms) {
+  const Entry* e = &entry;  x.has_entry = true;
+  x.entry_server_addr = e->server_addr;
+  x.entry_server = view(svc, svc.server_index(e->server_addr));
+  x.tcp_flags_seen = e->tcp_flags_seen;
+  x.age_ms = now_ms - e->created_ms;
+  x.idle_ms = now_ms - e->last_seen_ms;
+  x.entry_live = x.idle_ms <= w.idle_ms;
+  int s = x.entry_live ? x.entry_server.index : -1;
+  if (s >= 0 && s != svc.sorry_index && !svc.spec.servers[s].up && svc.spec.reschedule_when_down) s = -1;
+  if (s >= 0) {
+    x.server = x.entry_server;
+    x.from_entry = true;
+  }
 }
 
 }  // namespace
@@ -63,7 +99,10 @@ uint32_t explain_worker(const ExplainTuple& t, const Snapshot& snap, WorkerState
 Explanation explain_flow(const ExplainTuple& t, const Snapshot& snap, WorkerState& w, uint32_t workers, uint32_t now_ms) {
   Explanation x;
   x.generation = snap.generation;
-  x.vip = snap.is_vip(t.dst);
+  x.family = t.family;
+  std::memcpy(x.client6, t.src6, 16);
+  std::memcpy(x.vip6, t.dst6, 16);
+  x.vip = t.family == 6 ? snap.is_vip6(t.dst6) : snap.is_vip(t.dst);
   Prepared pr;
   if (!prepare_tuple(t, snap, w, pr)) {
     if (x.vip) x.reason = pr.reason == DropReason::Count ? DropReason::NoService : pr.reason;
@@ -89,21 +128,11 @@ Explanation explain_flow(const ExplainTuple& t, const Snapshot& snap, WorkerStat
   x.new_server = view(svc, chosen >= 0 ? chosen : svc.sorry_index);
   if (x.new_server.index >= 0) x.load = w.load.get(x.new_server.addr);
 
-  // The entry, read the way decide() reads it.
-  if (const FlowEntry* e = w.flows.find(pr.key, pr.hash)) {
-    x.has_entry = true;
-    x.entry_server_addr = e->server_addr;
-    x.entry_server = view(svc, svc.server_index(e->server_addr));
-    x.tcp_flags_seen = e->tcp_flags_seen;
-    x.age_ms = now_ms - e->created_ms;
-    x.idle_ms = now_ms - e->last_seen_ms;
-    x.entry_live = x.idle_ms <= w.idle_ms;
-    int s = x.entry_live ? x.entry_server.index : -1;
-    if (s >= 0 && s != svc.sorry_index && !svc.spec.servers[s].up && svc.spec.reschedule_when_down) s = -1;
-    if (s >= 0) {
-      x.server = x.entry_server;
-      x.from_entry = true;
-    }
+  // The entry, read the way decide() reads it, in the table of the flow's family.
+  if (pr.v6) {
+    if (const FlowEntry6* e = w.flows6.find(pr.key6, pr.hash)) read_entry(x, *e, svc, w, now_ms);
+  } else if (const FlowEntry* e = w.flows.find(pr.key, pr.hash)) {
+    read_entry(x, *e, svc, w, now_ms);
   }
   if (!x.from_entry) {
     x.server = x.new_server;

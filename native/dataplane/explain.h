@@ -13,18 +13,23 @@ struct ExplainTuple {
   uint8_t proto;  // kProtoTcp or kProtoUdp
   uint32_t src, dst;
   uint16_t sport, dport;
+  uint8_t family = 4;              // 6: src6/dst6 hold the addresses (src/dst are unused)
+  uint8_t src6[16]{}, dst6[16]{};
 };
 
 // A server as the snapshot the answer came from saw it (the answer outlives that snapshot).
 struct ServerView {
   int index = -1;  // in the service's servers, the sorry server last; -1: none
-  uint32_t addr = 0;
+  uint32_t addr = 0;               // a v6 server: its identity; addr6 its address
+  uint8_t addr6[16]{};
   uint32_t weight = 0;
   bool up = false;
   bool sorry = false;
 };
 
 struct Explanation {
+  uint8_t family = 4;                     // of the tuple; key holds the folds of a v6 flow's addresses
+  uint8_t client6[16]{}, vip6[16]{};
   bool vip = false;                       // false: not a VIP, the fast path passes it to the kernel
   DropReason reason = DropReason::Count;  // why the frame would be dropped (no_service, no_server), else Count
   int service = -1;

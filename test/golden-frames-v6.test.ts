@@ -188,6 +188,12 @@ test('a service of one family only: a server of the other family, or an unreadab
     /services\[0\]\.vip: "2001:db8::g" is not an IPv4 or IPv6 address/);
   assert.throws(() => createClassifier(V6_OPTIONS, { services: [{ ...base, sorryServer: { address: '10.0.1.9', mac: '02:00:00:00:00:0a', weight: 1 } }] }),
     /services\[0\]\.sorryServer\.address/);
+  // Two addresses whose 32-bit identities (server_identity6, lb/hash.h) collide, found by a search
+  // over 2001:db8::/96 with that hash: flow entries could not tell them apart. (If the hash changes,
+  // search again: this test then fails rather than passing vacuously.)
+  assert.throws(() => createClassifier(V6_OPTIONS, { services: [{ ...base, servers: [
+    { address: '2001:db8::9179', mac: '02:00:00:00:00:0b', weight: 1 }, { address: '2001:db8::1:a73c', mac: '02:00:00:00:00:0c', weight: 1 },
+  ] }] }), /services\[0\]\.servers\[1\]\.address 2001:db8::1:a73c has the same 32-bit identity as servers\[0\] \(2001:db8::9179\)/);
   // The same VIP, port and protocol twice: written differently, still one address.
   assert.throws(() => createClassifier(V6_OPTIONS, { services: [base, { ...base, vip: '2001:0db8:0100:0:0:0:0:0010' }] }),
     /services\[1\] has the vip, port and protocol of services\[0\]/);

@@ -1,6 +1,7 @@
 #include "frame_world.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "../lb/hash.h"
 #include "check.h"
@@ -18,6 +19,16 @@ ServerSpec server(uint32_t addr, uint32_t weight, bool up = true) {
   return s;
 }
 
+// A v6 server 2001:db8:1::n, named by its identity as convert.cc names it.
+ServerSpec server6(uint8_t n, uint32_t weight) {
+  ServerSpec s = server(0, weight);
+  const uint8_t addr[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, n};
+  std::memcpy(s.addr6, addr, 16);
+  s.addr = server_identity6(addr);
+  s.mac = Mac{{0x02, 0x00, 0x00, 0x00, 0x06, n}};
+  return s;
+}
+
 ServiceSpec service(uint32_t vip, uint16_t port, uint8_t proto, FlowKeyMode key, SchedulerKind sched,
                     std::vector<ServerSpec> servers, uint32_t maglev_size = 251) {
   ServiceSpec s{};
@@ -28,6 +39,15 @@ ServiceSpec service(uint32_t vip, uint16_t port, uint8_t proto, FlowKeyMode key,
   s.scheduler = sched;
   s.maglev_size = maglev_size;
   s.servers = std::move(servers);
+  return s;
+}
+
+// A service of the v6 golden frames' VIPs, 2001:db8:100::n (test/fixtures/golden-frames-v6.ts).
+ServiceSpec service6(uint8_t n, uint16_t port, uint8_t proto, FlowKeyMode key, SchedulerKind sched, std::vector<ServerSpec> servers) {
+  ServiceSpec s = service(0, port, proto, key, sched, std::move(servers));
+  const uint8_t vip[16] = {0x20, 0x01, 0x0d, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n};
+  s.family = 6;
+  std::memcpy(s.vip6, vip, 16);
   return s;
 }
 
@@ -59,6 +79,11 @@ std::vector<ServiceSpec> main_specs() {
       service(f, 443, kProtoTcp, K::FiveTuple, S::Wrr, {server(ip4(10, 0, 3, 1), 3), server(ip4(10, 0, 3, 2), 1)}),
       service(f, 4789, kProtoUdp, K::FiveTuple, S::Rr, {server(ip4(10, 0, 3, 3), 1), server(ip4(10, 0, 3, 4), 1)}),
   };
+  // The v6 golden frames' snapshot, after the v4 services (whose indexes the lines below use).
+  v.push_back(service6(0x10, 80, kProtoTcp, K::FiveTuple, S::Maglev, {server6(1, 1)}));
+  v.push_back(service6(0x10, 53, kProtoUdp, K::FiveTuple, S::Maglev, {server6(2, 1)}));
+  v.push_back(service6(0x20, 443, kProtoTcp, K::FiveTuple, S::Rr, {server6(0xb1, 1), server6(0xb2, 1), server6(0xb3, 1)}));
+  v.push_back(service6(0x30, 0, kProtoUdp, K::Addresses, S::Rr, {server6(0xc1, 1), server6(0xc2, 1), server6(0xc3, 1)}));
   v[9].has_sorry = v[11].has_sorry = true;
   v[9].sorry = v[11].sorry = server(ip4(10, 0, 2, 9), 1);
   v[10].reschedule_when_down = false;
@@ -100,6 +125,7 @@ void fill_flows(WorkerState& w, const Snapshot& snap, TableFill fill, uint32_t n
   for (uint32_t attempts = 0; w.flows.size() < target && attempts < 8 * kFlowCapacity; ++attempts) {
     const uint64_t r = next(rng);
     const Service& svc = snap.services[r % snap.services.size()];
+    if (svc.spec.family == 6) continue;  // the v4 table only: v6 frames meet an empty v6 table
     // Clients near the golden frames' own (192.0.2.10, ports 40000.. and 50000..), so mutated seeds
     // meet existing flows.
     FlowKeyFields key{ip4(192, 0, 2, static_cast<uint32_t>(r >> 8) % 32), svc.spec.vip, 0, svc.spec.port, svc.spec.proto};
@@ -126,6 +152,8 @@ void empty_flows_and_check_load(WorkerState& w, uint32_t now_ms, const std::vect
   // makes all of them idle. One full pass plus one examination per removal empties the table.
   w.flows.sweep(now_ms + 4 * kIdleMs, kIdleMs, 2 * w.flows.slots() + w.flows.size(), &WorkerState::on_erase, &w);
   LAS_FUZZ_CHECK(w.flows.size() == 0, "%u flows left after a full sweep", w.flows.size());
+  w.flows6.sweep(now_ms + 4 * kIdleMs, kIdleMs, 2 * w.flows6.slots() + w.flows6.size(), &WorkerState::on_erase6, &w);
+  LAS_FUZZ_CHECK(w.flows6.size() == 0, "%u v6 flows left after a full sweep", w.flows6.size());
   for (uint32_t addr : addresses)
     LAS_FUZZ_CHECK(w.load.get(addr) == 0, "server %08x still has load %lld with no flows", addr,
                    static_cast<long long>(w.load.get(addr)));

@@ -14,6 +14,11 @@ Decision drop(WorkerState& w, DropReason r) {
   return Decision{Action::Drop, r, -1, -1};
 }
 
+// The flow part of decide(), for the flow table of the frame's family (defined below decide()).
+template <typename Table>
+Decision decide_flow(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
+                     const Prepared& pr, Table& table, const typename Table::Key& table_key);
+
 // Chooses the server for a new flow, or the sorry server, or -1.
 int schedule(const Service& svc, WorkerState& w, uint32_t service_index, const FlowKeyFields& key) {
   ChooseContext ctx{w.cursors[service_index], w.load};
@@ -159,77 +164,6 @@ void hash_and_prefetch(Prepared& out, WorkerState& w) {
   }
 }
 
-// A flow packet of a VIP: find or place its flow in the table of its family (v4 or v6 entries;
-// the schedulers see the v4-shaped key either way).
-template <typename Table>
-Decision decide_flow(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
-                     const Prepared& pr, Table& table, const typename Table::Key& table_key) {
-  const ParsedFrame& p = pr.p;
-  const int si = pr.service;
-  const Service& svc = snap.services[si];
-  const FlowKeyFields& key = pr.key;
-  const uint64_t h = pr.hash;
-  ServiceCounters& sc = snap.counters[w.index].services[si];
-  auto* e = table.find(table_key, h);
-  int server = -1;
-  if (e && now_ms - e->last_seen_ms <= w.idle_ms) {
-    server = svc.server_index(e->server_addr);
-    // A drained server (weight 0) keeps its flows; a dead one keeps them only under the "keep" policy.
-    if (server >= 0 && server != svc.sorry_index && !svc.spec.servers[server].up && svc.spec.reschedule_when_down)
-      server = -1;
-  }
-  bool new_flow = server < 0;
-  if (new_flow) {
-    server = schedule(svc, w, static_cast<uint32_t>(si), key);
-    if (server < 0) {
-      sc.no_server.add(1);
-      return drop(w, DropReason::NoServer);
-    }
-    if (e) {
-      w.load.add(e->server_addr, -1);  // the entry changes hands (expired, or its server went away)
-      e->tcp_flags_seen = 0;
-    } else {
-      // A TCP packet other than a SYN with no entry belongs to a connection placed while the table
-      // was full: it keeps the server that stateless choice gave it, also once there is room again.
-      if (p.proto == kProtoTcp && (p.tcp_flags & kTcpSyn) == 0) server = stateless_server(svc, key, server);
-      e = table.insert(table_key, h);
-      if (!e) {
-        // Full: forwarded without an entry, so every packet of this flow is decided afresh and must get
-        // the same answer (Scheduler::without_entry).
-        w.counters.flow_table_full.add(1);
-        server = stateless_server(svc, key, server);
-      }
-    }
-    if (e) {
-      e->server_addr = svc.spec.servers[server].addr;
-      e->created_ms = now_ms;
-      seal(*e);
-      w.load.add(e->server_addr, 1);
-    }
-  }
-  if (e) {
-    e->last_seen_ms = now_ms;
-    if (p.proto == kProtoTcp) {
-      // A bare SYN starts a connection (or reuses the port); otherwise remember FIN, RST and ACK for aging.
-      if ((p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn) e->tcp_flags_seen = kTcpSyn;
-      else e->tcp_flags_seen |= p.tcp_flags & (kTcpFin | kTcpRst | kTcpAck);
-    }
-  }
-
-  rewrite_macs(frame, svc.spec.servers[server], w);
-
-  sc.packets.add(1);
-  sc.bytes.add(len);
-  ServerCounters& rc = snap.counters[w.index].servers[svc.first_server + server];
-  rc.packets.add(1);
-  rc.bytes.add(len);
-  if (new_flow) {
-    sc.new_flows.add(1);
-    rc.new_flows.add(1);
-  }
-  return Decision{Action::Forward, DropReason::Count, si, server, new_flow};
-}
-
 }  // namespace
 
 void prepare(const uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, Prepared& out) {
@@ -314,5 +248,80 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
   return pr.v6 ? decide_flow(frame, len, snap, w, now_ms, pr, w.flows6, pr.key6)
                : decide_flow(frame, len, snap, w, now_ms, pr, w.flows, pr.key);
 }
+
+namespace {
+
+// A flow packet of a VIP: find or place its flow in the table of its family (v4 or v6 entries;
+// the schedulers see the v4-shaped key either way).
+template <typename Table>
+Decision decide_flow(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState& w, uint32_t now_ms,
+                     const Prepared& pr, Table& table, const typename Table::Key& table_key) {
+  const ParsedFrame& p = pr.p;
+  const int si = pr.service;
+  const Service& svc = snap.services[si];
+  const FlowKeyFields& key = pr.key;
+  const uint64_t h = pr.hash;
+  ServiceCounters& sc = snap.counters[w.index].services[si];
+  auto* e = table.find(table_key, h);
+  int server = -1;
+  if (e && now_ms - e->last_seen_ms <= w.idle_ms) {
+    server = svc.server_index(e->server_addr);
+    // A drained server (weight 0) keeps its flows; a dead one keeps them only under the "keep" policy.
+    if (server >= 0 && server != svc.sorry_index && !svc.spec.servers[server].up && svc.spec.reschedule_when_down)
+      server = -1;
+  }
+  bool new_flow = server < 0;
+  if (new_flow) {
+    server = schedule(svc, w, static_cast<uint32_t>(si), key);
+    if (server < 0) {
+      sc.no_server.add(1);
+      return drop(w, DropReason::NoServer);
+    }
+    if (e) {
+      w.load.add(e->server_addr, -1);  // the entry changes hands (expired, or its server went away)
+      e->tcp_flags_seen = 0;
+    } else {
+      // A TCP packet other than a SYN with no entry belongs to a connection placed while the table
+      // was full: it keeps the server that stateless choice gave it, also once there is room again.
+      if (p.proto == kProtoTcp && (p.tcp_flags & kTcpSyn) == 0) server = stateless_server(svc, key, server);
+      e = table.insert(table_key, h);
+      if (!e) {
+        // Full: forwarded without an entry, so every packet of this flow is decided afresh and must get
+        // the same answer (Scheduler::without_entry).
+        w.counters.flow_table_full.add(1);
+        server = stateless_server(svc, key, server);
+      }
+    }
+    if (e) {
+      e->server_addr = svc.spec.servers[server].addr;
+      e->created_ms = now_ms;
+      seal(*e);
+      w.load.add(e->server_addr, 1);
+    }
+  }
+  if (e) {
+    e->last_seen_ms = now_ms;
+    if (p.proto == kProtoTcp) {
+      // A bare SYN starts a connection (or reuses the port); otherwise remember FIN, RST and ACK for aging.
+      if ((p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn) e->tcp_flags_seen = kTcpSyn;
+      else e->tcp_flags_seen |= p.tcp_flags & (kTcpFin | kTcpRst | kTcpAck);
+    }
+  }
+
+  rewrite_macs(frame, svc.spec.servers[server], w);
+
+  sc.packets.add(1);
+  sc.bytes.add(len);
+  ServerCounters& rc = snap.counters[w.index].servers[svc.first_server + server];
+  rc.packets.add(1);
+  rc.bytes.add(len);
+  if (new_flow) {
+    sc.new_flows.add(1);
+    rc.new_flows.add(1);
+  }
+  return Decision{Action::Forward, DropReason::Count, si, server, new_flow};
+}
+
+}  // namespace
 
 }  // namespace las

@@ -39,6 +39,7 @@ export interface DataplaneOptions {
   cpus: number[];              // CPU per worker; empty = not pinned
   txMode: TxMode;
   flowCapacity: number;        // entries per worker shard (rounded up to a power of two)
+  flowCapacityV6?: number;     // v6 entries per worker shard; absent: a quarter of flowCapacity (at least 1024)
   flowIdleTimeoutMs: number;
   // frameSize: the TX ring's slot; 0 = sized from the egress MTU.
   ring: { blockSize: number; blockCount: number; frameSize: number; retireTimeoutMs: number };

@@ -69,7 +69,7 @@ constexpr uint8_t kIcmp6ParamProblem = 4;
   X(TxError, "tx_error")                     \
   X(Oversize, "oversize")                    \
   X(Standby, "standby")                      \
-  X(StandbyArp, "standby_arp") \
+  X(StandbyArp, "standby_arp")              \
   X(TruncatedIpv6, "truncated_ipv6")         \
   X(Ipv6ExtTruncated, "ipv6_ext_truncated")  \
   X(Ipv6ExtTooMany, "ipv6_ext_too_many")

@@ -15,6 +15,7 @@ function fakeControl() {
     server: (action, service, address, weight) => (calls.push(['server', action, service, address, weight]), {}),
     trace: (args) => (calls.push(['trace', args]), {}),
     role: (role) => (calls.push(['role', role]), {}),
+    drainDispatcher: async (drained) => (calls.push(['drainDispatcher', drained]), {}),
   };
   return { calls, handlers: adminHandlers(control) };
 }

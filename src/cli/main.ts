@@ -6,6 +6,7 @@ import { printableLines } from '../config/printable.js';
 import { registerCheck } from './check.js';
 import { ExitError, examples } from './common.js';
 import { registerDemo } from './demo.js';
+import { registerDrain } from './drain.js';
 import { registerRun } from './run.js';
 import { registerFlows } from './flows.js';
 import { registerExplain } from './explain.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerServer(program);
   registerRole(program);
   registerReload(program);
+  registerDrain(program);
   registerDemo(program);
   return program;
 }

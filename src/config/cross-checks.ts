@@ -31,6 +31,10 @@ export function crossCheck(raw: unknown): ConfigError[] {
     add('ring.blockCount', `${blockCount} blocks of ${blockSize} bytes (${(blockSize * blockCount) / 2 ** 40} TiB per worker) are more than the kernel can number in an RX ring (${MAX_RX_RING_FRAMES} frames of ${RX_NOMINAL_FRAME} bytes, 8 TiB); use fewer or smaller blocks: 32 x 1048576 (the default) is 32 MiB`);
   }
 
+  if (isRecord(raw.ha) && raw.ha.mode === 'bgp' && raw.ha.bgp === undefined) {
+    add('ha.bgp', 'missing; "mode": "bgp" announces the VIPs by BGP and needs e.g. "bgp": { "localAddress": "10.81.0.2", "localAsn": 65001, "peers": [{ "address": "10.81.0.1", "asn": 65000 }] }');
+  }
+
   if (!Array.isArray(raw.services)) return errors;
   if (isInt(workers, 2, MAX_WORKERS)) fanoutSize(raw.services, workers, add);
   const names = new Map<string, number>();

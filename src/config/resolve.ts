@@ -2,6 +2,7 @@
 import { dirname } from 'node:path';
 import { DEFAULTS } from './defaults.js';
 import { resolveVrrp } from './ha-vrrp.js';
+import { resolveBgp } from './ha-bgp.js';
 import type { ParsedConfig } from './shapes.js';
 import type { FlowTimeouts, HealthCheckConfig, LasConfig, ServerConfig, ServiceConfig } from './types.js';
 
@@ -97,7 +98,7 @@ export function resolve(d: ParsedConfig): LasConfig {
     drainOnRemove: d.drainOnRemove ?? DEFAULTS.drainOnRemove,
     drainTimeout: d.drainTimeout ?? DEFAULTS.drainTimeout,
     logLevel: d.logLevel ?? DEFAULTS.logLevel,
-    ha: { mode: d.ha?.mode ?? DEFAULTS.haMode, vrrp: resolveVrrp(d.ha?.vrrp) },
+    ha: { mode: d.ha?.mode ?? DEFAULTS.haMode, vrrp: resolveVrrp(d.ha?.vrrp), ...(d.ha?.bgp ? { bgp: resolveBgp(d.ha.bgp) } : {}) },
     services,
   };
 }

@@ -16,6 +16,7 @@ import {
 } from './limits.js';
 import { SCHEDULER_CHOICES } from '../native/contract.js';
 import { HA_MODES, vrrpSchema } from './ha-vrrp.js';
+import { bgpShape } from './ha-bgp.js';
 import { FLOW_KEYS, HEALTH_CHECK_TYPES, INGRESS_DROP_MODES, LOG_LEVELS, ON_SERVER_DOWN, PROTOCOLS, SCHEDULERS, TX_MODES } from './values.js';
 
 // Issues zod may still collect in one parse. A hostile file can hold millions of unknown keys or bad
@@ -68,6 +69,11 @@ export function strictObject<S extends z.ZodRawShape>(kind: ObjectKind, shape: S
   });
   leafJson.set(unknownKey._def, false); // additionalProperties: false
   return z.object(shape, { errorMap: containerErrors(expect, fix) }).catchall(unknownKey);
+}
+
+/** A non-empty list of `item`; missing or not a list: `fix` says what to write. */
+export function listOf<T extends z.ZodTypeAny>(item: T, expect: string, fix: string) {
+  return z.array(item, { errorMap: containerErrors(expect, fix) }).min(1, { message: `is empty; ${fix}` });
 }
 
 const timeoutSeconds = (key: keyof FlowTimeouts) =>
@@ -207,8 +213,9 @@ export const configSchema = strictObject(
     ha: strictObject(
       'ha',
       {
-        mode: leaf(oneOf(HA_MODES, '"none" (the default) is one dispatcher; "vrrp" an active/standby pair whose role keepalived sets with "las role"', 'mode')).optional(),
+        mode: leaf(oneOf(HA_MODES, '"none" (the default) is one dispatcher; "vrrp" an active/standby pair whose role keepalived sets with "las role"; "bgp" active/active behind a router\'s ECMP, the VIPs announced by BGP', 'mode')).optional(),
         vrrp: vrrpSchema(strictObject, leaf).optional(),
+        bgp: bgpShape(leaf, strictObject, listOf).optional(),
       },
       'an object',
       'write e.g. "ha": { "mode": "vrrp" } or leave it out (one dispatcher)',

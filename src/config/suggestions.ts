@@ -11,7 +11,7 @@ export const KEYS = {
     '$schema', 'interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'flowTimeouts', 'ring',
     'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'adminSocketGroup', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'ha', 'services',
   ],
-  ha: ['mode', 'vrrp'],
+  ha: ['mode', 'vrrp', 'bgp'],
   haVrrp: ['startAs', 'garpMasterRepeat', 'garpMasterDelay'],
   flowTable: ['capacity', 'idleTimeout', 'persistDirectory'],
   flowTimeouts: FLOW_TIMEOUT_KEYS,
@@ -21,6 +21,8 @@ export const KEYS = {
   sorryServer: ['address', 'mac'],
   server: ['address', 'mac', 'weight', 'healthCheck'],
   healthCheck: ['type', 'port', 'path', 'expectStatus', 'command', 'interval', 'timeout', 'rise', 'fall', 'flapWindow', 'flapThreshold'],
+  haBgp: ['speaker', 'speakerPath', 'controlPath', 'localAddress', 'localAsn', 'peers', 'holdTime'],
+  haBgpPeer: ['address', 'asn'],
 } as const;
 export type ObjectKind = keyof typeof KEYS;
 
@@ -36,6 +38,8 @@ const WHERE: Record<ObjectKind, string> = {
   sorryServer: 'inside "sorryServer"',
   server: 'in a server entry',
   healthCheck: 'inside "healthCheck"',
+  haBgp: 'inside "ha.bgp"',
+  haBgpPeer: 'in a BGP peer',
 };
 
 /** Edit distance counting a swap of two neighbours as one edit ("tpc" -> "tcp"), the usual typo. */

@@ -14,6 +14,8 @@ export interface DaemonControl {
   flows(service: string | undefined, limit: number): Promise<unknown>;
   server(action: ServerAction, service: string, address: string, weight?: number): unknown;
   explain(tuples: ExplainTuple[]): Promise<unknown>;
+  /** ha.mode "bgp": withdraw (true) or announce again (false) every VIP of this dispatcher. */
+  drainDispatcher(drained: boolean): Promise<unknown>;
   /** A streaming answer (AdminStream); the arguments are checked by trace-filter.ts. */
   trace(args: unknown): unknown;
   /** HA role (ha.mode "vrrp"): set it when `role` is given, else show it. */
@@ -80,6 +82,14 @@ export function adminHandlers(control: DaemonControl): AdminHandlers {
       const { role } = args;
       if (role !== undefined && role !== 'active' && role !== 'standby') throw new Error(`"role" must be "active" or "standby"; got ${JSON.stringify(role)}`);
       return control.role(role);
+    },
+    drain: (raw) => {
+      noArgs('drain', raw);
+      return control.drainDispatcher(true);
+    },
+    undrain: (raw) => {
+      noArgs('undrain', raw);
+      return control.drainDispatcher(false);
     },
     server: (raw) => {
       const usage = '{"action":"drain|enable|weight","service":"web","address":"10.0.0.11","weight":2}';

@@ -29,7 +29,7 @@ export const MAX_VIPS = 124;
  * `onMiss`. Untagged and single 802.1Q-tagged frames are both matched (the kernel usually strips the
  * tag before these hooks, but a stacked tag stays in the frame).
  */
-export function vipMatchProgram(vips: string[], onMatch: number, onMiss: number): BpfInstruction[] {
+export function vipMatchProgram(vips: string[], onMatch: number, onMiss: number, arp = true): BpfInstruction[] {
   const addresses = [...new Set(vips)].map(ipv4ToInt);
   if (addresses.length === 0) throw new Error('at least one VIP is needed to build the packet filter');
   if (addresses.length > MAX_VIPS) throw new Error(`at most ${MAX_VIPS} distinct VIPs are supported, got ${addresses.length}`);
@@ -42,9 +42,11 @@ export function vipMatchProgram(vips: string[], onMatch: number, onMiss: number)
     [RET_K, 0, 0, onMatch],
   ];
   const ipList = list(30);
-  const arpList = list(38);         // ARP target protocol address
+  // arp false: ARP for the VIPs misses too (ha.mode "bgp": the router routes the VIPs, nobody asks for them).
+  const arpOrMiss = (offset: number): BpfInstruction[] => (arp ? list(offset) : [[RET_K, 0, 0, onMiss]]);
+  const arpList = arpOrMiss(38);    // ARP target protocol address
   const vlanIpList = list(34);
-  const vlanArpList = list(42);
+  const vlanArpList = arpOrMiss(42);
   // Layout: dispatch | ip | arp | vlanDispatch | vlanIp | vlanArp
   const dispatch: BpfInstruction[] = [
     [LD_H_ABS, 0, 0, 12],

@@ -31,6 +31,7 @@ import { flowFilePrefix, logFlowFiles } from './flow-files.js';
 import { TRACE_POLL_MS, Tracer } from './tracer.js';
 import { parseTraceArgs } from './trace-filter.js';
 import { HaRole } from './ha-role.js';
+import { BgpAnnouncer } from './ha/bgp-announcer.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -63,6 +64,7 @@ class Daemon implements DaemonControl {
   private tracer?: Tracer;
   private dropReasons: readonly string[] = [];
   private haRole?: HaRole;
+  private announcer?: BgpAnnouncer;   // ha.mode "bgp"
 
   constructor(config: LasConfig, private readonly options: DaemonOptions, private readonly log: Logger) {
     this.state = ServerState.fromConfig(config);
@@ -134,6 +136,11 @@ class Daemon implements DaemonControl {
       this.aging.start();
       this.monitor = new HealthMonitor({ log, onChange: (change) => this.onHealthChange(change), durations: this.checkDurations });
       this.monitor.sync(this.state.healthTargets());
+      if (config.ha.mode === 'bgp' && config.ha.bgp) {
+        // Last: announced only once the fast path forwards. Its own failures are logged, never fatal.
+        this.announcer = new BgpAnnouncer(config.ha.bgp, `${config.adminSocket}.bgp`, log);
+        await this.announcer.start(this.state, this.macs.known);
+      }
     } catch (error) {
       await this.stop();
       throw error;
@@ -190,7 +197,7 @@ class Daemon implements DaemonControl {
       flowTimeouts: this.config.flowTimeouts,
       services: addConnections(this.serviceStatus(), await this.aging?.connections(this.config.services)),
       trace: this.tracer?.status() ?? { active: false, clients: [] },
-      ha: this.haRole?.view(),
+      ha: this.haRole?.view() ?? this.announcer?.status(),
     };
   }
 
@@ -237,6 +244,12 @@ class Daemon implements DaemonControl {
     return { service, address, weight: effective, configWeight: server.configWeight, override: server.override?.kind ?? null };
   }
 
+  /** `las drain` / `las undrain`: the whole dispatcher's VIPs withdrawn from (or given back to) BGP. */
+  async drainDispatcher(drained: boolean): Promise<unknown> {
+    if (!this.announcer) throw new Error(`las drain withdraws BGP announcements; it needs "ha": { "mode": "bgp" } (this daemon runs ha.mode "${this.config.ha.mode}")`);
+    return this.announcer.setDrained(drained, this.state, this.macs.known);
+  }
+
   /**
    * Applies the config file again as a diff (reload.ts); an invalid one is refused and the running
    * one stays. Between RELOADING=1 and READY=1 for systemd, one reload at a time.
@@ -246,6 +259,7 @@ class Daemon implements DaemonControl {
       const outcome = await this.reloader.reload();
       if (!outcome.ok) throw new Error(outcome.reason); // logged and counted by the reloader
       this.newFlowTargets.check(this.state, this.macs.known);
+      await this.announcer?.update(this.state, this.macs.known);
       return outcome.answer;
     };
     const next = this.notifiedReloads.then(() => (this.options.notifier ? this.options.notifier.reloading(apply) : apply()));
@@ -309,6 +323,7 @@ class Daemon implements DaemonControl {
   private publish(): void {
     this.dataplane?.setSnapshot(this.state.snapshot(this.macs.known));
     this.newFlowTargets.check(this.state, this.macs.known);
+    void this.announcer?.update(this.state, this.macs.known);   // logs its own failures
   }
 
   private onHealthChange(change: HealthChange): void {
@@ -338,6 +353,9 @@ class Daemon implements DaemonControl {
   }
 
   async stop(): Promise<void> {
+    // Withdrawn first, while the fast path still forwards what the routers send until they converge.
+    await this.announcer?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'stopping the BGP speaker failed'));
+    this.announcer = undefined;
     this.neighbours.stop();
     if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
     await this.monitor?.close().catch((error: unknown) => this.log.warn({ err: error }, 'stopping health checks failed'));

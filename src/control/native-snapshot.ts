@@ -14,12 +14,13 @@ export function buildDataplaneOptions(config: LasConfig, txMode: TxMode, fanoutI
     flowIdleTimeoutMs: Math.round(config.flowTable.idleTimeout * 1000),
     ring: { ...config.ring, frameSize: config.ring.frameSize === 'auto' ? 0 : config.ring.frameSize },
     fanoutId,
-    gratuitousArp: config.gratuitousArp,
+    // Behind BGP the router routes each VIP to this dispatcher's own address: no ARP for the VIPs.
+    gratuitousArp: config.gratuitousArp && config.ha.mode !== 'bgp',
     filter: socketFilter(config),
   };
 }
 
-/** The RX socket filter: only VIP traffic and ARP for the VIPs reach the rings. */
+/** The RX socket filter: only VIP traffic and ARP for the VIPs (not in ha.mode "bgp") reach the rings. */
 export function socketFilter(config: LasConfig): DataplaneOptions['filter'] {
-  return vipMatchProgram(config.services.map((s) => s.vip), ACCEPT_FRAME, 0);
+  return vipMatchProgram(config.services.map((s) => s.vip), ACCEPT_FRAME, 0, config.ha.mode !== 'bgp');
 }

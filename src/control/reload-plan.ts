@@ -21,7 +21,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 const RESTART_KEYS = ['interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'ring', 'adminSocket', 'metrics'] as const;
 
 /** Every key whose change makes a reload refused: what `las reload --help` and the docs list. */
-export const RESTART_ONLY_KEYS: readonly string[] = [...RESTART_KEYS, 'flowTable.capacity', 'ha.mode'];
+export const RESTART_ONLY_KEYS: readonly string[] = [...RESTART_KEYS, 'flowTable.capacity', 'ha.mode', 'ha.bgp'];
 /** Keys a reload accepts but keeps at their running value until a restart. */
 export const KEPT_UNTIL_RESTART_KEYS: readonly string[] = ['flowTable.idleTimeout', 'flowTable.persistDirectory', 'ha.vrrp.startAs'];
 
@@ -44,6 +44,8 @@ export function planReload(prev: LasConfig, next: LasConfig): ReloadPlan {
   // The HA mode decides how the dataplane starts; startAs only matters at start; the gratuitous
   // ARP counts apply to the next change of role.
   if (prev.ha.mode !== next.ha.mode) plan.restartKeys.push('ha.mode');
+  // The BGP speaker is started with its peers at start; which VIPs it announces follows every reload.
+  if (!same(prev.ha.bgp, next.ha.bgp)) plan.restartKeys.push('ha.bgp');
   if (prev.ha.vrrp.startAs !== next.ha.vrrp.startAs) plan.notApplied.push('ha.vrrp.startAs');
   if (prev.ha.vrrp.garpMasterRepeat !== next.ha.vrrp.garpMasterRepeat || prev.ha.vrrp.garpMasterDelay !== next.ha.vrrp.garpMasterDelay) plan.settingsChanged.push('ha.vrrp');
   // Every name pushed above is listed in RESTART_ONLY_KEYS / KEPT_UNTIL_RESTART_KEYS (a test checks).

@@ -32,12 +32,13 @@ export class BgpAnnouncer {
   private pollTimer?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private stopping = false;
+  private running = false;          // the speaker started (its later exit is an error of its own)
 
   constructor(private readonly bgp: BgpConfig, private readonly dir: string, private readonly log: Logger) {
     this.wanted = { nextHop: bgp.localAddress, prefixes: [] };
     this.announced = this.wanted;
     this.speaker = new BirdSpeaker(bgp, dir, (why) => {
-      if (this.stopping) return;
+      if (this.stopping || !this.running) return;  // a failed start is reported by start()
       this.speakerError = why;
       this.log.error({ speaker: bgp.speakerPath }, `BGP speaker stopped: ${why}; no VIP is announced, LAS keeps forwarding what reaches it as a single dispatcher`);
     });
@@ -48,6 +49,7 @@ export class BgpAnnouncer {
     this.wanted = announceSet(state, macs, this.bgp.localAddress, this.drained);
     try {
       await this.speaker.start(this.wanted);
+      this.running = true;
       this.announced = this.wanted;
       await this.publish();
       this.log.info({ prefixes: this.wanted.prefixes, nextHop: this.wanted.nextHop, peers: this.bgp.peers.map((p) => p.address) }, 'BGP speaker (BIRD) started: announcing the VIPs that have a server up');

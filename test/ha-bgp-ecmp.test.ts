@@ -1,0 +1,113 @@
+// Issue 10, deployment B: LAS dispatchers behind a BIRD 2 router's ECMP, each announcing the VIP by
+// BGP through its own BIRD (ha.mode "bgp"). Real daemons, real BGP sessions, real TCP connections.
+// - all dispatchers up: the router spreads flows over every one of them (counted by each `las stats`);
+// - kill -9 of one dispatcher in the middle of long-lived connections: its route is withdrawn (the
+//   time is measured and printed), the survivors pick its connections up (same Maglev choice), and
+//   no connection breaks;
+// - `las drain`: withdrawn first while still forwarding, then stopped: no connection breaks; a
+//   VIP whose servers are all drained is withdrawn; SIGTERM withdraws;
+// - an unreachable peer or a missing speaker: a message naming what is missing, forwarding goes on.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withBgpLab, type Dispatcher } from '../src/demo/ha-lab.js';
+import { runHttpClient, waitUntil } from '../src/demo/processes.js';
+import { runInNs } from '../src/netns/run.js';
+import { labHaSection } from '../src/netns/bgp-ecmp.js';
+import { needsRoot } from './support/needs-root.js';
+
+const TEST_OPTIONS = { timeout: 240_000, skip: needsRoot('network namespaces and BGP speakers') };
+// Bound of every wait for a route change: above the 9 s hold timer, the fallback for a dead machine.
+const ROUTE_WAIT_MS = 30_000;
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+const echoFlows = async (ds: Dispatcher[]) => Promise.all(ds.map(async (d) => (await d.newFlows()).echo ?? 0));
+
+test('ECMP spreads flows over all dispatchers; kill -9 of one is withdrawn and breaks no connection', TEST_OPTIONS, async () => {
+  await withBgpLab({ dispatchers: 3 }, async ({ net, dispatchers, startStreams }) => {
+    await net.waitForNextHops(net.dispatchers.map((d) => d.address), ROUTE_WAIT_MS);
+
+    const http = await runHttpClient(net.client.ns, { url: `http://${net.vip}/`, requests: 300, sources: net.client.sources, concurrency: 10 });
+    assert.equal(http.ok, 300, `every request answered: ${JSON.stringify(http.errors)}`);
+    const web = await Promise.all(dispatchers.map(async (d) => (await d.newFlows()).web ?? 0));
+    process.stdout.write(`new HTTP flows per dispatcher: ${web.join(', ')}\n`);
+    assert.equal(sum(web), 300);
+    for (const [i, n] of web.entries()) assert.ok(n > 0, `dispatcher d${i + 1} got no flow: ${web.join(', ')}`);
+
+    const streams = await startStreams({ perSource: 2 });   // 80 long-lived connections
+    const [victim, ...survivors] = dispatchers as [Dispatcher, ...Dispatcher[]];
+    const onVictim = (await victim.newFlows()).echo ?? 0;
+    assert.ok(onVictim > 0, 'the dispatcher to kill carries connections (else the test proves nothing)');
+    const before = sum(await echoFlows(survivors));
+
+    const killedAt = Date.now();
+    victim.daemon().child.kill('SIGKILL');
+    const withdrawnMs = await net.waitForNextHops(survivors.map((d) => d.host.address), ROUTE_WAIT_MS);
+    process.stdout.write(`kill -9 to withdrawal at the router: ${withdrawnMs} ms (${Date.now() - killedAt} ms until seen)\n`);
+    // The dead dispatcher's connections reach the survivors mid-flow (no SYN: a new flow each) ...
+    await waitUntil('the survivors pick up the dead dispatcher\'s connections',
+      async () => sum(await echoFlows(survivors)) >= before + onVictim, ROUTE_WAIT_MS);
+    // ... and still carries data both ways: the survivors chose the same servers.
+    const report = await streams.stop();
+    process.stdout.write(`connections: ${report.connections}, moved: ${onVictim}, broken: ${report.broken.length}\n`);
+    assert.deepEqual(report.broken, []);
+    assert.equal(report.survived, 80);
+  });
+});
+
+test('las drain withdraws first and keeps forwarding; then stopping breaks nothing; no server up or SIGTERM withdraws', TEST_OPTIONS, async () => {
+  await withBgpLab({ dispatchers: 2 }, async ({ net, dispatchers, startStreams }) => {
+    const [d1, d2] = dispatchers as [Dispatcher, Dispatcher];
+    const both = [d1.host.address, d2.host.address];
+    await net.waitForNextHops(both, ROUTE_WAIT_MS);
+
+    // A VIP is announced only while a server can take its new flows.
+    const all = (action: string) => Promise.all(['web', 'echo'].flatMap((service) =>
+      net.servers.map((s) => d2.admin('server', { action, service, address: s.address }))));
+    await all('drain');
+    await net.waitForNextHops([d1.host.address], ROUTE_WAIT_MS);
+    await all('enable');
+    await net.waitForNextHops(both, ROUTE_WAIT_MS);
+
+    const streams = await startStreams({ perSource: 1 });
+    const onD1 = (await d1.newFlows()).echo ?? 0;
+    assert.ok(onD1 > 0, 'the dispatcher to drain carries connections');
+    const before = (await d2.newFlows()).echo ?? 0;
+    const drained = await d1.admin('drain') as { drained: boolean; announced: { prefixes: string[] } };
+    assert.equal(drained.drained, true);
+    assert.deepEqual(drained.announced.prefixes, []);
+    const withdrawnMs = await net.waitForNextHops([d2.host.address], ROUTE_WAIT_MS);
+    process.stdout.write(`las drain to withdrawal at the router: ${withdrawnMs} ms\n`);
+    assert.ok(d1.daemon().running(), 'a drained dispatcher keeps running (and forwarding) until the operator stops it');
+    await waitUntil('d2 picks up the drained dispatcher\'s connections', async () => ((await d2.newFlows()).echo ?? 0) >= before + onD1, ROUTE_WAIT_MS);
+    const exit = await d1.daemon().kill('SIGTERM');
+    assert.equal(exit.code, 0);
+    const report = await streams.stop();
+    assert.deepEqual(report.broken, []);
+    assert.equal(report.survived, report.connections);
+
+    // Shutdown withdraws too: the last dispatcher stopped, the router has no route left.
+    await d2.daemon().kill('SIGTERM');
+    await net.waitForNextHops([], ROUTE_WAIT_MS);
+  });
+});
+
+test('an unreachable peer or a missing speaker is named, and LAS keeps forwarding as a single dispatcher', TEST_OPTIONS, async () => {
+  await withBgpLab({
+    dispatchers: 2,
+    ha: (i, lab) => i === 0
+      ? labHaSection(lab, lab.dispatchers[0]!, { peers: [{ address: '10.84.0.250', asn: 65000 }] })
+      : labHaSection(lab, lab.dispatchers[1]!, { speakerPath: '/nonexistent/bird' }),
+  }, async ({ net, dispatchers }) => {
+    const [d1, d2] = dispatchers as [Dispatcher, Dispatcher];
+    await waitUntil('d1 reports its unreachable peer', () => /BGP peer 10\.84\.0\.250 \(ha\.bgp\.peers\[0\]\) is not reachable/.test(d1.daemon().output().stdout), ROUTE_WAIT_MS);
+    assert.match(d2.daemon().output().stdout, /ha\.bgp\.speakerPath \\"\/nonexistent\/bird\\" cannot be run: install the Debian package bird2/);
+    const status = await d2.admin('status') as { ha: { speaker: { running: boolean; error: string } } };
+    assert.equal(status.ha.speaker.running, false);
+    assert.deepEqual(await net.nextHops(), [], 'nothing was announced');
+    // The operator routes the VIP statically, as to single dispatchers: both still forward.
+    await runInNs(net.router.ns, 'ip', ['route', 'add', `${net.vip}/32`, 'nexthop', 'via', d1.host.address, 'nexthop', 'via', d2.host.address]);
+    const http = await runHttpClient(net.client.ns, { url: `http://${net.vip}/`, requests: 100, sources: net.client.sources, concurrency: 10 });
+    assert.equal(http.ok, 100, JSON.stringify(http.errors));
+    for (const d of dispatchers) assert.ok(((await d.newFlows()).web ?? 0) > 0, `${d.host.role} forwarded`);
+  });
+});

@@ -104,8 +104,18 @@ test('an unreachable peer or a missing speaker is named, and LAS keeps forwardin
     const status = await d2.admin('status') as { ha: { speaker: { running: boolean; error: string } } };
     assert.equal(status.ha.speaker.running, false);
     assert.deepEqual(await net.nextHops(), [], 'nothing was announced');
+    // In ha.mode "bgp" nobody answers ARP for the VIP: a router that looks for it on the segment finds nothing.
+    await runInNs(net.router.ns, 'ip', ['route', 'add', `${net.vip}/32`, 'dev', 'eth1']);
+    const direct = await runHttpClient(net.client.ns, { url: `http://${net.vip}/`, requests: 1, sources: net.client.sources.slice(0, 1), timeoutMs: 2000, maxFailures: 1 });
+    assert.equal(direct.ok, 0);
+    const neigh = JSON.parse((await runInNs(net.router.ns, 'ip', ['-j', 'neigh', 'show', net.vip, 'dev', 'eth1'])).stdout || '[]') as Array<{ lladdr?: string }>;
+    assert.ok(neigh.every((n) => n.lladdr === undefined), `no MAC learned for the VIP: ${JSON.stringify(neigh)}`);
+    for (const d of dispatchers) {
+      const stats = await d.admin('stats') as { workers: Array<{ arpReplies: number | string }> };
+      assert.ok(stats.workers.every((w) => Number(w.arpReplies) === 0), `${d.host.role} answered no ARP`);
+    }
     // The operator routes the VIP statically, as to single dispatchers: both still forward.
-    await runInNs(net.router.ns, 'ip', ['route', 'add', `${net.vip}/32`, 'nexthop', 'via', d1.host.address, 'nexthop', 'via', d2.host.address]);
+    await runInNs(net.router.ns, 'ip', ['route', 'replace', `${net.vip}/32`, 'nexthop', 'via', d1.host.address, 'nexthop', 'via', d2.host.address]);
     const http = await runHttpClient(net.client.ns, { url: `http://${net.vip}/`, requests: 100, sources: net.client.sources, concurrency: 10 });
     assert.equal(http.ok, 100, JSON.stringify(http.errors));
     for (const d of dispatchers) assert.ok(((await d.newFlows()).web ?? 0) > 0, `${d.host.role} forwarded`);

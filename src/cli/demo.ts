@@ -15,17 +15,24 @@ export function registerDemo(program: Command): void {
     .option('--requests <n>', 'HTTP requests to send through the VIP', positiveInteger, 300)
     .option('--keep-going', 'do not stop at the first failed request; report all failures at the end')
     .option('--routed', 'the two-NIC layout: clients on their own subnet, the dispatcher routes between them and the servers (interface + egressInterface)')
+    .option('--ha', 'three dispatchers behind a BIRD 2 router (ECMP, BGP): kill -9 one in the middle of long-lived connections, none breaks')
     .addHelpText(
       'after',
       examples([
         'sudo las demo                            # 300 requests through the VIP',
         'sudo las demo --requests 5000 --keep-going',
         'sudo las demo --routed                   # the dispatcher as the clients\' gateway, two NICs',
+        'sudo las demo --ha                       # 3 dispatchers behind ECMP + BGP, one killed',
         '',
         'The exit code is 0 when every request was answered by a real server.',
       ]),
     )
-    .action(async (options: { requests: number; keepGoing?: boolean; routed?: boolean }) => {
+    .action(async (options: { requests: number; keepGoing?: boolean; routed?: boolean; ha?: boolean }) => {
+      if (options.ha) {
+        const { runHaDemo } = await import('../demo/ha-demo.js');
+        process.exitCode = await runHaDemo({ requests: options.requests });
+        return;
+      }
       // Imported on use: the demo pulls in the daemon side, which the other verbs do not need.
       const { runDemo } = await import('../demo/demo.js');
       process.exitCode = await runDemo({ requests: options.requests, keepGoing: options.keepGoing === true, routed: options.routed === true });

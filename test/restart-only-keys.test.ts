@@ -40,6 +40,7 @@ const CHANGES: Record<string, Record<string, unknown>> = {
   'flowTable.persistDirectory': { flowTable: { persistDirectory: false } },
   'ha.mode': { ha: { mode: 'vrrp' } },
   'ha.vrrp.startAs': { ha: { vrrp: { startAs: 'active' } } },
+  'ha.bgp': { ha: { mode: 'none', bgp: { localAddress: '10.0.0.2', localAsn: 65001, peers: [{ address: '10.0.0.1', asn: 65000 }] } } },
 };
 
 const backticked = (text: string) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);

@@ -101,5 +101,13 @@ export function formatStatus(result: unknown, exact = false): string {
     // An active/standby pair: a standby forwards nothing, which the table above does not say.
     lines.push(`HA (vrrp): ${ha.role === 'standby' ? 'STANDBY, forwarding nothing' : text(ha.role)} since ${text(ha.since)}, told by ${text(ha.toldBy)}`);
   }
+  if (ha.mode === 'bgp') {
+    // ha.mode "bgp": what this dispatcher announces, and to whom.
+    const speaker = obj(ha.speaker);
+    const prefixes = list(obj(ha.announced).prefixes).map((p) => text(p));
+    const peers = list(ha.peers).map(obj).map((p) => `${text(p.peer)} ${text(p.state)}`);
+    lines.push(`bgp: ${speaker.running === false ? `SPEAKER DOWN (${text(speaker.error)})` : ha.drained === true ? 'DRAINED, nothing announced' : `announcing ${prefixes.join(', ') || 'nothing (no server up)'}`}` +
+      (peers.length > 0 ? `; peers: ${peers.join(', ')}` : ''));
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminRequest } from '../control/admin-client.js';
 import { createBgpEcmp, labHaSection, type BgpEcmp } from '../netns/bgp-ecmp.js';
-import { trackPath, untrackPath } from '../netns/registry.js';
+import { installCleanupHandlers, trackPath, untrackPath } from '../netns/cleanup.js';
 import { spawnInNs } from '../netns/namespace.js';
 import type { DrHost } from '../netns/lvs-dr.js';
 import { startDaemon, type DaemonProcess } from './daemon-process.js';
@@ -68,6 +68,8 @@ function labDaemonConfig(net: BgpEcmp, d: DrHost, adminSocket: string, ha: Recor
 }
 
 export async function withBgpLab<T>(opts: BgpLabOptions, fn: (lab: BgpLab) => Promise<T>): Promise<T> {
+  // Ctrl-C still removes the namespaces (a no-op when the demo installed the handlers first).
+  installCleanupHandlers({ uncaughtException: false });
   let net: BgpEcmp | undefined;
   let dir: string | undefined;
   const servers = new Map<string, RealServer>();

@@ -2,6 +2,7 @@
 // what LAS decides to announce (a VIP only with a server up and the dispatcher not drained).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatStatus } from '../src/cli/status.js';
 import { parseConfig } from '../src/config/schema.js';
 import type { LasConfig } from '../src/config/types.js';
 import { announceSet } from '../src/control/ha/announce-set.js';
@@ -75,5 +76,19 @@ describe('what is announced', () => {
     assert.deepEqual(announceSet(state, macs, '10.84.0.2', false).prefixes, ['10.86.0.100/32'], 'one server of web is still up');
     state.setOverride('web', '10.84.0.12', { weight: 0, kind: 'drain' });
     assert.deepEqual(announceSet(state, macs, '10.84.0.2', false).prefixes, []);
+  });
+});
+
+describe('las status in bgp mode', () => {
+  const status = (ha: unknown) => formatStatus({ flowTable: {}, services: [], ha }).trim().split('\n').pop();
+  const peers = [{ peer: '10.84.0.1 (AS 65000)', state: 'Established' }];
+  it('says what is announced, to which peers, or why nothing is', () => {
+    assert.equal(status({ mode: 'bgp', drained: false, speaker: { running: true, error: null }, announced: { prefixes: ['10.86.0.100/32'] }, peers }),
+      'bgp: announcing 10.86.0.100/32; peers: 10.84.0.1 (AS 65000) Established');
+    assert.equal(status({ mode: 'bgp', drained: true, speaker: { running: true, error: null }, announced: { prefixes: [] }, peers }),
+      'bgp: DRAINED, nothing announced; peers: 10.84.0.1 (AS 65000) Established');
+    assert.equal(status({ mode: 'bgp', drained: false, speaker: { running: false, error: 'no bird' }, announced: { prefixes: [] }, peers: [] }),
+      'bgp: SPEAKER DOWN (no bird)');
+    assert.doesNotMatch(formatStatus({ flowTable: {}, services: [], ha: { mode: 'none' } }), /bgp:/);
   });
 });

@@ -6,12 +6,14 @@
 //   no connection breaks;
 // - `las drain`: withdrawn first while still forwarding, then stopped: no connection breaks; a
 //   VIP whose servers are all drained is withdrawn; SIGTERM withdraws;
-// - an unreachable peer or a missing speaker: a message naming what is missing, forwarding goes on.
+// - an unreachable peer or a missing speaker: a message naming what is missing, forwarding goes on;
+// - a dispatcher gone silent (its BIRD frozen, as a dead machine) is dropped by the hold timer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withBgpLab, type Dispatcher } from '../src/demo/ha-lab.js';
 import { runHttpClient, waitUntil } from '../src/demo/processes.js';
-import { runInNs } from '../src/netns/run.js';
+import { readFileSync } from 'node:fs';
+import { run, runInNs } from '../src/netns/run.js';
 import { labHaSection } from '../src/netns/bgp-ecmp.js';
 import { needsRoot } from './support/needs-root.js';
 
@@ -120,5 +122,24 @@ test('an unreachable peer or a missing speaker is named, and LAS keeps forwardin
     const http = await runHttpClient(net.client.ns, { url: `http://${net.vip}/`, requests: 100, sources: net.client.sources, concurrency: 10 });
     assert.equal(http.ok, 100, JSON.stringify(http.errors));
     for (const d of dispatchers) assert.ok(((await d.newFlows()).web ?? 0) > 0, `${d.host.role} forwarded`);
+  });
+});
+
+test('a dispatcher that goes silent without closing its session is dropped by the hold timer', TEST_OPTIONS, async () => {
+  await withBgpLab({ dispatchers: 2, clientAddresses: 4 }, async ({ net, dispatchers }) => {
+    const [d1, d2] = dispatchers as [Dispatcher, Dispatcher];
+    await net.waitForNextHops([d1.host.address, d2.host.address], ROUTE_WAIT_MS);
+    // A dead machine sends nothing, not even a FIN: d1's BIRD frozen (SIGSTOP) is the same to the router.
+    const { stdout } = await run('ip', ['netns', 'pids', d1.host.ns]);
+    const comm = (pid: number) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
+    const pids = stdout.trim().split(/\s+/).map(Number).filter((pid) => pid > 0 && comm(pid) === 'bird');
+    assert.equal(pids.length, 1, `one BIRD in ${d1.host.ns}: ${stdout}`);
+    process.kill(pids[0]!, 'SIGSTOP');
+    try {
+      const ms = await net.waitForNextHops([d2.host.address], ROUTE_WAIT_MS);
+      process.stdout.write(`silent dispatcher dropped by the router's hold timer (holdTime 9 s) after ${ms} ms\n`);
+    } finally {
+      process.kill(pids[0]!, 'SIGCONT');
+    }
   });
 });

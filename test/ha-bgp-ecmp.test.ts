@@ -13,10 +13,12 @@ import { test } from 'node:test';
 import { withBgpLab, type Dispatcher } from '../src/demo/ha-lab.js';
 import { runHttpClient, waitUntil } from '../src/demo/processes.js';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { run, runInNs } from '../src/netns/run.js';
 import { labHaSection } from '../src/netns/bgp-ecmp.js';
 import { needsRoot } from './support/needs-root.js';
 
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const TEST_OPTIONS = { timeout: 240_000, skip: needsRoot('network namespaces and BGP speakers') };
 // Bound of every wait for a route change: above the 9 s hold timer, the fallback for a dead machine.
 const ROUTE_WAIT_MS = 30_000;
@@ -75,7 +77,9 @@ test('las drain withdraws first and keeps forwarding; then stopping breaks nothi
     const onD1 = (await d1.newFlows()).echo ?? 0;
     assert.ok(onD1 > 0, 'the dispatcher to drain carries connections');
     const before = (await d2.newFlows()).echo ?? 0;
-    const drained = await d1.admin('drain') as { drained: boolean; announced: { prefixes: string[] } };
+    // Through the CLI, as an operator would: `las drain --socket S --json`.
+    const cli = await run(process.execPath, [CLI, 'drain', '--socket', d1.adminSocket, '--json']);
+    const drained = JSON.parse(cli.stdout) as { drained: boolean; announced: { prefixes: string[] } };
     assert.equal(drained.drained, true);
     assert.deepEqual(drained.announced.prefixes, []);
     const withdrawnMs = await net.waitForNextHops([d2.host.address], ROUTE_WAIT_MS);

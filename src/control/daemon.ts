@@ -197,7 +197,7 @@ class Daemon implements DaemonControl {
       flowTimeouts: this.config.flowTimeouts,
       services: addConnections(this.serviceStatus(), await this.aging?.connections(this.config.services)),
       trace: this.tracer?.status() ?? { active: false, clients: [] },
-      ha: this.haRole?.view() ?? this.announcer?.status(),
+      ha: this.announcer?.status() ?? this.haRole?.view(),   // bgp: what is announced; vrrp/none: the role
     };
   }
 

@@ -43,7 +43,7 @@ describe('las trace filter', () => {
     assert.deepEqual([...encodeTraceFilters([f])], [0x0a000064, 80, 0, 0xc6336400, 0xffffff00, 0, 1 << 2, 1, 10]);
     const any = parse({});
     assert.equal(any.text, 'every decision');
-    assert.deepEqual([...encodeTraceFilters([any])], [0, 0xffffffff, 0, 0, 0, 0, 0x0f, 0xffffffff, 1]);
+    assert.deepEqual([...encodeTraceFilters([any])], [0, 0xffffffff, 0, 0, 0, 0, 0x1f, 0xffffffff, 1]);
     const svc = parse({ service: 'web', server: '10.0.0.11' });
     assert.deepEqual([...encodeTraceFilters([svc])].slice(0, 7), [0x0a000064, 80, 6, 0, 0, 0x0a00000b, 1]);
   });

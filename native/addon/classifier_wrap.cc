@@ -69,6 +69,10 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
         v.Set("action", "arp_reply");
         v.Set("frame", frame);
         break;
+      case Action::NdpReply:
+        v.Set("action", "ndp_reply");
+        v.Set("frame", Napi::Buffer<uint8_t>::Copy(env, state_->reply, state_->reply_len));
+        break;
       case Action::Drop:
         v.Set("action", "drop");
         v.Set("reason", drop_reason_name(d.reason));

@@ -237,6 +237,21 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
     return Decision{Action::ArpReply, DropReason::Count, -1, -1};
   }
 
+  // A Neighbor Solicitation: answered for a v6 VIP, left to the kernel for any other target.
+  if (p.kind == FrameKind::Ipv6 && p.proto == kProtoIcmpv6 && !p.is_fragment) {
+    const ndp::NeighborSolicit ns = ndp::parse_neighbor_solicit(frame, len, p.l3_offset);
+    if (ns.check == ndp::NsCheck::Malformed) return drop(w, DropReason::BadNdp);
+    if (ns.check == ndp::NsCheck::Valid) {
+      if (!snap.is_vip6(ns.target)) {
+        w.counters.passed.add(1);
+        return Decision{Action::Pass, DropReason::Count, -1, -1};
+      }
+      w.reply_len = ndp::build_solicited_advert(w.reply, frame, p.l3_offset, ns, w.ingress_mac);
+      w.counters.ndp_adverts.add(1);
+      return Decision{Action::NdpReply, DropReason::Count, -1, -1};
+    }
+  }
+
   if (!pr.vip) {
     // Not ours: the kernel has its own copy of the frame. Counted apart, so drops stay drops.
     w.counters.passed.add(1);

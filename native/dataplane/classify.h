@@ -8,12 +8,15 @@
 #include "../lb/server_load.h"
 #include "../lb/snapshot.h"
 #include "../packet/bytes.h"
+#include "../packet/ndp.h"
 #include "../packet/parse.h"
 #include "worker_counters.h"
 
 namespace las {
 
-enum class Action : uint8_t { Forward, ArpReply, Drop, Pass };
+// NdpReply: a Neighbor Advertisement for a v6 VIP, built in WorkerState::reply (it can be longer
+// than the solicitation it answers); the frame itself is left as it was.
+enum class Action : uint8_t { Forward, ArpReply, Drop, Pass, NdpReply };
 
 struct Decision {
   Action action;
@@ -36,7 +39,9 @@ struct WorkerState {
   FlowTable6 flows6;                // v6 flows: their own 64-byte entries
   uint32_t idle_ms;
   uint32_t index;                   // which counter block of a snapshot is ours
-  Mac ingress_mac{};                // answers ARP for the VIPs
+  Mac ingress_mac{};                // answers ARP and NDP for the VIPs
+  uint8_t reply[ndp::kMaxAdvertLen]; // the last NdpReply decision's advertisement
+  uint32_t reply_len = 0;
   Mac egress_mac{};                 // source of forwarded frames
   std::vector<uint32_t> cursors;    // the scheduler's, per service of the current snapshot (rr, wrr)
   uint64_t snapshot_generation = 0;

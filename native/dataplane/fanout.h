@@ -2,7 +2,10 @@
 // program built here on every frame and hands it to member (hash % workers); the workers compute the
 // same hash from the classifier's flow key and count any frame that reached the wrong shard. Both
 // sides hash exactly the service's flow key: (client, VIP) for "addresses", the 5-tuple for
-// "5tuple", the quoted flow for an ICMP error, and (source, destination) for every fragment.
+// "5tuple", the quoted flow for an ICMP error, and (source, destination) for every fragment. IPv6
+// is the same with each address folded to 32 bits first (fold_ipv6: the XOR of its four words, what
+// Prepared::key holds for a v6 flow); the program walks the extension headers (fragment included)
+// and the chain an ICMPv6 error quotes as the parser does.
 #pragma once
 #include <linux/filter.h>
 

@@ -14,6 +14,7 @@ namespace las {
   X(tx_packets, "txPackets")                                                                          \
   X(tx_bytes, "txBytes")                                                                              \
   X(arp_replies, "arpReplies")                                                                        \
+  X(ndp_adverts, "ndpAdverts")     /* Neighbor Advertisements answering a solicitation for a v6 VIP */ \
   X(passed, "passed")              /* frames not for a VIP, left to the kernel: not dropped */      \
   X(batches, "batches")                                                                               \
   X(gso_frames, "gsoFrames")       /* super-frames received (the kernel segments them at egress) */ \

@@ -1,17 +1,20 @@
 #include "dataplane.h"
 
+#include <linux/if_packet.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 
 #include "../dataplane/fanout.h"
 #include "../packet/arp.h"
+#include "../packet/ndp.h"
 #include "flow_file.h"
 #include "worker.h"
 
@@ -166,7 +169,11 @@ void Dataplane::start() {
       }
     }
   }
-  if (cfg_.gratuitous_arp && active()) announce(current_.load()->vips);
+  solicited_groups(current_.load()->vips6, true);
+  if (cfg_.gratuitous_arp && active()) {
+    announce(current_.load()->vips);
+    announce6(current_.load()->vips6);
+  }
 }
 
 void Dataplane::attach_flow_files() {
@@ -212,7 +219,35 @@ void Dataplane::announce(const std::vector<uint32_t>& vips) {
 
 void Dataplane::announce_all() {
   std::lock_guard<std::mutex> lock(control_);
-  if (running_.load()) announce(owned_current_->vips);
+  if (running_.load()) {
+    announce(owned_current_->vips);
+    announce6(owned_current_->vips6);
+  }
+}
+
+void Dataplane::announce6(const std::vector<std::array<uint8_t, 16>>& vips6) {
+  if (announce_fd_ < 0) return;
+  uint8_t frame[ndp::kUnsolicitedAdvertLen];
+  for (const auto& vip : vips6) {
+    uint32_t len = ndp::build_unsolicited_advert(frame, ingress_mac_, vip.data());
+    (void)send(announce_fd_, frame, len, MSG_DONTWAIT);
+  }
+}
+
+void Dataplane::solicited_groups(const std::vector<std::array<uint8_t, 16>>& vips6, bool join) {
+  if (announce_fd_ < 0) return;
+  const int ifindex = interface_index(cfg_.ingress_if);
+  for (const auto& vip : vips6) {
+    uint8_t group[16];
+    ndp::solicited_node_multicast(vip.data(), group);
+    packet_mreq mr{};
+    mr.mr_ifindex = ifindex;
+    mr.mr_type = PACKET_MR_MULTICAST;
+    mr.mr_alen = 6;
+    std::memcpy(mr.mr_address, ndp::multicast_mac(group).bytes, 6);
+    // Best effort: veth delivers every multicast frame anyway; a refusal leaves NS to ALLMULTI setups.
+    (void)setsockopt(announce_fd_, SOL_PACKET, join ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, &mr, sizeof mr);
+  }
 }
 
 void Dataplane::publish(std::vector<ServiceSpec> services) {
@@ -226,10 +261,22 @@ void Dataplane::publish(std::vector<ServiceSpec> services) {
   const std::vector<uint32_t>& old_vips = owned_current_->vips;
   for (uint32_t v : next->vips)
     if (!std::binary_search(old_vips.begin(), old_vips.end(), v)) fresh.push_back(v);
+  std::vector<std::array<uint8_t, 16>> fresh6, gone6;
+  std::set_difference(next->vips6.begin(), next->vips6.end(), owned_current_->vips6.begin(), owned_current_->vips6.end(),
+                      std::back_inserter(fresh6));
+  std::set_difference(owned_current_->vips6.begin(), owned_current_->vips6.end(), next->vips6.begin(), next->vips6.end(),
+                      std::back_inserter(gone6));
   current_.store(next.get(), std::memory_order_release);
   retired_.push_back(std::move(owned_current_));
   owned_current_ = std::move(next);
-  if (running_.load() && cfg_.gratuitous_arp && active()) announce(fresh);
+  if (running_.load()) {
+    solicited_groups(fresh6, true);
+    solicited_groups(gone6, false);
+  }
+  if (running_.load() && cfg_.gratuitous_arp && active()) {
+    announce(fresh);
+    announce6(fresh6);
+  }
   reclaim();
 }
 

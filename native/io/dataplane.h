@@ -148,6 +148,10 @@ class Dataplane {
  private:
   void reclaim();  // frees retired snapshots that no worker uses any more
   void announce(const std::vector<uint32_t>& vips);
+  // Unsolicited Neighbor Advertisements for v6 VIPs, and the ingress interface's membership of their
+  // solicited-node groups (a NIC filters multicast it has not joined; the kernel joins only its own).
+  void announce6(const std::vector<std::array<uint8_t, 16>>& vips6);
+  void solicited_groups(const std::vector<std::array<uint8_t, 16>>& vips6, bool join);
   void halt();     // stops and joins the threads, closes every socket; counters and flow tables stay
   void attach_flow_files();  // before the threads run: each worker's table moves into its file
 

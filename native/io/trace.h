@@ -16,7 +16,7 @@ constexpr uint32_t kMaxTraceFilters = 4;
 
 // Verdict bits of TraceFilter::verdicts, one per Action.
 constexpr uint8_t verdict_bit(Action a) { return static_cast<uint8_t>(1u << static_cast<int>(a)); }
-constexpr uint8_t kAllVerdicts = 0x0f;
+constexpr uint8_t kAllVerdicts = 0x1f;
 
 struct TraceFilter {
   uint32_t vip = 0;               // destination address, 0 = any

@@ -260,17 +260,25 @@ void Worker::handle_frame(tpacket3_hdr* pkt, const Snapshot& snap, uint32_t now_
     if (workers_ > 1 && fanout_hash(prepared, snap) % workers_ != state_.index) state_.counters.wrong_worker.add(1);
     forward(f);
   } else if (d.action == Action::ArpReply) {
-    const uint8_t* out = f.data;
-    uint32_t out_len = f.len;
-    if (f.vlan && f.len + 4 <= scratch_.size()) {
-      std::memcpy(scratch_.data(), f.data, 12);
-      std::memcpy(scratch_.data() + 12, f.vlan, 4);
-      std::memcpy(scratch_.data() + 16, f.data + 12, f.len - 12);
-      out = scratch_.data();
-      out_len = f.len + 4;
-    }
-    if (send(arp_fd_, out, out_len, MSG_DONTWAIT) < 0) state_.counters.drop(DropReason::TxError);
+    send_reply(f.data, f.len, f.vlan);
+  } else if (d.action == Action::NdpReply) {
+    send_reply(state_.reply, state_.reply_len, f.vlan);
   }
+}
+
+// An ARP reply or a Neighbor Advertisement, out by the ingress interface with the tag the kernel
+// stripped from the request put back.
+void Worker::send_reply(const uint8_t* frame, uint32_t len, const uint8_t* vlan) {
+  const uint8_t* out = frame;
+  uint32_t out_len = len;
+  if (vlan && len + 4 <= scratch_.size()) {
+    std::memcpy(scratch_.data(), frame, 12);
+    std::memcpy(scratch_.data() + 12, vlan, 4);
+    std::memcpy(scratch_.data() + 16, frame + 12, len - 12);
+    out = scratch_.data();
+    out_len = len + 4;
+  }
+  if (send(arp_fd_, out, out_len, MSG_DONTWAIT) < 0) state_.counters.drop(DropReason::TxError);
 }
 
 void Worker::trace(const tpacket3_hdr* pkt, const Snapshot& snap, const Prepared* pr, const Decision& d) {

@@ -58,6 +58,7 @@ class Worker {
   bool fits_egress(const RxFrame& f, uint32_t l3_offset);
   // Transmits a frame whose MACs are rewritten, its VLAN tag put back.
   void forward(RxFrame& f);
+  void send_reply(const uint8_t* frame, uint32_t len, const uint8_t* vlan);
   void flush();
   virtual void process_block(tpacket_block_desc* block, const Snapshot& snap, uint32_t now_ms);
 

@@ -72,7 +72,8 @@ constexpr uint8_t kIcmp6ParamProblem = 4;
   X(StandbyArp, "standby_arp")              \
   X(TruncatedIpv6, "truncated_ipv6")         \
   X(Ipv6ExtTruncated, "ipv6_ext_truncated")  \
-  X(Ipv6ExtTooMany, "ipv6_ext_too_many")
+  X(Ipv6ExtTooMany, "ipv6_ext_too_many")      \
+  X(BadNdp, "bad_ndp")
 
 enum class DropReason : uint8_t {
 #define LAS_ENUM(name, text) name,

@@ -117,6 +117,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   counter('las_gso_frames_total', 'TCP super-frames received and forwarded whole (the kernel segments them)', ['worker'], perWorker((w) => w.gsoFrames));
   counter('las_wrong_worker_total', 'Frames the fanout gave a worker that does not own their flow (expected 0)', ['worker'], perWorker((w) => w.wrongWorker));
   counter('las_arp_replies_total', 'ARP replies sent for the VIPs', ['worker'], perWorker((w) => w.arpReplies));
+  counter('las_ndp_adverts_total', 'Neighbor Advertisements sent answering solicitations for the v6 VIPs', ['worker'], perWorker((w) => w.ndpAdverts));
   counter('las_passed_total', 'Frames not for a VIP, left to the kernel (not drops)', ['worker'], perWorker((w) => w.passed));
   gauge('las_flow_table_entries', 'Flows in the worker\'s flow-table shard', ['worker'], perWorker((w) => w.flowsActive));
   gauge('las_flow_table_capacity', 'Flows the worker\'s shard can hold', ['worker'], perWorker(() => source.flowCapacity()));

@@ -4,7 +4,7 @@ import { isIPv4 } from '../config/schema.js';
 import { intToIpv4, ipv4ToInt } from './ipv4.js';
 
 /** In the order of the native Action enum (classify.h): a verdict's bit is 1 << its index. */
-export const TRACE_VERDICTS = ['forward', 'arp_reply', 'drop', 'pass'] as const;
+export const TRACE_VERDICTS = ['forward', 'arp_reply', 'drop', 'pass', 'ndp_reply'] as const;
 export type TraceVerdict = (typeof TRACE_VERDICTS)[number];
 const PROTOCOLS = { tcp: 6, udp: 17, icmp: 1 } as const;
 export type TraceProtocol = keyof typeof PROTOCOLS;
@@ -46,7 +46,7 @@ export function parseTraceArgs(raw: unknown, services: readonly ServiceRef[], dr
     if (typeof v !== 'string' || v === '') throw new Error(`"${key}" must be a non-empty string; got ${JSON.stringify(v)}`);
     return v;
   };
-  const f: TraceFilter = { vip: 0, port: -1, proto: 0, client: 0, clientMask: 0, server: 0, verdicts: 0x0f, reason: -1, sample: 1, text: '' };
+  const f: TraceFilter = { vip: 0, port: -1, proto: 0, client: 0, clientMask: 0, server: 0, verdicts: 0x1f, reason: -1, sample: 1, text: '' };
   const parts: string[] = [];
 
   const service = str('service');

@@ -57,7 +57,7 @@ export function decodeTraceRecords(
     let why: string;
     if (verdict === 'forward') why = flags & ICMP_ERROR ? 'icmp error' : flags & NEW_FLOW ? 'new flow' : 'flow table';
     else if (verdict === 'drop') why = dropReasons[reason] ?? `reason ${reason}`;
-    else why = verdict === 'pass' ? 'not a VIP' : 'ARP for a VIP';
+    else why = verdict === 'pass' ? 'not a VIP' : verdict === 'ndp_reply' ? 'NDP for a VIP' : 'ARP for a VIP';
     const micros = String(Math.floor(nsec / 1000)).padStart(6, '0');
     out.push({
       matched,

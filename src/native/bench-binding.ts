@@ -7,6 +7,7 @@ import { loadNodeAddon } from './load.js';
 export type Verdict =
   | { action: 'forward'; service: number; server: number; frame: Buffer }
   | { action: 'arp_reply'; frame: Buffer }
+  | { action: 'ndp_reply'; frame: Buffer }
   | { action: 'drop'; reason: string }
   | { action: 'pass' };   // not ours: left alone
 

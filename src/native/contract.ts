@@ -37,7 +37,7 @@ export type TxMode = (typeof TX_MODES)[number];
  * worker that does not own their flow (expected 0). ringPackets, ringDrops: PACKET_STATISTICS, summed.
  */
 export const WORKER_COUNTERS = [
-  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'arpReplies', 'passed', 'batches', 'gsoFrames', 'txSyscalls', 'wrongWorker',
+  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'arpReplies', 'ndpAdverts', 'passed', 'batches', 'gsoFrames', 'txSyscalls', 'wrongWorker',
   'flowsActive', 'flowsExpired', 'flowTableFull', 'ringPackets', 'ringDrops',
 ] as const;
 export type WorkerCounterName = (typeof WORKER_COUNTERS)[number];

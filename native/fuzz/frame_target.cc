@@ -93,11 +93,11 @@ void check_decision(const Decision& d, const Prepared& pr, const uint8_t* in, co
       LAS_FUZZ_CHECK(pr.p.kind == FrameKind::Ipv6, "NDP reply to a frame of kind %d", static_cast<int>(pr.p.kind));
       LAS_FUZZ_CHECK(std::memcmp(out, in, len) == 0, "the solicitation was changed");
       const uint32_t l3 = pr.p.l3_offset;
-      LAS_FUZZ_CHECK(w.reply_len == l3 + ndp::kIpv6HeaderLen + ndp::kNaLen, "advertisement of %u bytes", w.reply_len);
+      LAS_FUZZ_CHECK(w.reply_len == l3 + kIpv6HeaderLen + ndp::kNaLen, "advertisement of %u bytes", w.reply_len);
       LAS_FUZZ_CHECK(std::memcmp(w.reply + 6, w.ingress_mac.bytes, 6) == 0, "NDP reply not from the ingress MAC");
       const uint8_t* ip = w.reply + l3;
       LAS_FUZZ_CHECK(snap.is_vip6(ip + 8), "advertisement from an address that is not a VIP");
-      LAS_FUZZ_CHECK(ndp::icmpv6_checksum(ip + 8, ip + 24, ip + ndp::kIpv6HeaderLen, ndp::kNaLen) == 0, "bad NA checksum");
+      LAS_FUZZ_CHECK(ndp::icmpv6_checksum(ip + 8, ip + 24, ip + kIpv6HeaderLen, ndp::kNaLen) == 0, "bad NA checksum");
       break;
     }
     case Action::Drop:

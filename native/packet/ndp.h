@@ -10,9 +10,6 @@
 
 namespace las::ndp {
 
-constexpr uint16_t kEthIpv6 = 0x86dd;
-constexpr uint8_t kNextIcmpv6 = 58;
-constexpr uint32_t kIpv6HeaderLen = 40;
 constexpr uint8_t kNeighborSolicit = 135;
 constexpr uint8_t kNeighborAdvert = 136;
 constexpr uint32_t kNsMinLen = 24;           // ICMPv6 header (4) + reserved (4) + target (16)
@@ -52,7 +49,7 @@ inline uint32_t ones_sum(const uint8_t* p, uint32_t n, uint32_t acc) {
 inline uint16_t icmpv6_checksum(const uint8_t* src, const uint8_t* dst, const uint8_t* icmp, uint32_t n) {
   uint32_t acc = ones_sum(src, 16, 0);
   acc = ones_sum(dst, 16, acc);
-  acc += (n >> 16) + (n & 0xffff) + kNextIcmpv6;
+  acc += (n >> 16) + (n & 0xffff) + kProtoIcmpv6;
   acc = ones_sum(icmp, n, acc);
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
   return static_cast<uint16_t>(~acc);
@@ -90,7 +87,7 @@ inline NeighborSolicit parse_neighbor_solicit(const uint8_t* frame, uint32_t len
   ns.check = NsCheck::NotNs;
   if (len < l3 + kIpv6HeaderLen) return ns;
   const uint8_t* ip = frame + l3;
-  if ((ip[0] >> 4) != 6 || ip[6] != kNextIcmpv6) return ns;
+  if ((ip[0] >> 4) != 6 || ip[6] != kProtoIcmpv6) return ns;
   const uint32_t payload = load_be16(ip + 4);
   const uint8_t* icmp = ip + kIpv6HeaderLen;
   // The type is read only once the header is known to be there.
@@ -126,7 +123,7 @@ inline uint32_t write_advert(uint8_t* ip, const uint8_t* target, const uint8_t* 
   std::memset(ip, 0, kIpv6HeaderLen + kNaLen);
   ip[0] = 0x60;
   store_be16(ip + 4, kNaLen);
-  ip[6] = kNextIcmpv6;
+  ip[6] = kProtoIcmpv6;
   ip[7] = kHopLimit;
   std::memcpy(ip + 8, target, 16);
   std::memcpy(ip + 24, dst, 16);

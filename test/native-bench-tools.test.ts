@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadAddon, type NativeSnapshot } from '../src/native/binding.js';
 import { loadBenchAddon, type GeneratorKind, type GeneratorOptions, type SinkCounts } from '../src/native/bench-binding.js';
 import { run } from '../src/netns/run.js';
+import { checksum6, parseIpv6 } from './support/frames6.js';
 import { needsRoot } from './support/needs-root.js';
 
 const addon = loadBenchAddon();
@@ -128,6 +129,39 @@ describe('benchmark frames and micro-benchmarks (no network)', () => {
         for (const frame of frames) assert.equal(classifier.classify(frame, 1000).action, 'forward');
       });
     }
+  }
+
+  for (const kind of ['udp', 'tcp-syn', 'tcp-ack'] as const) {
+    it(`IPv6 ${kind} frames (78 bytes: the v6 benchmark size) are valid and the classifier forwards them`, () => {
+      const vip6 = '2001:db8:99::100';
+      const frames = addon.generatorFrames({ ...baseOptions(kind), dstIp: vip6, srcPrefix6: '2001:db8:1::', packetSize: 78 }, 200);
+      const flows = new Set<string>();
+      for (const f of frames) {
+        assert.equal(f.length, 78);
+        assert.equal(f.readUInt16BE(12), 0x86dd, 'IPv6 ethertype');
+        assert.equal(f[14]! >> 4, 6);
+        const l4Len = f.readUInt16BE(18);
+        assert.equal(l4Len, kind === 'tcp-syn' ? 20 : 78 - 54, 'payload length');
+        assert.equal(f[20], kind === 'udp' ? 17 : 6, 'next header');
+        const src = f.subarray(22, 38);
+        assert.equal(src.subarray(0, 12).toString('hex'), parseIpv6('2001:db8:1::').subarray(0, 12).toString('hex'), 'source prefix');
+        const low = src.readUInt32BE(12);
+        assert.ok(low >= ipv4Number('10.99.1.0') && low <= ipv4Number('10.99.1.255'), `source low word ${low}`);
+        assert.equal(f.subarray(38, 54).toString('hex'), parseIpv6(vip6).toString('hex'));
+        const text = (b: Buffer) => Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i).toString(16)).join(':');
+        const segment = f.subarray(54, 54 + l4Len);
+        const at = kind === 'udp' ? 6 : 16;
+        assert.equal(segment.readUInt16BE(at), checksum6(text(src), vip6, kind === 'udp' ? 17 : 6, segment, at), `${kind} checksum over the v6 pseudo-header`);
+        flows.add(`${low}:${f.readUInt16BE(54)}`);
+      }
+      assert.equal(flows.size, 100, 'flows=100 distinct flows');
+      const classifier = new addon.Classifier(
+        { ingressMac: DST_MAC, egressMac: '02:00:00:00:be:03', flowCapacity: 1024, flowIdleTimeoutMs: 60_000 },
+        { services: [{ ...snapshot(kind === 'udp' ? 'udp' : 'tcp').services[0]!, vip: vip6,
+          servers: [1, 2, 3, 4].map((i) => ({ address: `2001:db8:99::${10 + i}`, mac: `02:00:00:00:00:1${i}`, weight: 1 })) }] },
+      );
+      for (const frame of frames) assert.equal(classifier.classify(frame, 1000).action, 'forward');
+    });
   }
 
   it('random mode (flows=0) stays inside the address and port ranges', () => {

@@ -5,6 +5,7 @@
 
 #include "guard.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 
 #include <atomic>
@@ -64,7 +65,16 @@ bench::GeneratorConfig generator_config(Napi::Env env, const Napi::Value& value)
     c.src_mac_set = true;
   }
   c.dst_mac = parse_mac(env, string_option(env, o, "dstMac"), "options.dstMac");
-  c.dst_ip = parse_ipv4(env, string_option(env, o, "dstIp"), "options.dstIp");
+  // An IPv6 dstIp makes IPv6 frames; srcPrefix6 (default 2001:db8:1::) gives the source's first 96 bits.
+  const std::string dst = string_option(env, o, "dstIp");
+  if (dst.find(':') != std::string::npos) {
+    c.ipv6 = true;
+    if (inet_pton(AF_INET6, dst.c_str(), c.dst_ip6) != 1) throw Napi::TypeError::New(env, "options.dstIp: \"" + dst + "\" is not an IPv4 or IPv6 address");
+    const std::string prefix = o.Get("srcPrefix6").IsUndefined() ? "2001:db8:1::" : string_option(env, o, "srcPrefix6");
+    if (inet_pton(AF_INET6, prefix.c_str(), c.src_prefix6) != 1) throw Napi::TypeError::New(env, "options.srcPrefix6: \"" + prefix + "\" is not an IPv6 address");
+  } else {
+    c.dst_ip = parse_ipv4(env, dst, "options.dstIp");
+  }
   c.dst_port = static_cast<uint16_t>(int_option(env, o, "dstPort", kRequired, 0, 65535));
   c.src_ip_min = parse_ipv4(env, string_option(env, o, "srcIpMin"), "options.srcIpMin");
   c.src_ip_max = parse_ipv4(env, string_option(env, o, "srcIpMax"), "options.srcIpMax");

@@ -28,6 +28,7 @@ namespace {
 
 constexpr uint32_t kIpOff = kEthHeaderLen;            // no VLAN tag
 constexpr uint32_t kL4Off = kIpOff + kIpv4MinHeaderLen;
+constexpr uint32_t kL4Off6 = kIpOff + kIpv6HeaderLen;
 constexpr uint32_t kMaxPacketSize = 9216;             // jumbo frames; the device MTU still applies
 // Where frame data starts in a TPACKET_V2 TX slot without PACKET_TX_HAS_OFF (kernel: tp_hdrlen - sockaddr_ll).
 constexpr uint32_t kTxDataOff = TPACKET2_HDRLEN - sizeof(sockaddr_ll);
@@ -49,10 +50,58 @@ struct FrameTemplate {
   uint32_t ip_sum_base = 0;  // IPv4 header without the source address and the checksum
   uint32_t l4_sum_base = 0;  // pseudo-header + L4 header + payload without source address, port, checksum
   uint32_t l4_csum_off = 0;  // checksum field, from the start of the frame
+  uint32_t src_off = 0;      // the 32 source bits that change per frame (IPv6: the address's last word)
+  uint32_t l4_off = 0;
   bool udp = false;
+  bool ipv4 = true;          // IPv4 has a header checksum, IPv6 none
 };
 
+uint32_t l4_offset(const GeneratorConfig& c) { return c.ipv6 ? kL4Off6 : kL4Off; }
+
+// IPv6: the fixed header, then the same L4 header and payload as for IPv4. The source's last word
+// is stamped per frame, the rest of it (src_prefix6) is in the checksum base.
+FrameTemplate build_template6(const GeneratorConfig& c) {
+  FrameTemplate t;
+  t.bytes.assign(c.packet_size, 0);
+  uint8_t* f = t.bytes.data();
+  std::memcpy(f, c.dst_mac.bytes, 6);
+  std::memcpy(f + 6, c.src_mac.bytes, 6);
+  store_be16(f + 12, kEthIpv6);
+  t.udp = c.kind == GenKind::Udp;
+  t.ipv4 = false;
+  t.l4_off = kL4Off6;
+  t.src_off = kIpOff + 8 + 12;
+  const uint32_t l4_hdr = t.udp ? kUdpHeaderLen : kTcpMinHeaderLen;
+  const uint32_t l4_len = c.kind == GenKind::TcpSyn ? l4_hdr : c.packet_size - kL4Off6;
+  uint8_t* ip = f + kIpOff;
+  ip[0] = 0x60;
+  store_be16(ip + 4, static_cast<uint16_t>(l4_len));
+  ip[6] = t.udp ? kProtoUdp : kProtoTcp;
+  ip[7] = 64;
+  std::memcpy(ip + 8, c.src_prefix6, 12);
+  std::memcpy(ip + 24, c.dst_ip6, 16);
+  uint8_t* l4 = f + kL4Off6;
+  store_be16(l4 + 2, c.dst_port);
+  if (t.udp) {
+    store_be16(l4 + 4, static_cast<uint16_t>(l4_len));
+    t.l4_csum_off = kL4Off6 + 6;
+  } else {
+    store_be32(l4 + 4, 0x4c415300);
+    store_be32(l4 + 8, c.kind == GenKind::TcpAck ? 1 : 0);
+    l4[12] = 5 << 4;
+    l4[13] = c.kind == GenKind::TcpSyn ? kTcpSyn : 0x10;
+    store_be16(l4 + 14, 64240);
+    t.l4_csum_off = kL4Off6 + 16;
+  }
+  // Pseudo-header (RFC 8200 8.1): both addresses (the source's last word added per frame), length, next header.
+  uint32_t pseudo = sum16(ip + 8, 12, 0);
+  pseudo = sum16(ip + 24, 16, pseudo) + l4_len + ip[6];
+  t.l4_sum_base = sum16(l4, l4_len, pseudo);
+  return t;
+}
+
 FrameTemplate build_template(const GeneratorConfig& c) {
+  if (c.ipv6) return build_template6(c);
   FrameTemplate t;
   t.bytes.assign(c.packet_size, 0);  // zero payload and zero Ethernet padding
   uint8_t* f = t.bytes.data();
@@ -74,6 +123,8 @@ FrameTemplate build_template(const GeneratorConfig& c) {
   ip[9] = t.udp ? kProtoUdp : kProtoTcp;
   store_be32(ip + 16, c.dst_ip);
   t.ip_sum_base = sum16(ip, kIpv4MinHeaderLen, 0);  // source and checksum are still zero
+  t.src_off = kIpOff + 12;
+  t.l4_off = kL4Off;
 
   uint8_t* l4 = f + kL4Off;
   uint32_t l4_len = ip_total - kIpv4MinHeaderLen;
@@ -96,10 +147,10 @@ FrameTemplate build_template(const GeneratorConfig& c) {
 
 // Rewrites the per-frame fields of a frame that already holds the template.
 inline void stamp(uint8_t* f, const FrameTemplate& t, uint32_t src, uint16_t sport) {
-  store_be32(f + kIpOff + 12, src);
-  store_be16(f + kL4Off, sport);
+  store_be32(f + t.src_off, src);
+  store_be16(f + t.l4_off, sport);
   uint32_t s = sum_words(src);
-  store_be16(f + kIpOff + 10, fold(t.ip_sum_base + s));
+  if (t.ipv4) store_be16(f + kIpOff + 10, fold(t.ip_sum_base + s));
   uint16_t l4 = fold(t.l4_sum_base + s + sport);
   if (t.udp && l4 == 0) l4 = 0xffff;  // 0 would mean "no checksum" for UDP
   store_be16(f + t.l4_csum_off, l4);
@@ -248,7 +299,8 @@ void validate(const GeneratorConfig& c) {
   auto bad = [](const std::string& m) { throw std::invalid_argument(m); };
   if (c.packet_size < 60 || c.packet_size > kMaxPacketSize)
     bad("packetSize must be from 60 to " + std::to_string(kMaxPacketSize) + " (Ethernet frame bytes without FCS)");
-  if (c.kind == GenKind::TcpAck && c.packet_size < kL4Off + kTcpMinHeaderLen) bad("packetSize too small for TCP");
+  if (c.kind == GenKind::TcpAck && c.packet_size < l4_offset(c) + kTcpMinHeaderLen) bad("packetSize too small for TCP");
+  if (c.ipv6 && c.kind == GenKind::Udp && c.packet_size < kL4Off6 + kUdpHeaderLen) bad("packetSize too small for IPv6 UDP (62 bytes at least)");
   if (c.src_ip_min > c.src_ip_max) bad("srcIpMin must not be above srcIpMax");
   if (c.src_port_min > c.src_port_max) bad("srcPortMin must not be above srcPortMax");
   if (c.burst == 0 || c.burst > 1024) bad("burst must be from 1 to 1024");

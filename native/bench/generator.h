@@ -11,7 +11,8 @@
 //   burst        -> burst            (pktgen: skbs per xmit; here: frames per sendto() flush)
 //   ratep        -> rate_pps
 // Not in pktgen: kind (pktgen sends UDP only), duration_ms, cpu (pktgen: one kthread per CPU),
-// ring_frames.
+// ring_frames, ipv6 (pktgen has its own dst6/src6: here the source address range is the low 32 bits
+// of src_prefix6, so the same flow spaces serve both families).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -30,6 +31,9 @@ struct GeneratorConfig {
   bool src_mac_set = false;   // false: the interface's own MAC
   Mac dst_mac{};
   uint32_t dst_ip = 0;        // host order, like every address below
+  bool ipv6 = false;          // IPv6 frames to dst_ip6, from src_prefix6 with src_ip_min..max as its last 32 bits
+  uint8_t dst_ip6[16]{};
+  uint8_t src_prefix6[16]{};
   uint16_t dst_port = 0;
   uint32_t src_ip_min = 0, src_ip_max = 0;
   uint16_t src_port_min = 1024, src_port_max = 65535;

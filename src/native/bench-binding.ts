@@ -54,7 +54,10 @@ export interface GeneratorOptions {
   /** Default: the interface's own MAC. */
   srcMac?: string;
   dstMac: string;
+  /** IPv4, or IPv6 for IPv6 frames (their source: srcPrefix6 with srcIpMin..srcIpMax as its last 32 bits). */
   dstIp: string;
+  /** IPv6 frames only: the sources' first 96 bits (default 2001:db8:1::). */
+  srcPrefix6?: string;
   dstPort: number;
   srcIpMin: string;
   srcIpMax: string;

@@ -18,6 +18,11 @@ export interface MicroResults {
   classify: ClassifyMicro;
   /** The same with 1024 flows that stay in cache: the cost of the logic itself. */
   classifyHot: ClassifyMicro;
+  /**
+   * IPv6: the same two loops on 78-byte v6 UDP frames (the minimum-size v4 frame's v6 twin) to a v6
+   * VIP, measured right after the v4 ones; rate ratio = v4 ns / v6 ns (issue 11's target: >= 0.95).
+   */
+  v6?: { classify: ClassifyMicro; classifyHot: ClassifyMicro; rateRatio: number; rateRatioHot: number };
   flowTable: Array<FlowTableBenchResult & { entries: number; operations: number; slots: number; entryBytes: number; fullSweepMs: number; calls: CallStats }>;
   maglev: Array<{ servers: number; size: number; repetitions: number; buildNs: number; buildMs: number; tableBytes: number; calls: CallStats }>;
   rssBytes: number;
@@ -53,6 +58,21 @@ function classifyFrames(n: number): Buffer[] {
   return frames;
 }
 
+export const VIP6 = '2001:db8:99::100';
+
+// Distinct v6 flows from the generator's own frame builder (78 bytes, UDP to VIP6:PORT).
+function classifyFrames6(addon: BenchAddon, n: number): Buffer[] {
+  return addon.generatorFrames({
+    interface: 'unused-by-preview', srcMac: '02:00:00:00:00:02', dstMac: '02:00:00:00:00:01', dstIp: VIP6, dstPort: PORT,
+    srcIpMin: '10.1.0.0', srcIpMax: '10.1.0.255', srcPortMin: 10_000, srcPortMax: 10_999, flows: n, packetSize: 78, kind: 'udp', count: 1, seed: 1,
+  }, n);
+}
+
+export function snapshotForMicro6(): NativeSnapshot {
+  const v4 = snapshotForMicro().services[0]!;
+  return { services: [{ ...v4, vip: VIP6, servers: v4.servers.map((s, i) => ({ ...s, address: `2001:db8:99::${11 + i}` })) }] };
+}
+
 export function snapshotForMicro(): NativeSnapshot {
   return {
     services: [{
@@ -73,15 +93,18 @@ export async function runMicro(addon: BenchAddon, entryBytes: number, flowCapaci
   const prefillFlows = Math.min(quick ? 100_000 : 1_000_000, Math.max(0, flowCapacity - 70_000));
   const capacity = Math.max(flowCapacity, prefillFlows + 70_000);
 
-  const classify = (distinct: number, iterations: number): ClassifyMicro => {
-    const frames = classifyFrames(distinct);
-    const r = measure(`classify ${distinct}`, () => addon.microbenchClassify({ frames, snapshot: snapshotForMicro(), iterations, flowCapacity: capacity, prefillFlows }),
+  const classify = (distinct: number, iterations: number, v6 = false): ClassifyMicro => {
+    const frames = v6 ? classifyFrames6(addon, distinct) : classifyFrames(distinct);
+    const snapshot = v6 ? snapshotForMicro6() : snapshotForMicro();
+    const r = measure(`classify ${distinct}${v6 ? ' v6' : ''}`, () => addon.microbenchClassify({ frames, snapshot, iterations, flowCapacity: capacity, prefillFlows }),
       (x) => x.nsPerFrame, heavy);
     return { frames: r.value.frames, distinctFlows: distinct, prefillFlows, flowCapacity: capacity, iterations, nsPerFrame: r.value.nsPerFrame, calls: r.calls };
   };
   progress('micro: parse + lookup + rewrite');
   const cold = classify(quick ? 4096 : 65_536, quick ? 4 : 16);
+  const cold6 = classify(quick ? 4096 : 65_536, quick ? 4 : 16, true);
   const hot = classify(1024, quick ? 64 : 1024);
+  const hot6 = classify(1024, quick ? 64 : 1024, true);
 
   const flowTable: MicroResults['flowTable'] = [];
   for (const entries of quick ? [100_000, 1_000_000] : [1_000_000, 10_000_000]) {
@@ -106,6 +129,7 @@ export async function runMicro(addon: BenchAddon, entryBytes: number, flowCapaci
     quick,
     classify: cold,
     classifyHot: hot,
+    v6: { classify: cold6, classifyHot: hot6, rateRatio: cold.nsPerFrame / cold6.nsPerFrame, rateRatioHot: hot.nsPerFrame / hot6.nsPerFrame },
     flowTable,
     maglev,
     rssBytes: process.memoryUsage().rss,

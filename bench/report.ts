@@ -96,6 +96,12 @@ export function computeTargets(r: BenchResults): Target[] {
     value: micro ? `${micro.classify.nsPerFrame.toFixed(1)} ns (cache-hot: ${micro.classifyHot.nsPerFrame.toFixed(1)} ns)` : 'n/a',
     met: micro ? micro.classify.nsPerFrame <= 100 : null,
   });
+  targets.push({
+    name: 'IPv6 per-frame cost: 78 B v6 UDP against 64 B v4 UDP (micro, same run, cache-cold)',
+    target: 'v6 rate ≥ 0.95 × v4',
+    value: micro?.v6 ? `${micro.v6.rateRatio.toFixed(3)} × (cache-hot: ${micro.v6.rateRatioHot.toFixed(3)} ×)` : 'n/a',
+    met: micro?.v6 ? micro.v6.rateRatio >= 0.95 : null,
+  });
   const ft = micro?.flowTable[micro.flowTable.length - 1];
   targets.push({
     name: 'flow entry size',
@@ -449,6 +455,10 @@ export function renderSummary(r: BenchResults): string {
         `${c.nsPerFrame.toFixed(1)} ns/frame`, '', calls(c.calls),
       ];
       const rows: string[][] = [cls(m.classify, 'cache-cold (random flows)'), cls(m.classifyHot, 'cache-hot')];
+      if (m.v6) {
+        rows.push(cls(m.v6.classify, 'IPv6 78 B, cache-cold'), cls(m.v6.classifyHot, 'IPv6 78 B, cache-hot'));
+        rows.push(['IPv6 / IPv4 rate (v4 ns / v6 ns, same run)', `${m.v6.rateRatio.toFixed(3)} cold, ${m.v6.rateRatioHot.toFixed(3)} hot`, '', '']);
+      }
       for (const f of m.flowTable) {
         const e = f.entries.toLocaleString('en-US');
         const mem = `${(f.tableBytes / 2 ** 20).toFixed(0)} MiB (${f.bytesPerEntry.toFixed(1)} B/entry)`;

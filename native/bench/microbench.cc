@@ -60,8 +60,10 @@ ClassifyBenchResult bench_classify(const std::vector<std::vector<uint8_t>>& fram
 
   constexpr uint32_t kNow = 1'000'000;        // the flow table only compares differences
   constexpr uint32_t kIdleMs = 3'600'000;     // nothing ages out during the run
+  const bool v6 = !services.empty() && services[0].family == 6;
   Snapshot snap(std::move(services), 1, 1);
-  WorkerState w(flow_capacity, kIdleMs, 0);
+  // A v6 service's flows live in the v6 table: it gets the capacity the caller asked for.
+  WorkerState w(flow_capacity, kIdleMs, 0, v6 ? flow_capacity : 0);
   w.ingress_mac = Mac{{0x02, 0, 0, 0, 0, 0x01}};
   w.egress_mac = Mac{{0x02, 0, 0, 0, 0, 0x02}};
   w.adopt(snap);
@@ -74,7 +76,23 @@ ClassifyBenchResult bench_classify(const std::vector<std::vector<uint8_t>>& fram
     shape = FlowKeyFields{0, s.vip, 0, s.port, s.proto};
     if (!s.servers.empty()) server_addr = s.servers[0].addr;
   }
-  for (uint32_t i = 0; i < prefill; ++i) {
+  for (uint32_t i = 0; v6 && i < prefill; ++i) {
+    // The same flows over IPv6: sources 2001:db8:ffff::/96 + spread(i), entries in flows6.
+    const ServiceSpec& s = snap.services[0].spec;
+    FlowKey6 k{};
+    k.src[0] = 0x20, k.src[1] = 0x01, k.src[2] = 0x0d, k.src[3] = 0xb8, k.src[4] = 0xff, k.src[5] = 0xff;
+    store_be32(k.src + 12, spread(i));
+    std::memcpy(k.dst, s.vip6, 16);
+    k.sport = static_cast<uint16_t>(1024 + i % 64000);
+    k.dport = s.port;
+    k.proto = s.proto;
+    FlowEntry6* e = w.flows6.insert(k, hash_flow6(k, kFlowTableSeed));
+    if (!e) break;
+    e->server_addr = server_addr;
+    e->created_ms = e->last_seen_ms = kNow;
+    seal(*e);
+  }
+  for (uint32_t i = 0; !v6 && i < prefill; ++i) {
     FlowKeyFields k = shape;
     k.src = spread(i);
     k.sport = static_cast<uint16_t>(1024 + i % 64000);

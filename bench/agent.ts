@@ -3,7 +3,7 @@
 // the sink, the LAS pass-through dataplane (all three from las_bench) and kernel pktgen all run in an agent. It answers JSON
 // lines on stdin/stdout ({id, cmd, args} -> {id, ok, result|error}) and exits when stdin closes.
 import { createInterface } from 'node:readline';
-import type { TxMode } from '../src/native/binding.js';
+import { loadAddon, type NativeDataplane, type NativeSnapshot, type TxMode } from '../src/native/binding.js';
 import { loadBenchAddon, type GeneratorOptions, type NativePassThrough, type NativeSink } from '../src/native/bench-binding.js';
 import { ACCEPT_FRAME, vipMatchProgram } from '../src/control/bpf-program.js';
 import { installIngressDrop, type IngressDrop } from '../src/control/ingress-drop.js';
@@ -24,13 +24,25 @@ export interface PassThroughArgs {
   ring?: { blockSize?: number; blockCount?: number; retireTimeoutMs?: number };
 }
 
+/** The product's fast path (las_native Dataplane) with one UDP service per VIP: bench/ipv6-ratio.ts. */
+export interface FastPathArgs {
+  ingress: string;
+  egress: string;
+  cpus: number[];
+  services: NativeSnapshot['services'];
+  txMode?: TxMode | 'auto';
+}
+
 let sink: NativeSink | undefined;
 let dataplane: NativePassThrough | undefined;
+let fastPath: NativeDataplane | undefined;
 let ingressDrop: IngressDrop | undefined;
 
 async function stopPassThrough(): Promise<void> {
   dataplane?.stop();
   dataplane = undefined;
+  fastPath?.stop();
+  fastPath = undefined;
   await ingressDrop?.remove();
   ingressDrop = undefined;
 }
@@ -90,6 +102,29 @@ async function handle(cmd: string, args: unknown): Promise<unknown> {
       }
       return { txMode };
     }
+    case 'fastpath.start': {
+      const a = args as FastPathArgs;
+      if (dataplane || fastPath) throw new Error('a dataplane already runs in this agent');
+      const txMode = await chooseTxMode(a.txMode ?? 'auto', a.egress);
+      const vips = [...new Set(a.services.map((s) => s.vip))];
+      fastPath = new (loadAddon().Dataplane)({
+        interface: a.ingress, egressInterface: a.egress, workers: 1, cpus: a.cpus, txMode,
+        flowCapacity: 2_097_152, flowIdleTimeoutMs: 300_000,
+        ring: { ...DEFAULTS.ring, frameSize: 0 }, fanoutId: (process.pid & 0xffff) ^ 0x6a6a,
+        gratuitousArp: false, filter: vipMatchProgram(vips, ACCEPT_FRAME, 0),
+      }, { services: a.services });
+      try {
+        ingressDrop = await installIngressDrop(a.ingress, vips);
+        fastPath.start();
+      } catch (error) {
+        await stopPassThrough();
+        throw error;
+      }
+      return { txMode };
+    }
+    case 'fastpath.stats':
+      if (!fastPath) throw new Error('the fast path is not running');
+      return fastPath.stats();
     case 'passthrough.stats':
       if (!dataplane) throw new Error('the pass-through dataplane is not running');
       return dataplane.stats();

@@ -157,7 +157,8 @@ describe('the addon refuses past the same limits (a drift on either side fails h
 describe('the fanout program: the kernel and the addon agree with las check', { skip: needsRoot('a network namespace') }, () => {
   const snapshotOf = (list: FanoutService[]) => ({
     services: list.map((s, i) => ({ vip: s.vip, port: s.port, protocol: ((s as { protocol?: string }).protocol ?? (i % 3 === 2 ? 'udp' : 'tcp')) as 'tcp' | 'udp', flowKey: s.flowKey as '5tuple' | 'addresses',
-      scheduler: 'maglev' as const, maglevTableSize: 7, servers: [{ ...server(1), mac: '02:00:00:00:00:01', weight: 1 }] })),
+      scheduler: 'maglev' as const, maglevTableSize: 7,
+      servers: [{ ...server(1), ...(s.vip.includes(':') ? { address: '2001:db8:1::1' } : {}), mac: '02:00:00:00:00:01', weight: 1 }] })),
   });
   // Past the limit the addon names its count: it must be the one las check computes.
   const many = (vips: number, mixedPorts: number): FanoutService[] => [
@@ -170,6 +171,9 @@ describe('the fanout program: the kernel and the addon agree with las check', { 
     { name: `${MAX_VIPS} VIPs, one flow key each`, services: many(MAX_VIPS, 0) },
     { name: `${MAX_VIPS} VIPs, 7 of them mixed, past the limit`, services: many(MAX_VIPS, 1950) },
     { name: '40 VIPs, 7 of them mixed, past the limit', services: many(40, 2100) },
+    // A v6 VIP adds the v6 part of the program once: counted the same by las check and the addon.
+    { name: '40 VIPs and a v6 one, past the limit', services: [...many(40, 1700), { vip: '2001:db8::100', port: 80, flowKey: 'addresses' }] },
+    { name: '2 VIPs and a mixed v6 one, within the limit', services: [...many(2, 0), { vip: '2001:db8::100', port: 80, flowKey: 'addresses' }, { vip: '2001:db8::100', port: 443, flowKey: '5tuple' }] },
   ];
 
   it('starts at the limit, is refused past it, and counts the instructions las check counts', { timeout: 120_000 }, async () => {

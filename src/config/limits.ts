@@ -49,9 +49,11 @@ export interface FanoutService {
 /**
  * Instructions of the fanout program native/dataplane/fanout.cc builds for these services: a fixed
  * part, 2 per VIP to find its block, and the block: 1 when all of the VIP's services share a flow
- * key, else 11 + 2 per service with a port.
+ * key, else 11 + 2 per service with a port. A v6 VIP anywhere adds the v6 part (header and extension
+ * chain walks, ICMPv6 errors, the v6 VIP blocks' dispatch) once: FANOUT_V6_INSNS.
  */
 export const FANOUT_FIXED_INSNS = 99;
+export const FANOUT_V6_INSNS = 576;
 export function fanoutProgramLength(services: readonly FanoutService[]): number {
   const byVip = new Map<string, FanoutService[]>();
   for (const s of services) {
@@ -59,7 +61,7 @@ export function fanoutProgramLength(services: readonly FanoutService[]): number 
     if (list) list.push(s);
     else byVip.set(s.vip, [s]);
   }
-  let length = FANOUT_FIXED_INSNS;
+  let length = FANOUT_FIXED_INSNS + (services.some((s) => s.vip.includes(':')) ? FANOUT_V6_INSNS : 0);
   for (const list of byVip.values()) {
     const mixed = list.some((s) => s.flowKey !== list[0]!.flowKey);
     length += 2 + (mixed ? 11 + 2 * list.filter((s) => s.port !== 0).length : 1);

@@ -9,6 +9,7 @@ import { repoRoot } from '../src/demo/processes.js';
 import { SCHEDULERS } from '../src/native/contract.js';
 import { GOLDEN_FIXTURES, GOLDEN_SNAPSHOT } from '../test/fixtures/golden-frames.js';
 import { V6_FIXTURES } from '../test/fixtures/golden-frames-v6.js';
+import { NDP_ROWS } from '../test/fixtures/golden-ndp.js';
 
 export const CORPUS_DIR = join(repoRoot(), 'test', 'fuzz-corpus');
 export const REGRESSION_PREFIX = 'regress-';
@@ -22,8 +23,9 @@ const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').re
  */
 export function frameSeeds(): Map<string, Buffer> {
   const seeds = new Map<string, Buffer>();
-  // The v6 rows after the v4 ones: the fuzz world holds both snapshots' services (frame_world.cc).
-  [...GOLDEN_FIXTURES, ...V6_FIXTURES].forEach((row, i) => {
+  // The v6 rows after the v4 ones: the fuzz world holds both snapshots' services (frame_world.cc);
+  // the NDP solicitations for those v6 VIPs last.
+  [...GOLDEN_FIXTURES, ...V6_FIXTURES, ...NDP_ROWS].forEach((row, i) => {
     const name = `${String(i).padStart(3, '0')}-${slug(row.description)}`;
     seeds.set(`${name}.bin`, Buffer.concat([Buffer.from([0x00, 0x00]), row.input]));
     const world = ((i % 4) << 2) | (((i >> 2) % 4) << 4) | ((i % 3) << 6) | (i % 5 === 4 ? 2 : 0);

@@ -52,6 +52,7 @@ const BROKEN: Record<string, { path: string; says: string }[]> = {
   'invalid-metrics-listen.json': [{ path: 'metrics.listen', says: '"address:port"' }],
   'invalid-admin-socket-mode.json': [{ path: 'adminSocketMode', says: 'in octal as a string' }],
   'invalid-drain-timeout.json': [{ path: 'drainTimeout', says: 'seconds a server removed' }],
+  'invalid-family-mix.json': [{ path: 'services[0].servers[1].address', says: 'a service is one family' }],
   // Every error is reported, not just the first.
   'invalid-many.json': [
     { path: 'workers', says: 'from 1 to 64' },

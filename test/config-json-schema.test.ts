@@ -24,6 +24,7 @@ const CHECK_ONLY: Record<string, string> = {
   'invalid-maglev-not-prime.json': 'maglevTableSize is prime',
   'invalid-maglev-too-small.json': 'maglevTableSize is not smaller than the number of servers',
   'invalid-sorry-server.json': 'the sorry server is not also a server',
+  'invalid-family-mix.json': 'a service\'s servers are of its vip\'s family',
   'invalid-health-command-missing.json': 'a command check needs "command" (merged from service and server)',
   'invalid-health-port-all-ports.json': 'a tcp/http check of an all-ports service needs "port"',
   'invalid-health-timeout.json': 'timeout is not longer than interval',

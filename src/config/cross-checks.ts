@@ -5,6 +5,7 @@ import type { ConfigError } from './errors.js';
 import { DEFAULTS } from './defaults.js';
 import { formatPath } from './errors.js';
 import { Invalid, isIPv4, maglevTableSize } from './leaf-checks.js';
+import { canonicalIPv6, hostPort } from './addresses.js';
 import { BPF_MAX_INSNS, fanoutProgramLength, MAX_RX_BLOCK_COUNT, MAX_RX_RING_FRAMES, MAX_VIPS, MAX_WORKERS, RX_NOMINAL_FRAME, type FanoutService } from './limits.js';
 import { describeUnsafe, findUnsafe, printable } from './printable.js';
 import { describe } from './quote.js';
@@ -12,6 +13,9 @@ import { describe } from './quote.js';
 type Raw = Record<string, unknown>;
 const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+/** An address valid on its own, in the one spelling that compares (v6 canonical); undefined otherwise. */
+const addressOf = (v: unknown): string | undefined => (isIPv4(v) ? v : canonicalIPv6(v));
+const familyOf = (address: string) => (address.includes(':') ? 'IPv6' : 'IPv4');
 
 /** Rules between fields, on the raw input; each looks only at values that are valid on their own. */
 export function crossCheck(raw: unknown): ConfigError[] {
@@ -57,6 +61,7 @@ export function crossCheck(raw: unknown): ConfigError[] {
       else names.set(service.name, i);
     }
 
+    const vip = addressOf(service.vip);
     if (isIPv4(service.vip) && !vips.has(service.vip)) {
       vips.add(service.vip);
       // The packet filter compares each VIP in turn with 8-bit jumps (control/bpf-program.ts).
@@ -65,9 +70,9 @@ export function crossCheck(raw: unknown): ConfigError[] {
 
     const port = service.port ?? DEFAULTS.port;
     const protocol = service.protocol ?? DEFAULTS.protocol;
-    if (isIPv4(service.vip) && isInt(port, 0, 65535) && (protocol === 'tcp' || protocol === 'udp')) {
-      const ports = endpoints.get(`${service.vip}/${protocol}`) ?? new Map<number, number>();
-      endpoints.set(`${service.vip}/${protocol}`, ports);
+    if (vip !== undefined && isInt(port, 0, 65535) && (protocol === 'tcp' || protocol === 'udp')) {
+      const ports = endpoints.get(`${vip}/${protocol}`) ?? new Map<number, number>();
+      endpoints.set(`${vip}/${protocol}`, ports);
       // The earliest service this one collides with; one conflict per service is enough to act on.
       let other: { index: number; port: number } | undefined;
       const consider = (otherPort: number, index: number | undefined) => {
@@ -81,11 +86,11 @@ export function crossCheck(raw: unknown): ConfigError[] {
         consider(0, ports.get(0));
       }
       if (other) {
-        const where = `${service.vip}:${port === 0 ? '*' : port}/${protocol}`;
+        const where = `${hostPort(vip, port === 0 ? '*' : port)}/${protocol}`;
         if (other.port === port) {
           add(`${at}.port`, `${where} is already balanced by ${label(other.index)}; a VIP, port and protocol can belong to one service only: merge the server lists or change the port`);
         } else {
-          add(`${at}.port`, `${where} overlaps ${label(other.index)} on ${service.vip}:${other.port === 0 ? '*' : other.port}/${protocol}; a service without "port" takes every ${protocol} port of its VIP, so it cannot share the VIP with another ${protocol} service: merge them or use another VIP`);
+          add(`${at}.port`, `${where} overlaps ${label(other.index)} on ${hostPort(vip, other.port === 0 ? '*' : other.port)}/${protocol}; a service without "port" takes every ${protocol} port of its VIP, so it cannot share the VIP with another ${protocol} service: merge them or use another VIP`);
         }
       }
       if (!ports.has(port)) ports.set(port, i);
@@ -94,13 +99,16 @@ export function crossCheck(raw: unknown): ConfigError[] {
     if (!Array.isArray(service.servers)) return;
     const seen = new Map<string, number>();
     service.servers.forEach((server, j) => {
-      if (!isRecord(server) || !isIPv4(server.address)) return;
-      const first = seen.get(server.address);
+      const address = isRecord(server) ? addressOf(server.address) : undefined;
+      if (address === undefined) return;
+      const first = seen.get(address);
       if (first !== undefined) {
-        add(`${at}.servers[${j}].address`, `${server.address} is already listed as servers[${first}]; list each real server once and use "weight" to give it a larger share`);
-      } else seen.set(server.address, j);
-      if (server.address === service.vip) {
-        add(`${at}.servers[${j}].address`, `${server.address} is the service's own VIP; list the real servers' own addresses (they carry the VIP on lo)`);
+        add(`${at}.servers[${j}].address`, `${address} is already listed as servers[${first}]; list each real server once and use "weight" to give it a larger share`);
+      } else seen.set(address, j);
+      if (address === vip) {
+        add(`${at}.servers[${j}].address`, `${address} is the service's own VIP; list the real servers' own addresses (they carry the VIP on lo)`);
+      } else if (vip !== undefined && familyOf(address) !== familyOf(vip)) {
+        add(`${at}.servers[${j}].address`, `${address} is ${familyOf(address)} but the service's vip ${vip} is ${familyOf(vip)}; a service is one family (DR forwards the client's packet unchanged): give this server's ${familyOf(vip)} address, or put it in a separate ${familyOf(address)} service with an ${familyOf(address)} vip`);
       }
     });
     const size = service.maglevTableSize;
@@ -109,10 +117,14 @@ export function crossCheck(raw: unknown): ConfigError[] {
     }
 
     const sorry = service.sorryServer;
-    if (isRecord(sorry) && isIPv4(sorry.address)) {
-      if (sorry.address === service.vip) add(`${at}.sorryServer.address`, `${sorry.address} is the service's own VIP; give the sorry server's own address (it carries the VIP on lo like the real servers)`);
-      const j = service.servers.findIndex((r) => isRecord(r) && r.address === sorry.address);
-      if (j >= 0) add(`${at}.sorryServer.address`, `${sorry.address} is also servers[${j}]; the sorry server only takes flows when no server can, so list it in one place only`);
+    const sorryAddress = isRecord(sorry) ? addressOf(sorry.address) : undefined;
+    if (sorryAddress !== undefined) {
+      if (sorryAddress === vip) add(`${at}.sorryServer.address`, `${sorryAddress} is the service's own VIP; give the sorry server's own address (it carries the VIP on lo like the real servers)`);
+      else if (vip !== undefined && familyOf(sorryAddress) !== familyOf(vip)) {
+        add(`${at}.sorryServer.address`, `${sorryAddress} is ${familyOf(sorryAddress)} but the service's vip ${vip} is ${familyOf(vip)}; a service is one family: give the sorry server's ${familyOf(vip)} address`);
+      }
+      const j = service.servers.findIndex((r) => isRecord(r) && addressOf(r.address) === sorryAddress);
+      if (j >= 0) add(`${at}.sorryServer.address`, `${sorryAddress} is also servers[${j}]; the sorry server only takes flows when no server can, so list it in one place only`);
     }
 
     // Health checks: the service's own, then each server's merged over it (only what the server changes).

@@ -4,6 +4,7 @@
 import { describe } from './quote.js';
 import { nearest } from './suggestions.js';
 import { foreignValueHint } from './foreign-names.js';
+import { canonicalIPv6, ipv6UnicastProblem } from './addresses.js';
 import { MAX_MAGLEV_TABLE_SIZE, MAX_RX_BLOCK_SIZE, MAX_TX_FRAME_SIZE, MIN_RX_BLOCK_SIZE } from './limits.js';
 
 export { describe };
@@ -69,15 +70,32 @@ export function isIPv4(value: unknown): value is string {
   return typeof value === 'string' && IPV4.test(value);
 }
 
-/** A unicast IPv4 host address: what a VIP or a real server can be. */
-export function unicastIPv4(example: string): Check<string> {
-  return check({ type: 'string', pattern: UNICAST.source, description: `dotted IPv4 address, e.g. "${example}"` }, (value) => {
+// The shape of IPv6 text for editors (JSON Schema has no portable "format" here); las check is exact.
+const H = '[0-9A-Fa-f]{1,4}';
+const IPV6_SHAPE = `^(${H}(:${H}){7}|(${H}:){1,7}:|(${H}:){1,6}:${H}|(${H}:){1,5}(:${H}){1,2}|(${H}:){1,4}(:${H}){1,3}|(${H}:){1,3}(:${H}){1,4}|(${H}:){1,2}(:${H}){1,5}|${H}:(:${H}){1,6}|:(:${H}){1,7})$`;
+
+/** A unicast IPv4 or IPv6 host address: what a VIP or a real server can be (v6 in its canonical form). */
+export function unicastAddress(example: string, example6: string): Check<string> {
+  const json = {
+    anyOf: [{ type: 'string', pattern: UNICAST.source }, { type: 'string', pattern: IPV6_SHAPE }],
+    description: `dotted IPv4 address like "${example}" or IPv6 address like "${example6}"`,
+  };
+  return check(json, (value) => {
+    if (typeof value === 'string' && value.includes(':')) {
+      const v6 = canonicalIPv6(value);
+      if (v6 === undefined) {
+        const hint = value.includes('%') ? ' (leave out the zone "%...")' : value.includes('/') ? ' (leave out the prefix length)' : value.startsWith('[') ? ' (leave out the brackets)' : '';
+        return new Invalid(`${describe(value)} is not an IPv6 address${hint}; write it like "${example6}"`);
+      }
+      const problem = ipv6UnicastProblem(v6);
+      if (problem) return new Invalid(`${describe(value)} is not a unicast host address (${problem}); use an address of the segment like "${example6}"`);
+      return v6;
+    }
     if (!isIPv4(value)) {
       let hint = '';
-      if (typeof value === 'string' && value.includes(':')) hint = ' (LAS balances IPv4 only)';
-      else if (typeof value === 'string' && value.includes('/')) hint = ' (leave out the prefix length)';
+      if (typeof value === 'string' && value.includes('/')) hint = ' (leave out the prefix length)';
       else if (typeof value === 'string' && /(^|\.)0\d/.test(value)) hint = ' (no leading zeros)';
-      return new Invalid(`${describe(value)} is not a dotted IPv4 address${hint}; write four numbers 0-255 like "${example}"`);
+      return new Invalid(`${describe(value)} is not a dotted IPv4 address${hint}; write four numbers 0-255 like "${example}" (or an IPv6 address like "${example6}")`);
     }
     if (!UNICAST.test(value)) {
       return new Invalid(`${describe(value)} is not a unicast host address (0.x, 127.x, multicast and 240.x+ cannot be balanced); use an address of the segment like "${example}"`);

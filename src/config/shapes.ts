@@ -8,7 +8,7 @@ import { describe } from './quote.js';
 import { unknownKeyMessage, type ObjectKind } from './suggestions.js';
 import {
   anyString, blockSize, boolean, commandString, frameSize, groupName, httpPath, integer, Invalid, interfaceName, listenAddress,
-  mac, maglevTableSize, octalMode, oneOf, persistDirectory, port, positive, serviceName, socketPath, statusRange, unicastIPv4,
+  mac, maglevTableSize, octalMode, oneOf, persistDirectory, port, positive, serviceName, socketPath, statusRange, unicastAddress,
   type Check, type JsonFragment,
 } from './leaf-checks.js';
 import {
@@ -103,7 +103,7 @@ const healthCheckSchema = strictObject(
 const sorryServerSchema = strictObject(
   'sorryServer',
   {
-    address: leaf(unicastIPv4('10.0.0.99'), 'give the sorry server\'s own IPv4 address, e.g. "address": "10.0.0.99"'),
+    address: leaf(unicastAddress('10.0.0.99', '2001:db8::99'), 'give the sorry server\'s own address (of the service\'s family), e.g. "address": "10.0.0.99"'),
     mac: leaf(mac).optional(),
   },
   'an object',
@@ -113,7 +113,7 @@ const sorryServerSchema = strictObject(
 const serverSchema = strictObject(
   'server',
   {
-    address: leaf(unicastIPv4('10.0.0.11'), 'give the real server\'s own IPv4 address, e.g. "address": "10.0.0.11"'),
+    address: leaf(unicastAddress('10.0.0.11', '2001:db8::11'), 'give the real server\'s own address (of the service\'s family), e.g. "address": "10.0.0.11"'),
     mac: leaf(mac).optional(),
     weight: leaf(integer(0, MAX_WEIGHT, 'weight is relative to the other servers; 0 drains the server (no new flows)')).optional(),
     healthCheck: healthCheckSchema.optional(),
@@ -126,7 +126,7 @@ const serviceSchema = strictObject(
   'service',
   {
     name: leaf(serviceName, 'give the service a unique name, e.g. "name": "web"'),
-    vip: leaf(unicastIPv4('10.0.0.100'), 'give the virtual IP clients connect to, e.g. "vip": "10.0.0.100"'),
+    vip: leaf(unicastAddress('10.0.0.100', '2001:db8::100'), 'give the virtual IP clients connect to, e.g. "vip": "10.0.0.100" or "2001:db8::100"'),
     port: leaf(port).optional(),
     protocol: leaf(oneOf(PROTOCOLS, 'leave it out for "tcp"', 'protocol')).optional(),
     flowKey: leaf(oneOf(FLOW_KEYS, '"5tuple" keeps each connection on one server; "addresses" keeps each client address on one server (persistence)')).optional(),

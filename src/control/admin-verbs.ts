@@ -2,6 +2,7 @@
 // an error that says what to send, never an exception from deep inside the daemon.
 import type { AdminHandlers } from './admin-server.js';
 import { isIPv4 } from '../config/schema.js';
+import { canonicalIPv6 } from '../config/addresses.js';
 import { checkTuples } from './explain.js';
 import type { ExplainTuple } from '../native/binding.js';
 
@@ -98,15 +99,17 @@ export function adminHandlers(control: DaemonControl): AdminHandlers {
       const { action, service, address, weight } = args;
       if (action !== 'drain' && action !== 'enable' && action !== 'weight') throw new Error(`"action" must be "drain", "enable" or "weight"; got ${JSON.stringify(action)}`);
       if (typeof service !== 'string' || service === '') throw new Error(`"service" must be a service name; got ${JSON.stringify(service)}`);
-      if (!isIPv4(address)) throw new Error(`"address" must be a server's dotted IPv4 address; got ${JSON.stringify(address)}`);
+      // A v6 server is named by its canonical form, the one the config holds.
+      const server = isIPv4(address) ? address : canonicalIPv6(address);
+      if (server === undefined) throw new Error(`"address" must be a server's dotted IPv4 address or IPv6 address; got ${JSON.stringify(address)}`);
       if (action === 'weight') {
         if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 65535) {
           throw new Error(`"weight" must be an integer from 0 to 65535; got ${JSON.stringify(weight)}`);
         }
-        return control.server(action, service, address, weight);
+        return control.server(action, service, server, weight);
       }
       if (weight !== undefined) throw new Error(`"weight" only goes with "action": "weight"`);
-      return control.server(action, service, address);
+      return control.server(action, service, server);
     },
   };
 }

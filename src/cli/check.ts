@@ -10,6 +10,7 @@ import { loadAddon } from '../native/binding.js';
 import { usesTableSize } from '../native/contract.js';
 import type { LasConfig, ServiceConfig } from '../config/types.js';
 import { ExitError, examples } from './common.js';
+import { hostPort } from '../config/addresses.js';
 
 export function registerCheck(program: Command): void {
   program
@@ -58,7 +59,7 @@ export function summarize(config: LasConfig): string {
 }
 
 function describeService(s: ServiceConfig): string {
-  const endpoint = `${s.vip}:${s.port === 0 ? '*' : s.port}/${s.protocol}`;
+  const endpoint = `${hostPort(s.vip, s.port === 0 ? '*' : s.port)}/${s.protocol}`;
   const scheduler = usesTableSize(s.scheduler) ? `${s.scheduler}(${s.maglevTableSize})` : s.scheduler;
   const servers = s.servers.map((v) => `${v.address} w${v.weight}${v.mac ? ` ${v.mac}` : ''}`).join(', ');
   const extra = [

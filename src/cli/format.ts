@@ -47,5 +47,6 @@ export function duration(ms: unknown): string {
 
 export function endpoint(vip: unknown, port: unknown, protocol?: unknown): string {
   const p = count(port) === '0' ? '*' : count(port);
-  return `${text(vip)}:${p}${protocol === undefined ? '' : `/${text(protocol)}`}`;
+  const host = text(vip);
+  return `${host.includes(':') ? `[${host}]` : host}:${p}${protocol === undefined ? '' : `/${text(protocol)}`}`; // [v6]:port
 }

@@ -1,5 +1,6 @@
 // Real servers' MAC addresses, from the kernel neighbour table of the egress interface. A missing
-// entry is resolved by the kernel itself: one UDP datagram to the discard port makes it send ARP.
+// entry is resolved by the kernel itself: one UDP datagram to the discard port makes it send ARP
+// (IPv4) or a Neighbor Solicitation (IPv6); both families share the table and these functions.
 import dgram from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ const USABLE = new Set(['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT', 'NO
 const PINNED = new Set(['PERMANENT', 'NOARP']);
 
 export async function readNeighbourTable(ifname: string): Promise<Map<string, Neighbour>> {
-  const rows = JSON.parse((await tool('ip', ['-j', '-4', 'neigh', 'show', 'dev', ifname])) || '[]') as NeighbourRow[];
+  const rows = JSON.parse((await tool('ip', ['-j', 'neigh', 'show', 'dev', ifname])) || '[]') as NeighbourRow[];
   const table = new Map<string, Neighbour>();
   for (const row of rows) {
     const state = row.state ?? [];
@@ -39,10 +40,10 @@ async function routeDevice(address: string): Promise<string | undefined> {
   }
 }
 
-/** Makes the kernel resolve `address` (ARP) if its entry is missing or failed. */
+/** Makes the kernel resolve `address` (ARP, or NDP for IPv6) if its entry is missing or failed. */
 export function poke(address: string): Promise<void> {
   return new Promise((resolve) => {
-    const socket = dgram.createSocket('udp4');
+    const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
     socket.on('error', () => { socket.close(); resolve(); });
     socket.send(Buffer.alloc(0), 9, address, () => { socket.close(); resolve(); });
   });
@@ -93,7 +94,7 @@ export async function forgetNeighbours(ifname: string, addresses: string[]): Pro
   try {
     const file = join(dir, 'batch');
     await writeFile(file, addresses.map((a) => `neigh del ${a} dev ${ifname}\n`).join(''));
-    await tool('ip', ['-4', '-batch', file]).catch(() => undefined); // an entry gone meanwhile: see above
+    await tool('ip', ['-batch', file]).catch(() => undefined); // an entry gone meanwhile: see above
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

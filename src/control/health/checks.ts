@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { toolEnv } from '../child-env.js';
 import { request } from 'node:http';
 import net from 'node:net';
+import { hostPort } from '../../config/addresses.js';
 
 export interface CheckTask {
   type: 'tcp' | 'http' | 'command';
@@ -57,14 +58,14 @@ function tcpCheck(task: CheckTask): Promise<Outcome> {
       socket.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => done({ ok: false, message: `tcp ${task.address}:${task.port}: no connection within ${task.timeoutMs} ms` }), task.timeoutMs);
-    socket.once('connect', () => done({ ok: true, message: `tcp ${task.address}:${task.port}: connected` }));
-    socket.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, message: `tcp ${task.address}:${task.port}: ${error.code ?? error.message}` }));
+    const timer = setTimeout(() => done({ ok: false, message: `tcp ${hostPort(task.address, task.port)}: no connection within ${task.timeoutMs} ms` }), task.timeoutMs);
+    socket.once('connect', () => done({ ok: true, message: `tcp ${hostPort(task.address, task.port)}: connected` }));
+    socket.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, message: `tcp ${hostPort(task.address, task.port)}: ${error.code ?? error.message}` }));
   });
 }
 
 function httpCheck(task: CheckTask): Promise<Outcome> {
-  const where = `http://${task.address}:${task.port}${task.path}`;
+  const where = `http://${hostPort(task.address, task.port)}${task.path}`;
   return new Promise((resolve) => {
     let settled = false;
     const done = (outcome: Outcome) => {

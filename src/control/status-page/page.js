@@ -87,7 +87,7 @@ function serverRow(service, r, rates) {
 function servicePanel(s, latest) {
   const rates = latest?.services[s.name];
   const total = (field, label, raw, shown) => el('div', {}, el('span', {}, label), el('b', { 'data-field': field, 'data-value': raw }, shown));
-  const head = el('h2', {}, `${s.name} `, el('small', {}, `${s.vip}:${s.port}/${s.protocol} · ${s.scheduler} · flow key ${s.flowKey} · ${s.healthCheck ?? 'no health check'}`));
+  const head = el('h2', {}, `${s.name} `, el('small', {}, `${s.vip.includes(':') ? `[${s.vip}]` : s.vip}:${s.port}/${s.protocol} · ${s.scheduler} · flow key ${s.flowKey} · ${s.healthCheck ?? 'no health check'}`));
   const panel = el('section', { class: 'panel', 'data-service': s.name }, head);
   if (s.newFlows !== 'servers') panel.append(el('p', { class: 'warn', 'data-field': 'newFlows', 'data-value': s.newFlows }, s.newFlows === 'dropped' ? 'New flows are dropped: no server can take them.' : 'New flows go to the sorry server: no real server can take them.'));
   panel.append(el('div', { class: 'totals' },

@@ -16,6 +16,7 @@ export interface LabServiceOptions {
   maglevTableSize?: number;
   weights?: number[];       // per segment server, in order s1, s2, ...
   servers?: LabServer[];    // replaces the segment's servers entirely
+  ipv6?: boolean;           // the dual-stack segment's v6 VIP and the servers' v6 addresses
 }
 
 /** JSON config as written to the file (the daemon's schema fills in every default). */
@@ -25,9 +26,13 @@ export type LabConfig = Record<string, unknown> & { services: Array<Record<strin
 function labService(segment: DrSegment, service: LabServiceOptions = {}): Record<string, unknown> {
   const servers: LabServer[] = service.servers ?? segment.servers.map((server, i) => {
     const weight = service.weights?.[i];
-    return weight === undefined ? { address: server.address } : { address: server.address, weight };
+    const address = service.ipv6 ? server.address6 : server.address;
+    if (address === undefined) throw new Error('an ipv6 lab service needs a dual-stack segment (createDrSegment({ ipv6: true }))');
+    return weight === undefined ? { address } : { address, weight };
   });
-  const entry: Record<string, unknown> = { name: service.name ?? 'web', vip: segment.vip };
+  const vip = service.ipv6 ? segment.vip6 : segment.vip;
+  if (vip === undefined) throw new Error('an ipv6 lab service needs a dual-stack segment (createDrSegment({ ipv6: true }))');
+  const entry: Record<string, unknown> = { name: service.name ?? (service.ipv6 ? 'web6' : 'web'), vip };
   const port = service.port ?? 80;
   if (port !== 0) entry.port = port;
   if (service.protocol) entry.protocol = service.protocol;

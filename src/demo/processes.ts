@@ -93,9 +93,10 @@ export interface RealServer {
 
 /** Starts dist/src/demo/real-server.js in a namespace and waits for its "ready" line. */
 export async function startRealServer(
-  ns: string, name: string, opts: { port?: number; echoPort?: number; udpPort?: number; udpHost?: string; readyTimeoutMs?: number } = {},
+  ns: string, name: string, opts: { port?: number; host?: string; echoPort?: number; udpPort?: number; udpHost?: string; readyTimeoutMs?: number } = {},
 ): Promise<RealServer> {
   const args = [distScript('src/demo/real-server.js'), '--name', name, '--port', String(opts.port ?? 80)];
+  if (opts.host !== undefined) args.push('--host', opts.host); // "::" on a dual-stack segment: v4 and v6 alike
   if (opts.echoPort !== undefined) args.push('--echo-port', String(opts.echoPort));
   // UDP answers must leave from the VIP: udpHost is the address the UDP socket binds (the VIP).
   if (opts.udpPort !== undefined) args.push('--udp-port', String(opts.udpPort), '--udp-host', opts.udpHost ?? '0.0.0.0');

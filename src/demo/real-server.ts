@@ -77,7 +77,7 @@ if (values['echo-port']) {
 // server got it and whether it arrived whole (a reassembled datagram has its full length).
 let udp: Socket | undefined;
 if (values['udp-port'] !== undefined) {
-  const socket = createSocket('udp4');
+  const socket = createSocket(values['udp-host']!.includes(':') ? 'udp6' : 'udp4');
   udp = socket;
   socket.on('message', (msg, rinfo) => {
     socket.send(`${name} ${msg.length}\n`, rinfo.port, rinfo.address);

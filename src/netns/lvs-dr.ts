@@ -7,7 +7,10 @@ import { existsSync } from 'node:fs';
 //
 // The client ARPs for the VIP and only the LAS dispatcher answers (servers hold the VIP on `lo`
 // with arp_ignore/arp_announce); the dispatcher rewrites the destination MAC to a server, which
-// replies to the client directly.
+// replies to the client directly. With `ipv6`, the segment is dual stack: every host also has
+// fd77::<its v4 host number> and the servers hold the v6 VIP (fd77::100) on lo as well; no sysctl
+// is needed for it (the kernel answers a Neighbor Solicitation only for addresses on the asking
+// interface: test/dr-ipv6-server-silent.test.ts checks it).
 import {
   addAddress, addBridge, addNamespace, addVethPair, deleteNamespace, setLinkUp, setMaster,
   setSysctls, uniquePrefix, waitForLinkUp,
@@ -25,6 +28,14 @@ const FIRST_CLIENT_SOURCE = 20; // extra client addresses .20, .21, ...
 const FIRST_EXTRA_CLIENT = 200; // client2 = .201, client3 = .202, ...
 const MAX_SERVERS = FIRST_CLIENT_SOURCE - FIRST_SERVER; // 9: keeps the server and source ranges apart
 const ENDPOINT_IF = 'eth0';     // every host sees its NIC as eth0, like a real machine
+const DR_SUBNET6 = 'fd77::/64';   // ULA: the dual-stack segment's v6 twin of 10.77.0.0/24
+export const DR_PREFIX_LENGTH6 = 64;
+const DR_DEFAULT_VIP6 = 'fd77::100';
+
+/** The v6 twin of a segment address: 10.77.0.11 -> fd77::11 (same digits, read as hex). */
+export function twin6(address: string): string {
+  return `fd77::${address.slice(NET.length)}`;
+}
 
 export interface DrSegmentOptions {
   servers: number;
@@ -33,6 +44,8 @@ export interface DrSegmentOptions {
   prefix?: string;           // short name prefix, default "las"; a random hex suffix is always added
   clientAddresses?: number;  // > 1: the first client also gets .20, .21, ... as source addresses
   dispatchers?: number;      // 2: a second dispatcher, "dispatcher2" at .3 (an active/standby pair); default 1
+  ipv6?: boolean;            // dual stack: fd77::/64 beside 10.77.0.0/24 (default: IPv6 off everywhere)
+  vip6?: string;             // with ipv6, default fd77::100
 }
 
 /** One host on the segment. `port` is its bridge port in the switch namespace. */
@@ -41,16 +54,19 @@ export interface DrHost {
   ns: string;
   ifname: string;
   address: string;
+  address6?: string; // dual-stack segments only: fd77::<host number>
   mac: string;
   port: string;
 }
 export interface DrServer extends DrHost { name: string }
-export interface DrClient extends DrHost { sources: string[] }  // addresses to bind as source
+export interface DrClient extends DrHost { sources: string[]; sources6?: string[] }  // addresses to bind as source (v6: dual-stack only)
 
 export interface DrSegment {
   prefix: string;          // "las-1a2b3c"
   subnet: string;
   vip: string;
+  subnet6?: string;        // dual-stack segments only
+  vip6?: string;           // dual-stack segments only
   switch: { ns: string; bridge: string };
   client: DrClient;
   clients: DrClient[];
@@ -89,10 +105,26 @@ function planHosts(opts: DrSegmentOptions): HostPlan[] {
 }
 
 // IPv6 off everywhere: no router solicitations, DAD or MLD frames to muddy the dispatcher's counters.
+// (The switch stays so on a dual-stack segment too: a bridge forwards v6 frames without an address.)
 export async function quietIpv6(ns: string): Promise<void> {
   try {
     await setSysctls(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
   } catch { /* kernel without IPv6: already quiet */ }
+}
+
+/**
+ * IPv6 on, as quiet as it can be: no router solicitations or RAs, no DAD (addresses usable at once,
+ * no probes on the wire). Link-local addresses stay: the kernel's own NDP sends from them.
+ */
+export async function dualStack(ns: string): Promise<void> {
+  const conf: Record<string, number> = {};
+  for (const scope of ['all', 'default']) {
+    Object.assign(conf, {
+      [`net.ipv6.conf.${scope}.disable_ipv6`]: 0, [`net.ipv6.conf.${scope}.accept_ra`]: 0,
+      [`net.ipv6.conf.${scope}.accept_dad`]: 0, [`net.ipv6.conf.${scope}.router_solicitations`]: 0,
+    });
+  }
+  await setSysctls(ns, conf);
 }
 
 /** One NIC of a host, plugged into a bridge of the switch namespace. */
@@ -102,6 +134,7 @@ export interface EndpointPlan {
   port: string;        // the bridge end, in the switch namespace
   cidrs: string[];     // addresses on ifname, e.g. ["10.77.0.2/24"]
   vip?: string;        // set: this host is a real server holding the VIP on lo, ARP-silent for it
+  vip6?: string;       // set: a real server of a dual-stack segment, also holding the v6 VIP on lo
 }
 
 /**
@@ -124,6 +157,8 @@ export async function setUpEndpoint(switchNs: string, bridge: string, plan: Endp
     // The VIP lives on lo; never answer ARP for it (arp_ignore=1: only for addresses on the
     // asking interface) and never use it as ARP source (arp_announce=2). Only the dispatcher may own it on the wire.
     await addAddress(ns, 'lo', `${plan.vip}/32`);
+    // The v6 VIP on lo needs no sysctl: NDP never answers for it on eth (checked by a test).
+    if (plan.vip6 !== undefined) await addAddress(ns, 'lo', `${plan.vip6}/128`);
     Object.assign(sysctls, {
       'net.ipv4.conf.all.arp_ignore': 1,
       'net.ipv4.conf.all.arp_announce': 2,
@@ -136,11 +171,14 @@ export async function setUpEndpoint(switchNs: string, bridge: string, plan: Endp
   return (await waitForLinkUp(ns, ifname, 5000)).mac;
 }
 
-async function setUpHost(segmentPrefix: string, switchNs: string, bridge: string, vip: string, plan: HostPlan): Promise<DrHost> {
+async function setUpHost(segmentPrefix: string, switchNs: string, bridge: string, vip: string, vip6: string | undefined, plan: HostPlan): Promise<DrHost> {
   const ns = `${segmentPrefix}-${plan.role}`;
-  const cidrs = [plan.address, ...plan.extra].map((address) => `${address}/${DR_PREFIX_LENGTH}`);
-  const mac = await setUpEndpoint(switchNs, bridge, { ns, ifname: ENDPOINT_IF, port: plan.port, cidrs, ...(plan.server ? { vip } : {}) });
-  return { role: plan.role, ns, ifname: ENDPOINT_IF, address: plan.address, mac, port: plan.port };
+  const addresses = [plan.address, ...plan.extra];
+  const cidrs = addresses.map((address) => `${address}/${DR_PREFIX_LENGTH}`);
+  if (vip6 !== undefined) cidrs.push(...addresses.map((address) => `${twin6(address)}/${DR_PREFIX_LENGTH6}`));
+  const serverVips = plan.server ? { vip, ...(vip6 !== undefined ? { vip6 } : {}) } : {};
+  const mac = await setUpEndpoint(switchNs, bridge, { ns, ifname: ENDPOINT_IF, port: plan.port, cidrs, ...serverVips });
+  return { role: plan.role, ns, ifname: ENDPOINT_IF, address: plan.address, ...(vip6 !== undefined ? { address6: twin6(plan.address) } : {}), mac, port: plan.port };
 }
 
 /** Like Promise.all, but waits for every step: destroy() must not race a namespace still being created. */
@@ -196,26 +234,35 @@ export async function createDrSegment(opts: DrSegmentOptions): Promise<DrSegment
   const plans = planHosts(opts);
   const vip = opts.vip ?? DR_DEFAULT_VIP;
   if (plans.some((plan) => plan.address === vip || plan.extra.includes(vip))) throw new Error(`vip ${vip} collides with a host address`);
+  const vip6 = opts.ipv6 ? opts.vip6 ?? DR_DEFAULT_VIP6 : undefined;
+  if (vip6 !== undefined && plans.some((plan) => [plan.address, ...plan.extra].some((a) => twin6(a) === vip6))) throw new Error(`vip6 ${vip6} collides with a host address`);
   const prefix = uniquePrefix(opts.prefix ?? 'las');
   const switchNs = `${prefix}-switch`;
   const bridge = 'br0';
   const namespaces = [switchNs, ...plans.map((plan) => `${prefix}-${plan.role}`)];
   const destroy = namespacesDestroyer(prefix, namespaces);
   try {
-    await settleAll(namespaces.map(async (ns) => { await addNamespace(ns); await quietIpv6(ns); }));
+    await settleAll(namespaces.map(async (ns) => {
+      await addNamespace(ns);
+      await (vip6 !== undefined && ns !== switchNs ? dualStack(ns) : quietIpv6(ns));
+    }));
     await addBridge(switchNs, bridge);
     await plainSwitch(switchNs);
     await setLinkUp(switchNs, bridge);
-    const hosts = await settleAll(plans.map((plan) => setUpHost(prefix, switchNs, bridge, vip, plan)));
+    const hosts = await settleAll(plans.map((plan) => setUpHost(prefix, switchNs, bridge, vip, vip6, plan)));
     const host = hostFinder(prefix, hosts);
     const clients: DrClient[] = plans
       .filter((plan) => plan.role.startsWith('client'))
-      .map((plan) => ({ ...host(plan.role), sources: plan.extra.length > 0 ? plan.extra : [plan.address] }));
+      .map((plan) => {
+        const sources = plan.extra.length > 0 ? plan.extra : [plan.address];
+        return { ...host(plan.role), sources, ...(vip6 !== undefined ? { sources6: sources.map(twin6) } : {}) };
+      });
     const servers: DrServer[] = plans.filter((plan) => plan.server).map((plan) => ({ ...host(plan.role), name: plan.role }));
     return {
       prefix,
       subnet: DR_SUBNET,
       vip,
+      ...(vip6 !== undefined ? { subnet6: DR_SUBNET6, vip6 } : {}),
       switch: { ns: switchNs, bridge },
       client: clients[0]!,
       clients,

@@ -49,17 +49,23 @@ export interface DrLabOptions {
    */
   bulk?: boolean | { port?: number; service?: Omit<LabServiceOptions, 'port' | 'name'> };
   mtu?: number;                       // one MTU on the whole segment, set before servers and daemon start
+  /**
+   * Dual stack (src/netns/lvs-dr.ts ipv6): real servers listen on "::" and, besides `service`, a
+   * service "web6" (these options) balances the v6 VIP over the servers' v6 addresses.
+   */
+  ipv6?: LabServiceOptions | true;
 }
 
 /** lab.upload(): a bulk upload from a client to VIP:bulkPort; bytes default 10 MB. */
 export interface LabUploadArgs { bytes?: number; streams?: number; client?: string; source?: string; timeoutMs?: number }
 
 /** Client run options; url defaults to http://VIP:port/ and sources to the client's addresses. */
-export type LabClientArgs = Partial<ClientArgs> & { path?: string; client?: string };
+export type LabClientArgs = Partial<ClientArgs> & { path?: string; client?: string; ipv6?: boolean };
 
 export interface DrLab {
   segment: DrSegment;
   vip: string;
+  vip6: string | undefined;       // dual-stack labs (opts.ipv6)
   port: number;
   dir: string;
   configPath: string;
@@ -119,7 +125,9 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
       ...(opts.dispatchers !== undefined ? { dispatchers: opts.dispatchers } : {}),
       ...(opts.vip !== undefined ? { vip: opts.vip } : {}),
+      ...(opts.ipv6 !== undefined && !opts.routed ? { ipv6: true } : {}),
     });
+    if (opts.ipv6 !== undefined && opts.routed) throw new Error('the routed layout is IPv4 only; ipv6 needs the one-segment lab');
     const seg = segment;
     if (opts.mtu !== undefined) await setSegmentMtu(seg, opts.mtu);
     const port = opts.service?.port ?? 80;
@@ -133,6 +141,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       if (realServers.has(name)) return;
       realServers.set(name, await startRealServer(server.ns, name, {
         port: httpPort, echoPort, ...(opts.udpPort !== undefined ? { udpPort: opts.udpPort, udpHost: seg.vip } : {}),
+        ...(opts.ipv6 !== undefined ? { host: '::' } : {}),
       }));
     };
     await Promise.all(seg.servers.map((server) => startServer(server.name)));
@@ -145,6 +154,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
     if (bulk && bulkPort !== undefined && port !== 0 && port !== bulkPort) {
       services.push({ ...bulk.service, name: 'bulk', port: bulkPort, protocol: 'tcp' });
     }
+    if (opts.ipv6 !== undefined) services.push({ ...(opts.ipv6 === true ? {} : opts.ipv6), ipv6: true });
     const config = labConfig(seg, adminSocket, services, opts.config);
     const configPath = await writeLabConfig(dir, config);
     const start = async () => {
@@ -168,6 +178,7 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
     const lab: DrLab = {
       segment: seg,
       vip: seg.vip,
+      vip6: seg.vip6,
       port,
       dir,
       configPath,
@@ -190,12 +201,17 @@ export async function withDrLab<T>(opts: DrLabOptions, fn: (lab: DrLab) => Promi
       },
       runClient(args = {}) {
         if (Array.isArray(args)) return runHttpClient(seg.ns('client'), args);
-        const { path = '/', client = 'client', ...rest } = args;
+        const { path = '/', client = 'client', ipv6 = false, ...rest } = args;
         const host = seg.clients.find((c) => c.role === client) ?? seg.client;
+        if (ipv6 && (seg.vip6 === undefined || host.sources6 === undefined)) throw new Error('runClient({ ipv6: true }) needs withDrLab({ ipv6 })');
+        const v6Port = opts.ipv6 === undefined || opts.ipv6 === true ? 80 : opts.ipv6.port ?? 80;
+        const url = ipv6
+          ? `http://[${seg.vip6}]${v6Port === 0 || v6Port === 80 ? '' : `:${v6Port}`}${path}`
+          : `http://${seg.vip}${port === 0 || port === 80 ? '' : `:${port}`}${path}`;
         return runHttpClient(seg.ns(client), {
-          url: rest.url ?? `http://${seg.vip}${port === 0 || port === 80 ? '' : `:${port}`}${path}`,
+          url: rest.url ?? url,
           requests: rest.requests ?? 1,
-          sources: rest.sources ?? host.sources,
+          sources: rest.sources ?? (ipv6 ? host.sources6! : host.sources),
           ...(rest.concurrency !== undefined ? { concurrency: rest.concurrency } : {}),
           ...(rest.timeoutMs !== undefined ? { timeoutMs: rest.timeoutMs } : {}),
           ...(rest.deadlineMs !== undefined ? { deadlineMs: rest.deadlineMs } : {}),

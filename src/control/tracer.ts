@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import { decodeTraceRecords, TRACE_RECORD_BYTES, type TraceEvent } from './trace-records.js';
 import { encodeTraceFilters, type TraceFilter } from './trace-filter.js';
 import { ipv4ToInt } from './ipv4.js';
+import { ipv6ToWords } from './ipv6.js';
 
 /** The native limit (kMaxTraceFilters): one filter slot per client. */
 export const MAX_TRACE_CLIENTS = 4;
@@ -164,7 +165,9 @@ export class Tracer {
 
   private serviceNames(): (vip: number, port: number, proto: number) => string | undefined {
     const byKey = new Map<string, string>();
-    for (const s of this.deps.services()) byKey.set(`${ipv4ToInt(s.vip)}:${s.port}:${PROTO_NUMBERS[s.protocol] ?? 0}`, s.name);
+    // A v6 VIP as the fast path records it: its four words folded by XOR (native/packet/bytes.h fold_ipv6).
+    const vipKey = (vip: string) => (vip.includes(':') ? ipv6ToWords(vip).reduce((a, w) => (a ^ w) >>> 0, 0) : ipv4ToInt(vip));
+    for (const s of this.deps.services()) byKey.set(`${vipKey(s.vip)}:${s.port}:${PROTO_NUMBERS[s.protocol] ?? 0}`, s.name);
     return (vip, port, proto) => byKey.get(`${vip}:${port}:${proto}`);
   }
 }

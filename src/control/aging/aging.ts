@@ -23,8 +23,9 @@ export function sweepTargetMs(t: TimeoutsMs): number {
 
 export interface AgingTotals { passes: number; scanned: number; expired: number; refused: number; sweeps: number }
 
+// The v4 flow table's filters: a v6 service's flows live in the v6 table (native/lb/flow_table.h).
 function flowFilters(services: ServiceConfig[]): FlowFilter[] {
-  return services.map((s) => ({ name: s.name, vip: ipv4ToInt(s.vip), port: s.port, proto: s.protocol === 'tcp' ? PROTO_TCP : PROTO_UDP }));
+  return services.filter((s) => !s.vip.includes(':')).map((s) => ({ name: s.name, vip: ipv4ToInt(s.vip), port: s.port, proto: s.protocol === 'tcp' ? PROTO_TCP : PROTO_UDP }));
 }
 
 export class FlowAging {

@@ -121,16 +121,19 @@ async function packetsByServer(lab: DrLab): Promise<Map<string, number>> {
   return out;
 }
 
-async function connectionSurvives(how: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-  // Port 0: the service takes every port of the VIP, the echo port included.
-  await withDrLab({ servers: 3, service: { port: 0 } }, async (lab) => {
-    const child = lab.spawn('client', process.execPath, ['-e', ECHO_CLIENT, lab.vip, String(ECHO_PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
+async function connectionSurvives(how: 'SIGTERM' | 'SIGKILL', ipv6 = false): Promise<void> {
+  // Port 0: the service takes every port of the VIP, the echo port included. ipv6: the dual-stack
+  // lab, the connection goes to its v6 VIP (service "web6").
+  await withDrLab({ servers: 3, service: { port: 0 }, ...(ipv6 ? { ipv6: { port: 0 } } : {}) }, async (lab) => {
+    const vip = ipv6 ? lab.vip6! : lab.vip;
+    const child = lab.spawn('client', process.execPath, ['-e', ECHO_CLIENT, vip, String(ECHO_PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new EchoClient(child);
     try {
       await client.until('5 echoes before the restart', () => client.echoes() >= 5, 15_000);
       const before = await serversHoldingEcho(lab);
       assert.equal(before.length, 1, `exactly one server holds the connection: ${before.join(', ')}`);
       const owner = lab.segment.servers.find((s) => s.name === before[0])!;
+      const address = (server: typeof owner) => (ipv6 ? server.address6! : server.address);
 
       if (how === 'SIGTERM') {
         const old = lab.daemon();
@@ -160,9 +163,9 @@ async function connectionSurvives(how: 'SIGTERM' | 'SIGKILL'): Promise<void> {
 
       const packets = await packetsByServer(lab);
       // (Segments, not lines: lines queued during the gap travel together in a retransmission.)
-      assert.ok((packets.get(owner.address) ?? 0) > 0, `new daemon forwarded to ${owner.name}: ${JSON.stringify([...packets])}`);
+      assert.ok((packets.get(address(owner)) ?? 0) > 0, `new daemon forwarded to ${owner.name}: ${JSON.stringify([...packets])}`);
       for (const other of lab.segment.servers.filter((s) => s !== owner)) {
-        assert.equal(packets.get(other.address) ?? 0, 0, `the new daemon sent packets of the connection to ${other.name}: ${JSON.stringify([...packets])}`);
+        assert.equal(packets.get(address(other)) ?? 0, 0, `the new daemon sent packets of the connection to ${other.name}: ${JSON.stringify([...packets])}`);
       }
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -176,4 +179,8 @@ test('an established connection keeps working across a daemon restart (SIGTERM, 
 
 test('an established connection keeps working across kill -9 and a fresh start: same server, nothing lost, no RST', TEST_OPTIONS, async () => {
   await connectionSurvives('SIGKILL');
+});
+
+test('over IPv6: an established connection to the v6 VIP keeps working across a daemon restart: same server, nothing lost, no RST', TEST_OPTIONS, async () => {
+  await connectionSurvives('SIGTERM', true);
 });

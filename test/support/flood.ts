@@ -6,12 +6,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInNs } from '../../src/netns/run.js';
 import type { GenerateSpec } from './flood-child.js';
+import { ipv6ToBytes } from '../../src/control/ipv6.js';
 
 export const ETH_IPV4 = 0x0800;
 export const ETH_ARP = 0x0806;
+export const ETH_IPV6 = 0x86dd;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 const TEST_NET_2 = '198.51.100.'; // RFC 5737: nobody on the segment has or routes these
+const DOC_NET6 = '2001:db8:5eed::';  // RFC 3849: the v6 counterpart
 
 // ------------------------------------------------------------------ deterministic randomness
 
@@ -97,6 +100,36 @@ export function ipv4(spec: Ipv4Spec): Buffer {
   return Buffer.concat([header, spec.payload]);
 }
 
+export interface Ipv6Spec {
+  src: string;
+  dst: string;
+  next: number;             // the first next-header value (an extension header or the upper layer)
+  payload: Buffer;          // extension headers and the upper layer, as they follow the fixed header
+  payloadLength?: number;   // override the payload-length field
+}
+
+/** An IPv6 packet: the 40-byte fixed header, then `payload` as given. */
+export function ipv6(spec: Ipv6Spec): Buffer {
+  const header = Buffer.alloc(40);
+  header.writeUInt32BE(0x60000000, 0);
+  header.writeUInt16BE(spec.payloadLength ?? spec.payload.length, 4);
+  header[6] = spec.next;
+  header[7] = 64;
+  ipv6ToBytes(spec.src).copy(header, 8);
+  ipv6ToBytes(spec.dst).copy(header, 24);
+  return Buffer.concat([header, spec.payload]);
+}
+
+/** An extension header of the hop-by-hop/destination-options/routing shape: `next`, length, padding. */
+export function ipv6Ext(next: number, lengthUnits = 0): Buffer {
+  const ext = Buffer.alloc(8 * (lengthUnits + 1));
+  ext[0] = next;
+  ext[1] = lengthUnits;
+  ext[2] = 1;                 // PadN over the rest
+  ext[3] = ext.length - 4;
+  return ext;
+}
+
 export interface TcpSpec { sport: number; dport: number; flags: number; seq?: number; ack?: number; dataOffsetWords?: number; payload?: Buffer }
 
 /** A TCP segment (checksum left zero: the tests only need the dispatcher to read it, not a socket to accept it). */
@@ -163,10 +196,19 @@ export const FLOOD_KINDS = {
   vlan_junk: '802.1Q / QinQ / stacked tags in front of garbage, tags cut short, unknown inner ethertypes',
   arp_junk: 'ARP about the VIP with garbage hardware/protocol types, lengths and opcodes, with or without padding',
   icmp_garbage: 'ICMP errors to the VIP quoting garbage: random or half-valid quoted headers of every length',
+  // IPv6 junk to the v6 VIP (FloodTarget.vip6): each passes the v6 VIP socket filter.
+  v6_truncated: 'IPv6 whose payload length runs past the frame (truncated_ipv6)',
+  v6_ext_truncated: 'a hop-by-hop header whose length runs past the packet (ipv6_ext_truncated)',
+  v6_ext_too_many: 'nine destination-options headers before TCP (ipv6_ext_too_many)',
+  v6_truncated_tcp: 'TCP behind the v6 header cut short (truncated_l4)',
+  v6_random: 'random bytes behind a v6 header to the VIP, random next header',
 } as const;
 export type FloodKind = keyof typeof FLOOD_KINDS;
 
 /** The kinds dr-malformed-flood.test.ts counts drop by drop (each has one known drop reason). */
+/** The v6 kinds dr-dual-stack.test.ts sends while v6 requests run. */
+export const V6_KINDS: FloodKind[] = ['v6_truncated', 'v6_ext_truncated', 'v6_ext_too_many', 'v6_truncated_tcp', 'v6_random'];
+
 export const COUNTED_KINDS: FloodKind[] = [
   'random', 'short_ip', 'bad_ihl_small', 'bad_ihl_long', 'total_too_long', 'total_below_ihl', 'truncated_tcp',
   'truncated_udp', 'bad_tcp_offset', 'fragment', 'ip_options', 'arp_reply', 'udp_no_service', 'non_vip_ipv4', 'non_ip',
@@ -178,6 +220,8 @@ export interface FloodTarget {
   senderIp: string;    // the sending host's address (ARP replies tell the truth about it)
   vip: string;
   port: number;        // the service's TCP port
+  vip6?: string;       // the v6 VIP (v6 kinds; a documentation address when absent)
+  port6?: number;      // its service's TCP port (default port)
 }
 
 export interface Flood { frames: Buffer[]; counts: Record<FloodKind, number>; seed: number }
@@ -290,6 +334,12 @@ export function floodFrame(kind: FloodKind, t: FloodTarget, rng: Rng, nth = 0): 
       // an ARP cut inside never reaches the ring (the golden table covers that parse path).
       return frame.subarray(0, rng.int(14 + 28, frame.length));
     }
+    case 'v6_truncated':
+    case 'v6_ext_truncated':
+    case 'v6_ext_too_many':
+    case 'v6_truncated_tcp':
+    case 'v6_random':
+      return v6Junk(kind, t, rng);
     case 'icmp_garbage': {
       // The quoted "packet the server sent": random bytes, or a header from the VIP with garbage after it.
       let quote = rng.bytes(rng.int(0, 80));
@@ -303,6 +353,31 @@ export function floodFrame(kind: FloodKind, t: FloodTarget, rng: Rng, nth = 0): 
       const message = icmpChecksummed(type, rng.int(0, 15), rng.next(), quote);
       return eth(ipv4({ src: `${TEST_NET_2}1`, dst: t.vip, proto: PROTO_ICMP, payload: message.subarray(0, rng.int(0, message.length)) }));
     }
+  }
+}
+
+const NEXT_HOP_BY_HOP = 0;
+const NEXT_DEST_OPTIONS = 60;
+
+function v6Junk(kind: FloodKind, t: FloodTarget, rng: Rng): Buffer {
+  const src = `${DOC_NET6}${rng.int(1, 0xfffe).toString(16)}`;
+  const dst = t.vip6 ?? `${DOC_NET6}100`;
+  const eth = (payload: Buffer) => ethernet(t.dstMac, t.srcMac, ETH_IPV6, payload);
+  const segment = tcp({ sport: rng.int(1024, 65535), dport: t.port6 ?? t.port, flags: TCP_ACK, seq: rng.next() });
+  switch (kind) {
+    case 'v6_truncated':
+      return eth(ipv6({ src, dst, next: PROTO_TCP, payload: segment, payloadLength: segment.length + rng.int(1, 1400) }));
+    case 'v6_ext_truncated': // claims (n + 1) x 8 bytes, the packet ends before
+      return eth(ipv6({ src, dst, next: NEXT_HOP_BY_HOP, payload: ipv6Ext(PROTO_TCP, rng.int(4, 255)).subarray(0, 8 + rng.int(0, 24)) }));
+    case 'v6_ext_too_many': {
+      const chain = Array.from({ length: 9 }, () => ipv6Ext(NEXT_DEST_OPTIONS));
+      chain[8]![0] = PROTO_TCP;
+      return eth(ipv6({ src, dst, next: NEXT_DEST_OPTIONS, payload: Buffer.concat([...chain, segment]) }));
+    }
+    case 'v6_truncated_tcp':
+      return eth(ipv6({ src, dst, next: PROTO_TCP, payload: segment.subarray(0, rng.int(0, 19)) }));
+    default:
+      return eth(ipv6({ src, dst, next: rng.next() & 0xff, payload: rng.bytes(rng.int(0, 120)) }));
   }
 }
 

@@ -14,12 +14,14 @@ import { DEFAULT_UPLOAD_BYTES, demoUpload, startUploadSinks, UPLOAD_PORT, UPLOAD
 import { labConfig, writeLabConfig } from './lab-config.js';
 import { runHttpClient, startRealServer, type ClientResult, type RealServer } from './processes.js';
 import { routedTopologyLines } from './routed-demo.js';
+import { hostPort } from '../config/addresses.js';
 
 export interface DemoOptions {
   requests: number;
   keepGoing?: boolean;   // false: stop sending after the first failed request
   uploadBytes?: number;  // the bulk upload after the requests, default 100 MB
   routed?: boolean;      // the two-NIC routed layout (routed-dr.ts): clients on their own subnet, the dispatcher routes
+  ipv6?: boolean;        // dual stack: a v6 service "web6" beside the v4 one, the requests sent to both VIPs
 }
 
 const SERVERS = 3;
@@ -36,29 +38,34 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     trackPath(dir);
 
     say('creating namespaces…');
-    segment = options.routed ? await createRoutedDr({ servers: SERVERS }) : await createDrSegment({ servers: SERVERS });
+    segment = options.routed ? await createRoutedDr({ servers: SERVERS }) : await createDrSegment({ servers: SERVERS, ipv6: options.ipv6 === true });
     printTopology(segment);
 
     say(`starting ${SERVERS} real servers…`);
-    servers.push(...(await Promise.all(segment.servers.map((server) => startRealServer(server.ns, server.name, { port: 80 })))));
+    servers.push(...(await Promise.all(segment.servers.map((server) => startRealServer(server.ns, server.name, { port: 80, ...(options.ipv6 ? { host: '::' } : {}) })))));
     sinks = await startUploadSinks(segment.servers);
 
     say('starting dispatcher…');
     const adminSocket = join(dir, 'admin.sock');
-    const configPath = await writeLabConfig(dir, labConfig(segment, adminSocket, [{}, UPLOAD_SERVICE]));
+    const configPath = await writeLabConfig(dir, labConfig(segment, adminSocket, [{}, UPLOAD_SERVICE, ...(options.ipv6 ? [{ ipv6: true }] : [])]));
     daemon = await startDaemon({ ns: segment.dispatcher.ns, configPath, adminSocket });
     const nics = isRoutedDr(segment) ? `interface ${segment.dispatcher.ifname}, egressInterface ${segment.dispatcherEgress.ifname}` : `interface ${segment.dispatcher.ifname}`;
     say(`  las run --config ${configPath}  (pid ${daemon.pid}, ${nics} in ${segment.dispatcher.ns})`);
 
-    say(`sending ${options.requests} requests to http://${segment.vip}/ (a new TCP connection each)…`);
-    const result = await runHttpClient(segment.client.ns, {
-      url: `http://${segment.vip}/`,
-      requests: options.requests,
-      concurrency: 10,
-      timeoutMs: 2000,
-      ...(options.keepGoing ? {} : { maxFailures: 1 }),
-    });
-    printResult(segment, result);
+    const urls = [`http://${segment.vip}/`, ...(segment.vip6 !== undefined ? [`http://[${segment.vip6}]/`] : [])];
+    const results: ClientResult[] = [];
+    for (const url of urls) {
+      say(`sending ${options.requests} requests to ${url} (a new TCP connection each)…`);
+      const result = await runHttpClient(segment.client.ns, {
+        url,
+        requests: options.requests,
+        concurrency: 10,
+        timeoutMs: 2000,
+        ...(options.keepGoing ? {} : { maxFailures: 1 }),
+      });
+      printResult(segment, result, url.includes('['));
+      results.push(result);
+    }
     const uploadBytes = options.uploadBytes ?? DEFAULT_UPLOAD_BYTES;
     say(`uploading ${(uploadBytes / 1e6).toFixed(0)} MB to ${segment.vip}:${UPLOAD_PORT} (one TCP connection, the client's default offloads)…`);
     const upload = await demoUpload(segment, sinks, uploadBytes);
@@ -66,16 +73,21 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     say('');
     await printStats(adminSocket);
 
-    const answered = Object.values(result.byServer).filter((count) => count > 0).length;
-    const requestsOk = result.failed === 0 && result.ok === options.requests && answered >= 2;
-    if (!requestsOk) {
-      say(answered < 2 && result.failed === 0
-        ? `FAIL: only ${answered} server(s) answered; expected the requests to spread over at least 2`
-        : `FAIL: ${result.failed} of ${options.requests} requests got no answer`);
-    } else {
-      const replies = isRoutedDr(segment) ? "replies routed back to the client by the dispatcher's kernel" : 'replies sent directly to the client';
-      say(`OK: all ${result.ok} requests answered by ${answered} servers, ${replies}`);
-    }
+    let requestsOk = true;
+    results.forEach((result, i) => {
+      const answered = Object.values(result.byServer).filter((count) => count > 0).length;
+      const ok = result.failed === 0 && result.ok === options.requests && answered >= 2;
+      const over = i === 0 ? '' : ' over IPv6';
+      if (!ok) {
+        say(answered < 2 && result.failed === 0
+          ? `FAIL: only ${answered} server(s) answered${over}; expected the requests to spread over at least 2`
+          : `FAIL: ${result.failed} of ${options.requests} requests${over} got no answer`);
+      } else {
+        const replies = isRoutedDr(segment!) ? "replies routed back to the client by the dispatcher's kernel" : 'replies sent directly to the client';
+        say(`OK: all ${result.ok} requests${over} answered by ${answered} servers, ${replies}`);
+      }
+      requestsOk &&= ok;
+    });
     if (!upload.ok) say(upload.line);
     else say(`OK: the ${(uploadBytes / 1e6).toFixed(0)} MB upload arrived whole through the VIP`);
     if ((!requestsOk || !upload.ok) && !daemon.running()) say(`the daemon exited:\n${daemon.output().stderr.trim()}`);
@@ -104,16 +116,20 @@ function printTopology(segment: DrSegment): void {
   row('dispatcher', segment.dispatcher.ns, segment.dispatcher.address, segment.dispatcher.mac);
   for (const server of segment.servers) row(server.name, server.ns, `${server.address}`, server.mac);
   say(`  VIP ${segment.vip}: on lo of each server (ARP-silent), answered on the wire only by the dispatcher`);
+  if (segment.vip6 !== undefined) {
+    say(`  dual stack: each host also has ${segment.client.address6?.replace(/::.*/, '::')}<host number> (client ${segment.client.address6}, dispatcher ${segment.dispatcher.address6})`);
+    say(`  VIP ${segment.vip6}: on lo of each server too (NDP answers only for addresses of the asking NIC), answered by the dispatcher's NA`);
+  }
 }
 
-function printResult(segment: DrSegment, result: ClientResult): void {
+function printResult(segment: DrSegment, result: ClientResult, ipv6 = false): void {
   const total = Math.max(1, result.ok);
   say('');
   say('  server  address      answers  share');
   for (const server of segment.servers) {
     const count = result.byServer[server.name] ?? 0;
     const share = (100 * count) / total;
-    say(`  ${server.name.padEnd(6)}  ${server.address.padEnd(11)}  ${String(count).padStart(7)}  ${share.toFixed(1).padStart(5)}%  ${'#'.repeat(Math.round(share / 2))}`);
+    say(`  ${server.name.padEnd(6)}  ${((ipv6 ? server.address6 : undefined) ?? server.address).padEnd(11)}  ${String(count).padStart(7)}  ${share.toFixed(1).padStart(5)}%  ${'#'.repeat(Math.round(share / 2))}`);
   }
   for (const [name, count] of Object.entries(result.byServer)) {
     if (!segment.servers.some((server) => server.name === name)) say(`  ${name.padEnd(6)}  ${''.padEnd(11)}  ${String(count).padStart(7)}`);
@@ -154,7 +170,7 @@ async function printStats(adminSocket: string): Promise<void> {
   const nonZero = Object.entries(drops).filter(([, count]) => count > 0);
   if (nonZero.length > 0) say(`  drops: ${nonZero.map(([reason, count]) => `${reason} ${count}`).join(', ')}`);
   for (const service of services) {
-    say(`  service ${String(service.vip)}:${String(service.port)}/${String(service.protocol)}: ${num(service.packets)} packets, ${num(service.newFlows)} new flows, no server ${num(service.noServer)}`);
+    say(`  service ${hostPort(String(service.vip), String(service.port))}/${String(service.protocol)}: ${num(service.packets)} packets, ${num(service.newFlows)} new flows, no server ${num(service.noServer)}`);
     const perServer = Array.isArray(service.servers) ? service.servers.filter(isObject) : [];
     for (const server of perServer) say(`    ${String(server.address).padEnd(12)} ${String(num(server.packets)).padStart(8)} packets ${String(num(server.newFlows)).padStart(6)} new flows`);
   }

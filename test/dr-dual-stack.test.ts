@@ -6,12 +6,21 @@ import { test } from 'node:test';
 import { withDrLab, type ClientResult, type DrLab } from './support/dr-lab.js';
 import { buildFlood, sendFramesInNs, V6_KINDS, type FloodTarget } from './support/flood.js';
 import { needsRoot } from './support/needs-root.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const TEST_OPTIONS = { timeout: 180_000, skip: needsRoot('network namespaces') };
 const REQUESTS = 300;
 const SOURCES = 20;   // client addresses: enough that "addresses" stickiness spreads them over all 3 servers
 const FLOOD_FRAMES = 6000;
 const SEED = 0x6d15;
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+function las(args: string[]): string {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(run.status, 0, `las ${args.join(' ')}: ${run.stdout}${run.stderr}`);
+  return run.stdout;
+}
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -95,6 +104,16 @@ test(`${REQUESTS} HTTP requests over IPv6 and ${REQUESTS} over IPv4 in one run: 
     assert.ok(forwarded6 >= 3 * REQUESTS, `LAS forwarded ${forwarded6} v6 packets for ${REQUESTS} connections`);
 
     for (const [key, delta] of Object.entries(deltas)) assert.equal(delta, 0, `dispatcher kernel ${key} +${delta}: ${JSON.stringify(deltas)}`);
+
+    // What an operator reads: v6 endpoints in brackets, servers by their canonical v6 address.
+    const status = las(['status', '--socket', lab.adminSocket]);
+    assert.match(status, /^TCP \[fd77::100\]:80 web6\s+maglev\(65537\)/m, status);
+    for (const server of ['fd77::11', 'fd77::12', 'fd77::13']) assert.match(status, new RegExp(`^  -> \\[${server}\\]:80 `, 'm'), status);
+    const stats = las(['stats', '--socket', lab.adminSocket]);
+    assert.match(stats, /^web6 \[fd77::100\]:80\/tcp\s+\d+/m, stats);
+    for (const server of ['fd77::11', 'fd77::12', 'fd77::13']) assert.match(stats, new RegExp(`^  -> ${server}\\s+[1-9]`, 'm'), stats);
+    // A v6 server named in another spelling is found by its canonical form.
+    assert.match(las(['server', 'drain', 'web6', 'FD77:0::12', '--socket', lab.adminSocket]), /^web6 fd77::12: weight 0 \(config 1\), drained/m);
   });
 });
 

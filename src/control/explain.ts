@@ -2,6 +2,7 @@
 // I/O threads, or a snapshot built offline from the config, through the same code); this module
 // parses the tuple, builds the offline snapshot and turns the native answer into the operator's.
 import { isIPv4 } from '../config/schema.js';
+import { canonicalIPv6, hostPort } from '../config/addresses.js';
 import type { LasConfig, ServiceConfig } from '../config/types.js';
 import type { Addon, ExplainServer, ExplainTuple, NativeExplanation, NativeSnapshot, Protocol } from '../native/binding.js';
 import { flowState, type FlowState } from './aging/policy.js';
@@ -30,12 +31,20 @@ export interface Explained {
   generation: number;
 }
 
-/** "198.51.100.7:40112" → address and port; an error says what was expected. */
+/** "198.51.100.7:40112" or "[2001:db8::7]:40112" → address (v6 canonical) and port; an error says what was expected. */
 export function parseEndpoint(text: string, what: string): { address: string; port: number } {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text);
-  if (!m || !isIPv4(m[1]) || Number(m[2]) > 65535) throw new Error(`${what} must be ADDRESS:PORT with a dotted IPv4 address, e.g. 198.51.100.7:40112; got ${JSON.stringify(text)}`);
-  return { address: m[1]!, port: Number(m[2]) };
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text);
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(text);
+  const address = v4 && isIPv4(v4[1]) ? v4[1] : v6 ? canonicalIPv6(v6[1]) : undefined;
+  const port = Number((v4 ?? v6)?.[2]);
+  if (address === undefined || !(port <= 65535)) {
+    throw new Error(`${what} must be ADDRESS:PORT with a dotted IPv4 address or a bracketed IPv6 one, e.g. 198.51.100.7:40112 or [2001:db8::7]:40112; got ${JSON.stringify(text)}`);
+  }
+  return { address, port };
 }
+
+/** A tuple address from the admin socket: dotted IPv4 or IPv6 (canonical); undefined otherwise. */
+const tupleAddress = (v: unknown): string | undefined => (isIPv4(v) ? v : canonicalIPv6(v));
 
 export function parseTuple(protocol: string, client: string, vip: string): ExplainTuple {
   if (protocol !== 'tcp' && protocol !== 'udp') throw new Error(`the protocol must be "tcp" or "udp"; got ${JSON.stringify(protocol)}`);
@@ -53,11 +62,13 @@ export function checkTuples(raw: unknown): ExplainTuple[] {
     const o = (typeof t === 'object' && t !== null ? t : {}) as Record<string, unknown>;
     const port = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
     if (o.protocol !== 'tcp' && o.protocol !== 'udp') throw new Error(`tuples[${i}].protocol must be "tcp" or "udp"`);
-    if (!isIPv4(o.client)) throw new Error(`tuples[${i}].client must be a dotted IPv4 address`);
-    if (!isIPv4(o.vip)) throw new Error(`tuples[${i}].vip must be a dotted IPv4 address`);
+    const client = tupleAddress(o.client);
+    const vip = tupleAddress(o.vip);
+    if (client === undefined) throw new Error(`tuples[${i}].client must be a dotted IPv4 address or an IPv6 address`);
+    if (vip === undefined) throw new Error(`tuples[${i}].vip must be a dotted IPv4 address or an IPv6 address`);
     if (!port(o.clientPort)) throw new Error(`tuples[${i}].clientPort must be a port number from 0 to 65535`);
     if (!port(o.port)) throw new Error(`tuples[${i}].port must be a port number from 0 to 65535`);
-    return { protocol: o.protocol, client: o.client as string, clientPort: o.clientPort as number, vip: o.vip as string, port: o.port as number };
+    return { protocol: o.protocol, client, clientPort: o.clientPort as number, vip, port: o.port as number };
   });
 }
 
@@ -72,7 +83,8 @@ export function offlineSnapshot(config: LasConfig, down: string[]): NativeSnapsh
     for (const r of s.servers) macs.set(r.address, '02:00:00:00:00:00');
     if (s.sorryServer) macs.set(s.sorryServer.address, '02:00:00:00:00:00');
   }
-  for (const address of down) {
+  for (const written of down) {
+    const address = canonicalIPv6(written) ?? written; // the config holds v6 servers in canonical form
     const owners = config.services.filter((s) => s.servers.some((r) => r.address === address));
     if (owners.length === 0) {
       throw new Error(`--down ${address}: no service has that server; servers: ${[...new Set(config.services.flatMap((s) => s.servers.map((r) => r.address)))].join(', ')}`);
@@ -138,12 +150,12 @@ export function describe(tuple: ExplainTuple, a: NativeExplanation, services: re
 /** The human form: a few aligned lines, the reason last. */
 export function formatExplained(x: Explained): string {
   const t = x.tuple;
-  const lines: [string, string][] = [['flow', `${t.protocol} ${t.client}:${t.clientPort} -> ${t.vip}:${t.port}`]];
+  const lines: [string, string][] = [['flow', `${t.protocol} ${hostPort(t.client, t.clientPort)} -> ${hostPort(t.vip, t.port)}`]];
   lines.push(['answered by', x.mode === 'daemon' ? `the running daemon (snapshot ${x.generation})` : 'the config (offline: health as configured, as at start)']);
   if (x.service) {
     lines.push(['service', `${x.service.name} (${x.service.protocol}/${x.service.port === 0 ? '*' : x.service.port} on ${x.service.vip}, ${x.service.scheduler}, flow key ${x.service.flowKey})`]);
     const k = x.key!;
-    lines.push(['flow key', x.service.flowKey === 'addresses' ? `${k.client} -> ${k.vip} (ports ignored)` : `${k.client}:${k.clientPort} -> ${k.vip}:${k.port}`]);
+    lines.push(['flow key', x.service.flowKey === 'addresses' ? `${k.client} -> ${k.vip} (ports ignored)` : `${hostPort(k.client, k.clientPort)} -> ${hostPort(k.vip, k.port)}`]);
     lines.push(['worker', `${x.worker} (fanout hash of the flow key)`]);
     lines.push(['flow table', x.entry ? `${x.entry.server}, ${x.entry.state}, age ${seconds(x.entry.ageMs)}, idle ${seconds(x.entry.idleMs)}${x.entry.used ? '' : ` (not used: ${x.entry.note})`}` : 'no entry']);
   }

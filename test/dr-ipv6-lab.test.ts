@@ -62,11 +62,12 @@ test('a server with the v6 VIP on lo answers no Neighbor Solicitation for it on 
 test('the dispatcher resolves the v6 servers\' MACs by NDP and health-checks them over v6 (tcp, http)', TEST_OPTIONS, async () => {
   await withDrLab({ servers: 3, ipv6: true, startDaemon: false }, async (lab) => {
     const seg = lab.segment;
+    const absent = 'fd77::19'; // on the segment's subnet, no host: NDP gets no answer
     const servers = seg.servers.map((s) => s.address6!);
     const result = await runNamespaceChild<{ macs: Record<string, string>; missing: string[]; checks: Record<string, { tcp: string; http: string; ok: boolean }> }>(
-      seg.dispatcher.ns, CONTROL_CHILD, { job: { ifname: seg.dispatcher.ifname, servers, port: 80 }, timeoutMs: 60_000 },
+      seg.dispatcher.ns, CONTROL_CHILD, { job: { ifname: seg.dispatcher.ifname, servers, absent, port: 80 }, timeoutMs: 60_000 },
     );
-    assert.deepEqual(result.missing, []);
+    assert.deepEqual(result.missing, [absent], 'only the absent address is left unresolved');
     for (const server of seg.servers) {
       const address = server.address6!;
       assert.equal(result.macs[address], server.mac, `MAC of ${address}`);

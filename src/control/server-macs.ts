@@ -48,7 +48,7 @@ export class ServerMacs {
       if (this.missingSince.has(a)) continue;
       this.missingSince.set(a, now);
       this.log.warn({ server: a, interface: this.ifname, waitedMs: timeoutMs, retryMs: RETRY_MS },
-        'no ARP answer from server: it is marked down (no new flows) and asked again until it answers; set "mac" for it to skip resolution');
+        `no ${a.includes(':') ? 'NDP' : 'ARP'} answer from server: it is marked down (no new flows) and asked again until it answers; set "mac" for it to skip resolution`);
     }
   }
 

@@ -82,7 +82,7 @@ export function buildStatus(
     const arp: ServerStatus['arp'] = r.mac !== undefined ? 'configured' : mac ? 'resolved' : 'no answer';
     const since = macs.silentSince(r.address);
     const downReason = arp === 'no answer'
-      ? `no ARP answer${since !== undefined ? ` for ${Math.max(0, Math.round((nowMs - since) / 1000))}s` : ''}: no new flows until it answers` : undefined;
+      ? `no ${r.address.includes(':') ? 'NDP' : 'ARP'} answer${since !== undefined ? ` for ${Math.max(0, Math.round((nowMs - since) / 1000))}s` : ''}: no new flows until it answers` : undefined;
     return { mac, arp, ...(downReason ? { downReason } : {}) };
   };
   const withState = (r: ServerStatus): ServerStatus => ({ ...r, state: serverState(r) });

@@ -12,7 +12,7 @@ interface Job { ifname: string; servers: string[]; absent: string; port: number 
 const line = await new Promise<string>((resolve) => createInterface({ input: process.stdin }).once('line', resolve));
 const job = JSON.parse(line) as Job;
 const macs = new ServerMacs(job.ifname, createLogger('error'));
-await macs.resolve([...job.servers, job.absent], 3000);
+await macs.resolve([...job.servers, job.absent], 5000); // the absent one costs the whole wait
 const checks: Record<string, { tcp: string; http: string; ok: boolean }> = {};
 for (const address of job.servers) {
   const base = { address, port: job.port, path: '/', expectStatus: [200, 299] as [number, number], timeoutMs: 3000, service: 'web6', vip: '' };

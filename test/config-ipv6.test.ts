@@ -70,6 +70,16 @@ describe('IPv6 services in the config', () => {
     assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
   });
 
+  it('a v6 VIP counts toward the fanout program: the v6 part is added where the same v4 services fit', () => {
+    // 1705 services of one VIP mixing flow keys: 3522 instructions for a v4 VIP, over 4096 for a v6 one.
+    const services = (vip: string) => Array.from({ length: 1705 }, (_, i) => ({
+      name: `s${i}`, vip, port: i + 1, flowKey: i % 2 ? '5tuple' : 'addresses', servers: [{ address: vip.includes(':') ? '2001:db8::11' : '10.0.0.11' }],
+    }));
+    assert.ok(parseConfig({ interface: 'eth1', workers: 2, services: services('10.0.0.100') }).ok);
+    assertOneError({ interface: 'eth1', workers: 2, services: services('2001:db8::100') }, 'services', /need a fanout program of \d+ instructions .* more than the kernel's 4096/);
+    assert.ok(parseConfig({ interface: 'eth1', workers: 1, services: services('2001:db8::100') }).ok, 'one worker needs no fanout program');
+  });
+
   const refused: [string, RegExp][] = [
     ['2001:db8::1/64', /not an IPv6 address \(leave out the prefix length\)/],
     ['fe80::1%eth0', /not an IPv6 address \(leave out the zone/],

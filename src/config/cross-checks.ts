@@ -150,9 +150,10 @@ export function crossCheck(raw: unknown): ConfigError[] {
 function fanoutSize(services: unknown[], workers: number, add: (path: string, message: string) => void): void {
   const known: FanoutService[] = [];
   for (const s of services) {
-    if (!isRecord(s) || !isIPv4(s.vip)) continue;
+    const vip = isRecord(s) ? addressOf(s.vip) : undefined; // v6 too: a v6 VIP adds the program's v6 part
+    if (!isRecord(s) || vip === undefined) continue;
     const port = s.port ?? DEFAULTS.port;
-    known.push({ vip: s.vip, port: isInt(port, 0, 65535) ? port : 0, flowKey: typeof s.flowKey === 'string' ? s.flowKey : DEFAULTS.flowKey });
+    known.push({ vip, port: isInt(port, 0, 65535) ? port : 0, flowKey: typeof s.flowKey === 'string' ? s.flowKey : DEFAULTS.flowKey });
   }
   const length = fanoutProgramLength(known);
   if (length > BPF_MAX_INSNS) {

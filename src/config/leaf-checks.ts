@@ -104,6 +104,19 @@ export function unicastAddress(example: string, example6: string): Check<string>
   });
 }
 
+/** A unicast IPv4 host address, where only IPv4 is supported (the BGP session's addresses). */
+export function unicastIPv4(example: string): Check<string> {
+  return check({ type: 'string', pattern: UNICAST.source, description: `dotted IPv4 address, e.g. "${example}"` }, (value) => {
+    if (typeof value === 'string' && value.includes(':')) {
+      return new Invalid(`${describe(value)} is an IPv6 address; this field takes IPv4 only, like "${example}"`);
+    }
+    if (!isIPv4(value) || !UNICAST.test(value)) {
+      return new Invalid(`${describe(value)} is not a unicast dotted IPv4 address; write four numbers 0-255 like "${example}"`);
+    }
+    return value;
+  });
+}
+
 // 0 means "every port" internally, but written out it looks like a mistake: omitting says it plainly.
 const portNumber = integer(1, 65535, 'leave "port" out to balance every port of the VIP');
 export const port: Check<number> = check(portNumber.json, (value) =>

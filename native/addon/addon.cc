@@ -164,6 +164,9 @@ class LasAddon : public Napi::Addon<LasAddon> {
                           InstanceMethod<&LasAddon::RingNeeds>("ringNeeds", napi_enumerable),
                           InstanceMethod<&LasAddon::FlowTableViews>("flowTableViews", napi_enumerable),
                           InstanceMethod<&LasAddon::ExpireFlows>("expireFlows", napi_enumerable),
+                          InstanceMethod<&LasAddon::FlowTableViews6>("flowTableViews6", napi_enumerable),
+                          InstanceMethod<&LasAddon::ExpireFlows6>("expireFlows6", napi_enumerable),
+                          InstanceMethod<&LasAddon::ServerIdentity6>("serverIdentity6", napi_enumerable),
                           InstanceMethod<&LasAddon::MonotonicMs>("monotonicMs", napi_enumerable),
                           InstanceMethod<&LasAddon::DropCapabilities>("dropCapabilities", napi_enumerable),
                           InstanceMethod<&LasAddon::EffectiveCapabilities>("effectiveCapabilities", napi_enumerable),
@@ -232,6 +235,55 @@ class LasAddon : public Napi::Addon<LasAddon> {
       cmds.push_back(c);
     }
     return Napi::Number::New(env, dp->expire(worker, cmds.data(), static_cast<uint32_t>(cmds.size())));
+  }
+
+  // The same windows on the v6 tables (FlowEntry6 slots).
+  Napi::Value FlowTableViews6(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataplane* dp = dataplane_arg(info);
+    Napi::Array out = Napi::Array::New(env);
+    for (uint32_t w = 0; w < dp->worker_count(); ++w) {
+      const FlowTable6* table = dp->flow_table6(w);
+      if (!table) continue;
+      Napi::Object view = Napi::Object::New(env);
+      auto* data = const_cast<FlowEntry6*>(table->data());
+      view.Set("worker", w);
+      view.Set("slots", table->slots());
+      view.Set("buffer", Napi::ArrayBuffer::New(env, data, static_cast<size_t>(table->slots()) * sizeof(FlowEntry6)));
+      out.Set(out.Length(), view);
+    }
+    return out;
+  }
+
+  // commands: Uint32Array of 11-word records [src x4, dst x4, sport << 16 | dport, proto, lastSeenMs];
+  // the address words are the entry's bytes read as native-order words, copied back unchanged.
+  Napi::Value ExpireFlows6(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataplane* dp = dataplane_arg(info);
+    uint32_t worker = info[1].As<Napi::Number>().Uint32Value();
+    Napi::Uint32Array words = info[2].As<Napi::Uint32Array>();
+    const uint32_t* w = words.Data();
+    std::vector<ExpireCommand6> cmds;
+    for (size_t i = 0; i + 11 <= words.ElementLength(); i += 11) {
+      ExpireCommand6 c{};
+      std::memcpy(c.key.src, w + i, 16);
+      std::memcpy(c.key.dst, w + i + 4, 16);
+      c.key.sport = static_cast<uint16_t>(w[i + 8] >> 16);
+      c.key.dport = static_cast<uint16_t>(w[i + 8] & 0xffff);
+      c.key.proto = static_cast<uint8_t>(w[i + 9]);
+      c.last_seen_ms = w[i + 10];
+      cmds.push_back(c);
+    }
+    return Napi::Number::New(env, dp->expire6(worker, cmds.data(), static_cast<uint32_t>(cmds.size())));
+  }
+
+  // The 32-bit identity a v6 server has in flow entries (server_identity6), from its 16 bytes.
+  Napi::Value ServerIdentity6(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        info[0].As<Napi::Uint8Array>().ElementLength() != 16)
+      throw Napi::TypeError::New(env, "serverIdentity6(address: Uint8Array of 16 bytes)");
+    return Napi::Number::New(env, server_identity6(info[0].As<Napi::Uint8Array>().Data()));
   }
 
   // The clock flow entries are stamped with (CLOCK_MONOTONIC_COARSE, milliseconds, 32-bit).

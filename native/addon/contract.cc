@@ -46,6 +46,10 @@ void export_contract(Napi::Env env, Napi::Object exports) {
 #define LAS_FIELD(member, name) fields.Set(name, field(env, offsetof(FlowEntry, member), sizeof(FlowEntry::member)));
   LAS_FLOW_ENTRY_FIELDS(LAS_FIELD)
 #undef LAS_FIELD
+  Napi::Object fields6 = Napi::Object::New(env);
+#define LAS_FIELD(member, name) fields6.Set(name, field(env, offsetof(FlowEntry6, member), sizeof(FlowEntry6::member)));
+  LAS_FLOW_ENTRY_FIELDS(LAS_FIELD)
+#undef LAS_FIELD
   Napi::Object tcp = Napi::Object::New(env);
   tcp.Set("FIN", kTcpFin);
   tcp.Set("SYN", kTcpSyn);
@@ -61,6 +65,8 @@ void export_contract(Napi::Env env, Napi::Object exports) {
       {"DROP_REASONS", names(env, reasons)},
       {"FLOW_ENTRY_BYTES", Napi::Number::New(env, sizeof(FlowEntry))},
       {"FLOW_ENTRY_FIELDS", fields},
+      {"FLOW_ENTRY6_BYTES", Napi::Number::New(env, sizeof(FlowEntry6))},
+      {"FLOW_ENTRY6_FIELDS", fields6},
       {"TCP_FLAGS_SEEN", tcp},
   };
   for (const auto& [name, value] : values)

@@ -308,6 +308,8 @@ Napi::Array flow_files_to_js(Napi::Env env, const std::vector<FlowFileReport>& r
     const FlowFileReport& r = reports[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("path", r.path);
+    o.Set("worker", r.worker);
+    o.Set("family", r.family);
     o.Set("emptyBecause", r.empty_because.empty() ? env.Null() : Napi::String::New(env, r.empty_because));
     o.Set("kept", r.restored.kept);
     o.Set("torn", r.restored.torn);

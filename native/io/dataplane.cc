@@ -43,6 +43,37 @@ bool keep_flow(void* ctx, const FlowEntry& e) {
   uint32_t ports = by_addresses ? 0 : (static_cast<uint32_t>(e.sport) << 16) | e.dport;
   return c.workers <= 1 || fanout_mix(e.src, e.dst, ports) % c.workers == c.worker;
 }
+
+// The same for a v6 entry: the service by its full VIP, the fanout by the folded addresses.
+bool keep_flow6(void* ctx, const FlowEntry6& e) {
+  const KeepContext& c = *static_cast<const KeepContext*>(ctx);
+  int si = c.snap->find_service6(e.dst, e.dport, e.proto);
+  if (si < 0) return false;
+  const Service& svc = c.snap->services[si];
+  bool by_addresses = svc.spec.flow_key == FlowKeyMode::Addresses;
+  if (by_addresses && (e.sport != 0 || e.dport != svc.spec.port)) return false;
+  if (svc.server_index(e.server_addr) < 0) return false;
+  uint32_t ports = by_addresses ? 0 : (static_cast<uint32_t>(e.sport) << 16) | e.dport;
+  return c.workers <= 1 || fanout_mix(fold_ipv6(e.src), fold_ipv6(e.dst), ports) % c.workers == c.worker;
+}
+
+// Moves a worker's table into its file and picks up what the file holds.
+template <typename Entry>
+FlowFileReport attach_one(FlowFile& file, BasicFlowTable<Entry>& table, WorkerState& state, const KeepContext& ctx, uint8_t family,
+                          bool (*keep)(void*, const Entry&)) {
+  FlowFileReport report;
+  report.path = file.path();
+  report.worker = ctx.worker;
+  report.family = family;
+  report.empty_because = file.attach({table.slots(), table.capacity(), ctx.workers, ctx.worker}, table);
+  if (report.empty_because.empty()) {
+    KeepContext c = ctx;
+    report.restored = table.restore(keep, &c);
+    for (uint32_t s = 0; s < table.slots(); ++s)
+      if (table.slot(s)->used) state.load.add(table.slot(s)->server_addr, 1);
+  }
+  return report;
+}
 }  // namespace
 
 std::unique_ptr<Worker> make_worker(Dataplane& dp, uint32_t index) { return std::unique_ptr<Worker>(new Worker(dp, index)); }
@@ -54,8 +85,10 @@ Dataplane::Dataplane(DataplaneConfig cfg, std::vector<ServiceSpec> services, Wor
   current_.store(owned_current_.get(), std::memory_order_release);
   // Locked now, before the daemon installs anything: a second daemon on the same files stops here.
   if (!cfg_.flow_file_prefix.empty())
-    for (uint32_t i = 0; i < cfg_.workers; ++i)
+    for (uint32_t i = 0; i < cfg_.workers; ++i) {
       flow_files_.emplace_back(new FlowFile(cfg_.flow_file_prefix + "." + std::to_string(i)));
+      flow_files6_.emplace_back(new FlowFile(cfg_.flow_file_prefix + ".v6." + std::to_string(i)));
+    }
   owned_trace_.reset(new TraceSet());
   owned_trace_->generation = next_trace_generation_++;
   trace_.store(owned_trace_.get(), std::memory_order_release);
@@ -81,6 +114,24 @@ Dataplane* Dataplane::find(uint32_t id) {
 const FlowTable* Dataplane::flow_table(uint32_t worker) {
   std::lock_guard<std::mutex> lock(control_);
   return worker < workers_.size() ? &workers_[worker]->state().flows : nullptr;
+}
+
+const FlowTable6* Dataplane::flow_table6(uint32_t worker) {
+  std::lock_guard<std::mutex> lock(control_);
+  return worker < workers_.size() ? &workers_[worker]->state().flows6 : nullptr;
+}
+
+uint32_t Dataplane::expire6(uint32_t worker, const ExpireCommand6* cmds, uint32_t n) {
+  std::lock_guard<std::mutex> lock(expire_mutex_);
+  Worker* w;
+  {
+    std::lock_guard<std::mutex> control(control_);
+    if (worker >= workers_.size()) return 0;
+    w = workers_[worker].get();
+  }
+  uint32_t accepted = 0;
+  while (accepted < n && w->expiries6().push(cmds[accepted])) ++accepted;
+  return accepted;
 }
 
 uint32_t Dataplane::expire(uint32_t worker, const ExpireCommand* cmds, uint32_t n) {
@@ -179,17 +230,9 @@ void Dataplane::start() {
 void Dataplane::attach_flow_files() {
   for (uint32_t i = 0; i < flow_files_.size() && i < workers_.size(); ++i) {
     WorkerState& state = workers_[i]->state();
-    FlowTable& table = state.flows;
-    FlowFileReport report;
-    report.path = flow_files_[i]->path();
-    report.empty_because = flow_files_[i]->attach({table.slots(), table.capacity(), cfg_.workers, i}, table);
-    if (report.empty_because.empty()) {
-      KeepContext ctx{owned_current_.get(), cfg_.workers, i};
-      report.restored = table.restore(&keep_flow, &ctx);
-      for (uint32_t s = 0; s < table.slots(); ++s)
-        if (table.slot(s)->used) state.load.add(table.slot(s)->server_addr, 1);
-    }
-    flow_reports_.push_back(std::move(report));
+    const KeepContext ctx{owned_current_.get(), cfg_.workers, i};
+    flow_reports_.push_back(attach_one(*flow_files_[i], state.flows, state, ctx, 4, &keep_flow));
+    flow_reports_.push_back(attach_one(*flow_files6_[i], state.flows6, state, ctx, 6, &keep_flow6));
   }
 }
 

@@ -53,15 +53,18 @@ struct DataplaneConfig {
   // false: start as a standby (ha.mode "vrrp"): forward nothing, answer no ARP, announce nothing.
   bool start_active = true;
   // "" keeps the flow tables in process memory; otherwise worker i's table lives in the file
-  // flow_file_prefix + "." + i (flow_file.h), picked up by the next start.
+  // flow_file_prefix + "." + i and its v6 table in flow_file_prefix + ".v6." + i (flow_file.h),
+  // picked up by the next start.
   std::string flow_file_prefix;
 };
 
 // What start() did with a worker's flow file: picked up its table, or started empty and why.
 struct FlowFileReport {
   std::string path;
+  uint32_t worker = 0;
+  uint8_t family = 4;         // which of the worker's tables: 4 or 6
   std::string empty_because;  // "" when the table was picked up
-  FlowTable::Restored restored;
+  FlowRestored restored;
 };
 
 struct CounterTotals {
@@ -120,8 +123,10 @@ class Dataplane {
   static Dataplane* find(uint32_t id);
   uint32_t worker_count() const { return static_cast<uint32_t>(workers_.size()); }
   const FlowTable* flow_table(uint32_t worker);
+  const FlowTable6* flow_table6(uint32_t worker);
   // Queues expiry commands for a worker; returns how many were accepted.
   uint32_t expire(uint32_t worker, const ExpireCommand* cmds, uint32_t n);
+  uint32_t expire6(uint32_t worker, const ExpireCommand6* cmds, uint32_t n);
   // `las explain`: every running I/O thread answers for its own shard between batches; each tuple's
   // answer is its owner's (the worker the fanout hash names). Blocks the caller up to timeout_ms;
   // throws when the fast path is not running or a thread did not answer in time.
@@ -167,6 +172,7 @@ class Dataplane {
   std::vector<std::unique_ptr<Snapshot>> retired_;
   uint64_t next_generation_ = 1;
   std::vector<std::unique_ptr<FlowFile>> flow_files_;  // opened and locked by the constructor, held while this object lives
+  std::vector<std::unique_ptr<FlowFile>> flow_files6_;  // the v6 tables' files, likewise
   std::vector<FlowFileReport> flow_reports_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -18,7 +18,8 @@ namespace las {
 
 namespace {
 
-constexpr uint64_t kMagic = 0x31574f4c4653414cULL;  // "LASFLOW1" in memory order
+constexpr uint64_t kMagic = 0x31574f4c4653414cULL;   // "LASFLOW1" in memory order: a v4 table
+constexpr uint64_t kMagic6 = 0x36574f4c4653414cULL;  // "LASFLOW6": a v6 table (FlowEntry6)
 constexpr uint32_t kHeaderVersion = 1;
 // The slots start on a huge-page boundary (tmpfs may back them with huge pages); the header page
 // before them stays sparse.
@@ -38,9 +39,24 @@ struct Header {
 static_assert(sizeof(Header) <= 4096, "the header fits its page");
 
 // Fingerprints of the two hashes: a newer build that changes either sends keys elsewhere.
-uint32_t table_hash_identity() {
+uint32_t table_hash_identity(const FlowEntry*) {
   return static_cast<uint32_t>(hash_flow(FlowKeyFields{0x0a000001, 0xc6336401, 40000, 80, 6}, kFlowTableSeed));
 }
+uint32_t table_hash_identity(const FlowEntry6*) {
+  FlowKey6 k{};
+  for (uint8_t i = 0; i < 16; ++i) {
+    k.src[i] = static_cast<uint8_t>(0x20 + i);
+    k.dst[i] = static_cast<uint8_t>(0xfd - i);
+  }
+  k.sport = 40000;
+  k.dport = 80;
+  k.proto = 6;
+  return static_cast<uint32_t>(hash_flow6(k, kFlowTableSeed)) ^ server_identity6(k.src);
+}
+uint64_t magic_of(const FlowEntry*) { return kMagic; }
+uint64_t magic_of(const FlowEntry6*) { return kMagic6; }
+std::string layout_of(const FlowEntry*) { return flow_entry_layout(); }
+std::string layout_of(const FlowEntry6*) { return flow_entry6_layout(); }
 uint32_t fanout_hash_identity() { return fanout_mix(0x0a000001, 0xc6336401, (40000u << 16) | 80); }
 
 std::string boot_id() {
@@ -58,15 +74,21 @@ std::string system_error(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-std::string flow_entry_layout() {
-  std::string out = "bytes=" + std::to_string(sizeof(FlowEntry));
+namespace {
+template <typename Entry>
+std::string layout() {
+  std::string out = "bytes=" + std::to_string(sizeof(Entry));
 #define LAS_FIELD(member, name) \
-  out += std::string(" ") + name + "@" + std::to_string(offsetof(FlowEntry, member)) + ":" + std::to_string(sizeof(FlowEntry::member));
+  out += std::string(" ") + name + "@" + std::to_string(offsetof(Entry, member)) + ":" + std::to_string(sizeof(Entry::member));
   LAS_FLOW_ENTRY_FIELDS(LAS_FIELD)
   LAS_FIELD(check, "check")
 #undef LAS_FIELD
   return out;
 }
+}  // namespace
+
+std::string flow_entry_layout() { return layout<FlowEntry>(); }
+std::string flow_entry6_layout() { return layout<FlowEntry6>(); }
 
 FlowFile::FlowFile(const std::string& path) : path_(path) {
   fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -90,11 +112,14 @@ FlowFile::~FlowFile() {
   if (fd_ >= 0) close(fd_);
 }
 
-std::string FlowFile::attach(const FlowFileIdentity& id, FlowTable& table) {
-  const size_t entries_bytes = static_cast<size_t>(id.slots) * sizeof(FlowEntry);
+template <typename Entry>
+std::string FlowFile::attach(const FlowFileIdentity& id, BasicFlowTable<Entry>& table) {
+  const size_t entries_bytes = static_cast<size_t>(id.slots) * sizeof(Entry);
   constexpr size_t kHuge = 2u << 20;
   const size_t map_bytes = kEntriesOffset + (entries_bytes + kHuge - 1) / kHuge * kHuge;
-  const std::string layout = flow_entry_layout();
+  const Entry* kind = nullptr;  // picks the entry type's magic, layout and hash fingerprint
+  const uint64_t magic = magic_of(kind);
+  const std::string layout = layout_of(kind);
   const std::string boot = boot_id();
 
   // Why the file cannot be picked up, checked field by field; "" when it can.
@@ -108,11 +133,11 @@ std::string FlowFile::attach(const FlowFileIdentity& id, FlowTable& table) {
   } else {
     Header h{};
     if (pread(fd_, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) why = "its header cannot be read";
-    else if (h.magic != kMagic) why = "it is not a LAS flow table (or was cut short while written)";
+    else if (h.magic != magic) why = "it is not a LAS flow table (or was cut short while written)";
     else if (h.version != kHeaderVersion) why = "header version " + std::to_string(h.version) + ", this build writes " + std::to_string(kHeaderVersion);
-    else if (bounded(h.layout, sizeof h.layout) != layout || h.entry_bytes != sizeof(FlowEntry))
+    else if (bounded(h.layout, sizeof h.layout) != layout || h.entry_bytes != sizeof(Entry))
       why = "entry layout \"" + bounded(h.layout, sizeof h.layout) + "\", this build's is \"" + layout + "\"";
-    else if (h.table_hash != table_hash_identity() || h.fanout_hash != fanout_hash_identity())
+    else if (h.table_hash != table_hash_identity(kind) || h.fanout_hash != fanout_hash_identity())
       why = "written by a build that hashes flows differently";
     else if (bounded(h.boot_id, sizeof h.boot_id) != boot) why = "written before the last reboot (its times mean nothing now)";
     else if (h.workers != id.workers) why = "written by " + std::to_string(h.workers) + " workers, now " + std::to_string(id.workers);
@@ -129,27 +154,30 @@ std::string FlowFile::attach(const FlowFileIdentity& id, FlowTable& table) {
   void* m = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (m == MAP_FAILED) throw std::runtime_error(system_error("flowTable.persistDirectory: cannot map", path_));
   auto* base = static_cast<uint8_t*>(m);
-  auto* entries = reinterpret_cast<FlowEntry*>(base + kEntriesOffset);
+  auto* entries = reinterpret_cast<Entry*>(base + kEntriesOffset);
   madvise(entries, map_bytes - kEntriesOffset, MADV_HUGEPAGE);
   if (!why.empty()) {
     std::memset(entries, 0, entries_bytes);  // fault it all in now, not on the fast path
     auto* h = reinterpret_cast<Header*>(base);
     std::memset(h, 0, sizeof *h);
     h->version = kHeaderVersion;
-    h->entry_bytes = sizeof(FlowEntry);
+    h->entry_bytes = sizeof(Entry);
     h->slots = id.slots;
     h->capacity = id.capacity;
     h->workers = id.workers;
     h->worker = id.worker;
-    h->table_hash = table_hash_identity();
+    h->table_hash = table_hash_identity(kind);
     h->fanout_hash = fanout_hash_identity();
     h->entries_offset = kEntriesOffset;
     std::strncpy(h->boot_id, boot.c_str(), sizeof h->boot_id - 1);
     std::strncpy(h->layout, layout.c_str(), sizeof h->layout - 1);
-    __atomic_store_n(&h->magic, kMagic, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->magic, magic, __ATOMIC_RELEASE);
   }
   table.use_memory(m, map_bytes, entries);
   return why;
 }
+
+template std::string FlowFile::attach(const FlowFileIdentity&, FlowTable&);
+template std::string FlowFile::attach(const FlowFileIdentity&, FlowTable6&);
 
 }  // namespace las

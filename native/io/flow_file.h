@@ -28,9 +28,11 @@ class FlowFile {
   FlowFile(const FlowFile&) = delete;
   FlowFile& operator=(const FlowFile&) = delete;
 
-  // Maps the file for `id` and hands the mapping to `table`. Returns "" when the file holds a table
-  // to restore(), otherwise why it starts empty ("no table yet" for a new file).
-  std::string attach(const FlowFileIdentity& id, FlowTable& table);
+  // Maps the file for `id` and hands the mapping to `table` (a v4 FlowTable or a v6 FlowTable6, each
+  // in a file of its own). Returns "" when the file holds a table to restore(), otherwise why it
+  // starts empty ("no table yet" for a new file).
+  template <typename Entry>
+  std::string attach(const FlowFileIdentity& id, BasicFlowTable<Entry>& table);
 
   const std::string& path() const { return path_; }
 
@@ -41,5 +43,6 @@ class FlowFile {
 
 // "src@0:4 dst@4:4 ...": the entry's fields with offset and size, as the header records them.
 std::string flow_entry_layout();
+std::string flow_entry6_layout();  // the same for FlowEntry6
 
 }  // namespace las

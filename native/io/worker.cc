@@ -78,6 +78,14 @@ void Worker::apply_expiries(uint32_t budget) {
     state_.flows.erase(e);
     state_.counters.flows_expired.add(1);
   }
+  ExpireCommand6 cmd6;
+  for (uint32_t n = 0; n < budget && expiries6_.pop(cmd6); ++n) {
+    FlowEntry6* e = state_.flows6.find(cmd6.key, hash_flow6(cmd6.key, kFlowTableSeed));
+    if (!e || e->last_seen_ms != cmd6.last_seen_ms) continue;
+    WorkerState::on_erase6(&state_, *e);
+    state_.flows6.erase(e);
+    state_.counters.flows_expired.add(1);
+  }
 }
 
 // Between batches, on this thread: the shard, cursors and load are read by their only writer. On

@@ -34,6 +34,7 @@ class Worker {
   void set_fanout_program(const std::vector<sock_filter>& program) { if (rx_) rx_->set_fanout_program(program); }
   WorkerState& state() { return state_; }
   ExpireQueue& expiries() { return expiries_; }
+  ExpireQueue6& expiries6() { return expiries6_; }
   ExplainMailbox& explains() { return explains_; }
   TraceRing& trace_ring() { return trace_ring_; }
   // The trace set generation this worker has taken; older sets may be freed once all moved on.
@@ -102,6 +103,7 @@ class Worker {
   uint32_t last_idle_sweep_ms_ = 0;
   const Snapshot* snap_ = nullptr;
   ExpireQueue expiries_;
+  ExpireQueue6 expiries6_;
   ExplainMailbox explains_;
   const TraceSet* trace_ptr_ = nullptr;  // the set last taken, compared once per block
   TraceSet trace_{};                     // its copy: the worker never reads the shared one again

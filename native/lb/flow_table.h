@@ -108,6 +108,11 @@ inline uint32_t entry_check(const FlowEntry6& e) {
 }
 inline void seal(FlowEntry6& e) { e.check = entry_check(e); }
 
+// What restore() did with the entries an earlier process left (the same for both entry types).
+struct FlowRestored {
+  uint32_t kept = 0, torn = 0, duplicate = 0, refused = 0;
+};
+
 template <typename Entry>
 class BasicFlowTable {
  public:
@@ -135,9 +140,7 @@ class BasicFlowTable {
   // Picks up the entries an earlier process left in the memory: recounts them, and erases each one
   // that is torn (fails its check), a duplicate left by an interrupted erase, or refused by
   // keep(ctx, entry). In place, so an interruption here too leaves a table the next start can read.
-  struct Restored {
-    uint32_t kept = 0, torn = 0, duplicate = 0, refused = 0;
-  };
+  using Restored = FlowRestored;
   using KeepHook = bool (*)(void* ctx, const Entry& entry);
   Restored restore(KeepHook keep, void* ctx);
 

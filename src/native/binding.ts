@@ -53,6 +53,8 @@ export interface DataplaneOptions {
 /** What start() did with a worker's flow file: its table picked up (emptyBecause null) or not, and why. */
 export interface FlowFileReport {
   path: string;
+  worker: number;
+  family: 4 | 6;      // which of the worker's two tables (v4, v6) the file holds
   emptyBecause: string | null;
   kept: number;       // entries picked up
   torn: number;       // failed their check: the old process was killed while writing them
@@ -125,6 +127,12 @@ export interface Addon extends NativeContract {
   expireFlows(dataplaneId: number, worker: number, commands: Uint32Array): number;
   /** The clock of lastSeenMs/createdMs: CLOCK_MONOTONIC_COARSE in ms, truncated to 32 bits. */
   monotonicMs(): number;
+  /** The same views of each worker's v6 flow table (see FLOW_ENTRY6_LAYOUT). */
+  flowTableViews6(dataplaneId: number): { worker: number; slots: number; buffer: ArrayBuffer }[];
+  /** Queues v6 expiries: 11-word records [src x4, dst x4, sport << 16 | dport, proto, lastSeenMs], address words as read from the view. */
+  expireFlows6(dataplaneId: number, worker: number, commands: Uint32Array): number;
+  /** The 32-bit identity by which v6 flow entries name a server (a hash of its 16 address bytes). */
+  serverIdentity6(address: Uint8Array): number;
   /**
    * Clears capabilities from the effective, permitted, inheritable (and so ambient) sets of every
    * thread of the process, for good. keptBy: "tid (name)" of threads that block every signal and

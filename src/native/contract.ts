@@ -60,10 +60,28 @@ export const FLOW_ENTRY_FIELDS = {
   lastSeenMs: { offset: 20, bytes: 4 },
   createdMs: { offset: 24, bytes: 4 },
 } as const;
+/** Bytes per slot of the v6 flow table (one cache line). */
+export const FLOW_ENTRY6_BYTES = 64;
+/** The same fields in a v6 entry: src and dst are the 16 address bytes as on the wire; serverAddress is the server's identity. */
+export const FLOW_ENTRY6_FIELDS = {
+  src: { offset: 0, bytes: 16 },
+  dst: { offset: 16, bytes: 16 },
+  sport: { offset: 32, bytes: 2 },
+  dport: { offset: 34, bytes: 2 },
+  proto: { offset: 36, bytes: 1 },
+  used: { offset: 37, bytes: 1 },
+  tcpFlagsSeen: { offset: 38, bytes: 1 },
+  serverAddress: { offset: 40, bytes: 4 },
+  lastSeenMs: { offset: 44, bytes: 4 },
+  createdMs: { offset: 48, bytes: 4 },
+} as const;
 /** Byte offset of each field: what the table scanners index with. */
 export const FLOW_ENTRY_LAYOUT = Object.fromEntries(
   Object.entries(FLOW_ENTRY_FIELDS).map(([name, f]) => [name, f.offset]),
 ) as { readonly [K in keyof typeof FLOW_ENTRY_FIELDS]: (typeof FLOW_ENTRY_FIELDS)[K]['offset'] };
+export const FLOW_ENTRY6_LAYOUT = Object.fromEntries(
+  Object.entries(FLOW_ENTRY6_FIELDS).map(([name, f]) => [name, f.offset]),
+) as { readonly [K in keyof typeof FLOW_ENTRY6_FIELDS]: (typeof FLOW_ENTRY6_FIELDS)[K]['offset'] };
 /** tcpFlagsSeen bits: a bare SYN resets it to SYN; later packets add FIN, RST and ACK. */
 export const TCP_SEEN = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
@@ -76,6 +94,8 @@ export interface NativeContract {
   WORKER_COUNTERS: string[];
   FLOW_ENTRY_BYTES: number;
   FLOW_ENTRY_FIELDS: Record<string, { offset: number; bytes: number }>;
+  FLOW_ENTRY6_BYTES: number;
+  FLOW_ENTRY6_FIELDS: Record<string, { offset: number; bytes: number }>;
   TCP_FLAGS_SEEN: Record<string, number>;
 }
 
@@ -88,6 +108,8 @@ export const CONTRACT: NativeContract = {
   WORKER_COUNTERS: [...WORKER_COUNTERS],
   FLOW_ENTRY_BYTES,
   FLOW_ENTRY_FIELDS,
+  FLOW_ENTRY6_BYTES,
+  FLOW_ENTRY6_FIELDS,
   TCP_FLAGS_SEEN: TCP_SEEN,
 };
 

@@ -38,8 +38,8 @@ export async function flowFilePrefix(config: LasConfig, log: Logger): Promise<st
 }
 
 export function logFlowFiles(log: Logger, reports: FlowFileReport[]): void {
-  for (const [worker, r] of reports.entries()) {
-    const where = { worker, file: r.path };
+  for (const r of reports) {
+    const where = { worker: r.worker, family: r.family, file: r.path };
     if (r.emptyBecause === 'no table yet') log.info(where, 'flow table file created: the next start picks its flows up');
     else if (r.emptyBecause !== null) log.warn({ ...where, reason: r.emptyBecause }, `flow table starts empty: ${r.emptyBecause}`);
     else log.info({ ...where, kept: r.kept, refused: r.refused, torn: r.torn, duplicate: r.duplicate }, 'flow table picked up from the last run');

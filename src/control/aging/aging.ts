@@ -3,11 +3,14 @@
 import { Piscina } from 'piscina';
 import type { FlowTimeouts, ServiceConfig } from '../../config/types.js';
 import { ipv4ToInt } from '../ipv4.js';
+import { ipv6ToBytes } from '../ipv6.js';
+import { loadAddon } from '../../native/binding.js';
 import type { Logger } from '../logger.js';
 import type { AgeResult, AgeTask, ConnectionsTask, ListTask } from './aging-worker.js';
 import type { ConnectionCount } from './connections.js';
 import { PROTO_TCP, PROTO_UDP, timeoutsMs, type TimeoutsMs } from './policy.js';
 import type { FlowFilter, FlowListing } from './scan.js';
+import { wordsKey, type FlowFilter6 } from './scan6.js';
 
 const AGING_PERIOD_MS = 250;
 const MAX_COMMANDS_PER_PASS = 16_384; // a quarter of an I/O thread's expiry queue
@@ -23,9 +26,21 @@ export function sweepTargetMs(t: TimeoutsMs): number {
 
 export interface AgingTotals { passes: number; scanned: number; expired: number; refused: number; sweeps: number }
 
+const protoOf = (s: ServiceConfig) => (s.protocol === 'tcp' ? PROTO_TCP : PROTO_UDP);
+
 // The v4 flow table's filters: a v6 service's flows live in the v6 table (native/lb/flow_table.h).
 function flowFilters(services: ServiceConfig[]): FlowFilter[] {
-  return services.filter((s) => !s.vip.includes(':')).map((s) => ({ name: s.name, vip: ipv4ToInt(s.vip), port: s.port, proto: s.protocol === 'tcp' ? PROTO_TCP : PROTO_UDP }));
+  return services.filter((s) => !s.vip.includes(':')).map((s) => ({ name: s.name, vip: ipv4ToInt(s.vip), port: s.port, proto: protoOf(s) }));
+}
+
+// The v6 table's filters, with each server's identity (what its entries hold instead of the address).
+function flowFilters6(services: ServiceConfig[]): FlowFilter6[] {
+  const addon = loadAddon();
+  const identity = (address: string) => addon.serverIdentity6(new Uint8Array(ipv6ToBytes(address)));
+  return services.filter((s) => s.vip.includes(':')).map((s) => ({
+    name: s.name, vip: wordsKey(ipv6ToBytes(s.vip)), vipText: s.vip, port: s.port, proto: protoOf(s),
+    servers: [...s.servers, ...(s.sorryServer ? [s.sorryServer] : [])].map((r): [number, string] => [identity(r.address), r.address]),
+  }));
 }
 
 export class FlowAging {
@@ -64,7 +79,7 @@ export class FlowAging {
 
   list(services: ServiceConfig[], only: string | undefined, limit: number): Promise<FlowListing> {
     return this.pool.run({
-      kind: 'list', dataplaneId: this.dataplaneId, services: flowFilters(services), ...(only !== undefined ? { only } : {}),
+      kind: 'list', dataplaneId: this.dataplaneId, services: flowFilters(services), services6: flowFilters6(services), ...(only !== undefined ? { only } : {}),
       limit, timeouts: this.timeouts, idleBoundMs: this.idleBoundMs,
     }) as Promise<FlowListing>;
   }
@@ -76,7 +91,7 @@ export class FlowAging {
    */
   connections(services: ServiceConfig[]): Promise<ConnectionCount[]> {
     if (this.counting?.services === services) return this.counting.result;
-    const result = (this.pool.run({ kind: 'connections', dataplaneId: this.dataplaneId, services: flowFilters(services) }) as Promise<ConnectionCount[]>)
+    const result = (this.pool.run({ kind: 'connections', dataplaneId: this.dataplaneId, services: flowFilters(services), services6: flowFilters6(services) }) as Promise<ConnectionCount[]>)
       .finally(() => {
         if (this.counting?.result === result) this.counting = undefined;
       });

@@ -103,14 +103,15 @@ async function owners(lab: DrLab): Promise<Map<number, string>> {
   return out;
 }
 
-/** The daemon's log lines (pino JSON on stdout) with this message. */
-function logLines(lab: DrLab, msg: string): Record<string, unknown>[] {
-  return lab.daemonOutput().stdout.split('\n').filter((l) => l.includes(msg)).map((l) => JSON.parse(l) as Record<string, unknown>);
+/** The daemon's log lines (pino JSON on stdout) with this message; flow-file lines of one table family (v4 by default). */
+function logLines(lab: DrLab, msg: string, family = 4): Record<string, unknown>[] {
+  return lab.daemonOutput().stdout.split('\n').filter((l) => l.includes(msg)).map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.family === undefined || l.family === family);
 }
 
-/** Entries picked up, summed over the workers' files (one log line each). */
-function kept(lab: DrLab, workers: number): number {
-  const lines = logLines(lab, 'flow table picked up from the last run');
+/** Entries picked up, summed over the workers' files of one family (one log line each). */
+function kept(lab: DrLab, workers: number, family = 4): number {
+  const lines = logLines(lab, 'flow table picked up from the last run', family);
   assert.equal(lines.length, workers, lab.daemonOutput().stdout);
   return lines.reduce((sum, l) => sum + Number(l.kept), 0);
 }
@@ -121,13 +122,14 @@ function activeFlows(stats: unknown): number {
 }
 
 /** A lab whose flow files live in a directory of their own on tmpfs, removed afterwards. */
-async function withPersistLab(fn: (lab: DrLab, dir: string) => Promise<void>, workers = 1): Promise<void> {
+async function withPersistLab(fn: (lab: DrLab, dir: string) => Promise<void>, workers = 1, ipv6 = false): Promise<void> {
   const dir = await mkdtemp('/dev/shm/las-flows-');
   trackPath(dir);
   try {
     await withDrLab({
       servers: 3,
       service: { port: 0, scheduler: 'wrr' },   // every port of the VIP, the echo port included
+      ...(ipv6 ? { ipv6: { port: 0, scheduler: 'wrr' } } : {}),   // the same on the v6 VIP ("web6")
       config: { workers, flowTable: { capacity: 4096, persistDirectory: dir } },
     }, (lab) => fn(lab, dir));
   } finally {
@@ -136,8 +138,8 @@ async function withPersistLab(fn: (lab: DrLab, dir: string) => Promise<void>, wo
   }
 }
 
-async function openConnections(lab: DrLab): Promise<{ clients: EchoClients; all: number[]; before: Map<number, string> }> {
-  const child = lab.spawn('client', process.execPath, ['-e', ECHO_CLIENTS, lab.vip, String(ECHO_PORT), String(CONNECTIONS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function openConnections(lab: DrLab, vip = lab.vip): Promise<{ clients: EchoClients; all: number[]; before: Map<number, string> }> {
+  const child = lab.spawn('client', process.execPath, ['-e', ECHO_CLIENTS, vip, String(ECHO_PORT), String(CONNECTIONS)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const clients = new EchoClients(child);
   const all = [...Array(CONNECTIONS).keys()];
   await clients.progress('echoes on every connection', all, new Map(), ECHOES_BETWEEN_STEPS);
@@ -310,4 +312,47 @@ test('a second daemon on the same flow files refuses to start before it installs
     const result = await lab.runClient({ requests: 20, concurrency: 4, timeoutMs: 5000 });
     assert.equal(result.failed, 0, JSON.stringify(result.errors));
   });
+});
+
+// The v6 table lives in a file of its own (flows.<interface>.v6.<worker>) with the same checks.
+test('over IPv6: wrr over two workers, a weight change, then a restart and a kill -9: every established v6 connection stays on its server', TEST_OPTIONS, async () => {
+  await withPersistLab(async (lab) => {
+    const { clients, all, before } = await openConnections(lab, lab.vip6!);
+    try {
+      assert.equal(new Set(before.values()).size, 3, `spread: ${JSON.stringify([...before])}`);
+      const weights = [0, 0, 1];
+      const services = lab.config.services as { name: string; servers: { address: string }[] }[];
+      await lab.writeConfig({ ...lab.config, services: services.map((s) => (s.name !== 'web6' ? s : {
+        ...s, servers: lab.segment.servers.map((r, i) => ({ address: r.address6!, weight: weights[i] })),
+      })) });
+      await lab.admin('reload');
+      await clients.progress('echoes after the weight change', all, clients.counts(), ECHOES_BETWEEN_STEPS);
+      await assertOwners(lab, clients, before, 'after the weight change');
+
+      await lab.restart();
+      assert.equal(kept(lab, 2, 6), CONNECTIONS);
+      assert.equal(kept(lab, 2, 4), 0);
+      // `las flows` reads the picked-up v6 tables: each connection in v6 text, on its server.
+      const listing = await flows(lab, 'web6');
+      assert.equal(listing.total, CONNECTIONS, JSON.stringify(listing));
+      const byPort = new Map([...clients.ports()].map(([i, port]) => [port, i]));
+      for (const f of listing.flows) {
+        assert.match(f.client, /^\[fd77::[0-9a-f:]+\]:\d+$/);
+        const i = byPort.get(Number(f.client.slice(f.client.lastIndexOf(':') + 1)));
+        assert.ok(i !== undefined, `a flow of one of the connections: ${JSON.stringify(f)}`);
+        assert.equal(f.server, lab.segment.servers.find((r) => r.name === before.get(i))!.address6, JSON.stringify(f));
+      }
+      await clients.progress('echoes after the restart', all, clients.counts(), ECHOES_BETWEEN_STEPS);
+      await assertOwners(lab, clients, before, 'after the restart');
+
+      const exit = await lab.kill('SIGKILL');
+      assert.equal(exit.signal, 'SIGKILL');
+      await lab.startDaemon();
+      assert.equal(kept(lab, 2, 6), CONNECTIONS);
+      await clients.progress('echoes after kill -9 and a start', all, clients.counts(), ECHOES_BETWEEN_STEPS);
+      await assertOwners(lab, clients, before, 'after kill -9');
+    } finally {
+      clients.child.kill('SIGKILL');
+    }
+  }, 2, true);
 });

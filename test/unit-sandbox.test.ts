@@ -64,7 +64,8 @@ test('the daemon works inside the unit\'s file-system sandbox (read-only system,
       assert.deepEqual(await lab.kill('SIGTERM'), { code: 0, signal: null }, lab.daemonOutput().stderr);
       const left = (await lab.exec('dispatcher', 'tc', ['filter', 'show', 'dev', lab.segment.dispatcher.ifname, 'ingress'])).stdout;
       assert.doesNotMatch(left, /pref 4955/, 'the ingress drop was removed at exit');
-      assert.deepEqual(await readdir(flowDir), [`flows.${lab.segment.dispatcher.ifname}.0`], 'the flow table lives in its file');
+      const ifname = lab.segment.dispatcher.ifname;
+      assert.deepEqual((await readdir(flowDir)).sort(), [`flows.${ifname}.0`, `flows.${ifname}.v6.0`], 'the flow tables (v4, v6) live in their files');
     });
   } finally {
     await rm(flowDir, { recursive: true, force: true });

@@ -70,10 +70,9 @@ void check_decision(const Decision& d, const Prepared& pr, const uint8_t* in, co
       LAS_FUZZ_CHECK(std::memcmp(out + 6, w.egress_mac.bytes, 6) == 0, "source MAC is not the egress MAC");
       LAS_FUZZ_CHECK(std::memcmp(out + 12, in + 12, len - 12) == 0, "a forwarded frame changed beyond its MACs");
       LAS_FUZZ_CHECK(pr.service == d.service, "prepared service %d, decided %d", pr.service, d.service);
-      // The kernel's fanout must pick the worker that owns the flow (the ring shows at most one tag).
-      // The fanout program's v6 half belongs with the socket filter (the NDP/filter part of issue
-      // 11); until it is there, v6 frames are checked against the worker hash only.
-      if (vlan_tags(in, len) <= 1 && !pr.v6) {
+      // The kernel's fanout must pick the worker that owns the flow (the ring shows at most one tag),
+      // for a v6 flow as for a v4 one.
+      if (vlan_tags(in, len) <= 1) {
         BpfResult r = run_fanout_bpf(wd.fanout, in, len);
         LAS_FUZZ_CHECK(r.error.empty(), "fanout program: %s", r.error.c_str());
         uint32_t mine = fanout_hash(pr, snap);

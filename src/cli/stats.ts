@@ -66,12 +66,12 @@ export function formatStats(result: unknown): string {
 
   out.push(
     table(
-      ['worker', 'rx pkts', 'rx bytes', 'tx pkts', 'tx bytes', 'tx errors', 'arp replies', 'flows', 'ring drops', 'drops'],
+      ['worker', 'rx pkts', 'rx bytes', 'tx pkts', 'tx bytes', 'tx errors', 'arp replies', 'ndp adverts', 'flows', 'ring drops', 'drops'],
       workers.map((w, i) => {
         const drops = Object.entries(obj(w.drops)).filter(([, n]) => nonZero(n)).map(([reason, n]) => `${reason}=${count(n)}`);
-        return [String(i), count(w.rxPackets), count(w.rxBytes), count(w.txPackets), count(w.txBytes), count(w.txErrors), count(w.arpReplies), count(w.flowsActive), count(w.ringDrops), drops.join(' ') || '0'];
+        return [String(i), count(w.rxPackets), count(w.rxBytes), count(w.txPackets), count(w.txBytes), count(w.txErrors), count(w.arpReplies), count(w.ndpAdverts), count(w.flowsActive), count(w.ringDrops), drops.join(' ') || '0'];
       }),
-      [0, 9],
+      [0, 10],
     ),
   );
 

@@ -63,14 +63,17 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
     return info.Env().Undefined();
   }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return stats_to_js(info.Env(), dp_->stats()); }
-  // filters: Uint32Array of 9-word records [vip, port (-1 any), proto, client, clientMask, server,
-  // verdicts, reason (DROP_REASONS index, -1 any), sample]; empty: tracing off.
+  // filters: Uint32Array of 26-word records [vip, port (-1 any), proto, client, clientMask, server,
+  // verdicts, reason (DROP_REASONS index, -1 any), sample, family (0, 4 or 6), then four big-endian
+  // words each of vip6, client6, client6Mask, server6]; empty: tracing off.
   Napi::Value SetTrace(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "setTrace(filters: Uint32Array)");
     Napi::Uint32Array w = info[0].As<Napi::Uint32Array>();
+    constexpr size_t kWords = 26;
+    if (w.ElementLength() % kWords != 0) throw Napi::TypeError::New(env, "setTrace: 26 words per filter");
     std::vector<TraceFilter> filters;
-    for (size_t i = 0; i + 9 <= w.ElementLength(); i += 9) {
+    for (size_t i = 0; i + kWords <= w.ElementLength(); i += kWords) {
       TraceFilter f;
       f.vip = w[i];
       f.port = static_cast<int32_t>(w[i + 1]);
@@ -83,12 +86,17 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
       int32_t reason = static_cast<int32_t>(w[i + 7]);
       f.reason = reason >= 0 && reason < kDropReasonCount ? static_cast<DropReason>(reason) : DropReason::Count;
       f.sample = w[i + 8] ? w[i + 8] : 1;
+      f.family = static_cast<uint8_t>(w[i + 9] == 4 || w[i + 9] == 6 ? w[i + 9] : 0);
+      uint8_t* v6[] = {f.vip6, f.client6, f.client6_mask, f.server6};
+      for (size_t a = 0; a < 4; ++a)
+        for (size_t k = 0; k < 4; ++k) store_be32(v6[a] + 4 * k, w[i + 10 + 4 * a + k]);
+      for (int k = 0; k < 16; ++k) f.client6[k] &= f.client6_mask[k];
       filters.push_back(f);
     }
     guarded(env, [&] { dp_->set_trace(filters); });
     return env.Undefined();
   }
-  // {records: ArrayBuffer of 36-byte TraceRecords (native/io/trace.h), lost: per worker, in total}.
+  // {records: ArrayBuffer of 84-byte TraceRecords (native/io/trace.h), lost: per worker, in total}.
   Napi::Value DrainTrace(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t max = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : TraceRing::kCapacity;

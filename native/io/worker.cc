@@ -301,6 +301,11 @@ void Worker::trace(const tpacket3_hdr* pkt, const Snapshot& snap, const Prepared
     const ParsedFrame& p = pr->p;
     r.src = p.src;
     r.dst = p.dst;
+    if (p.kind == FrameKind::Ipv6) {
+      r.flags |= kTraceV6;
+      std::memcpy(r.src6, p.src6, 16);
+      std::memcpy(r.dst6, p.dst6, 16);
+    }
     r.proto = p.proto;
     if (p.has_ports) {
       r.sport = p.sport;
@@ -313,7 +318,10 @@ void Worker::trace(const tpacket3_hdr* pkt, const Snapshot& snap, const Prepared
     if (si >= 0) {
       const Service& svc = snap.services[si];
       r.service_port = svc.spec.port;
-      if (d.action == Action::Forward && d.server >= 0) r.server = svc.spec.servers[d.server].addr;
+      if (d.action == Action::Forward && d.server >= 0) {
+        r.server = svc.spec.servers[d.server].addr;
+        if (svc.spec.family == 6) std::memcpy(r.server6, svc.spec.servers[d.server].addr6, 16);
+      }
     }
     if (d.new_flow) r.flags |= kTraceNewFlow;
   }

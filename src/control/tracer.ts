@@ -3,10 +3,9 @@
 // every TRACE_POLL_MS and each record goes to the clients whose filter took it; when the last
 // client goes, the filter set is emptied and the fast path is back to its untraced loop.
 import type { Logger } from './logger.js';
-import { decodeTraceRecords, TRACE_RECORD_BYTES, type TraceEvent } from './trace-records.js';
-import { encodeTraceFilters, type TraceFilter } from './trace-filter.js';
-import { ipv4ToInt } from './ipv4.js';
-import { ipv6ToWords } from './ipv6.js';
+import { decodeTraceRecords, TRACE_MATCHED_OFFSET, TRACE_RECORD_BYTES, type RawTraceRecord, type TraceEvent } from './trace-records.js';
+import { encodeTraceFilters, NO_TRACE_FILTER, type TraceFilter } from './trace-filter.js';
+import { canonicalIPv6 } from '../config/addresses.js';
 
 /** The native limit (kMaxTraceFilters): one filter slot per client. */
 export const MAX_TRACE_CLIENTS = 4;
@@ -37,7 +36,7 @@ export interface TraceStatus {
 
 interface Client { filter: TraceFilter; sink: TraceSink; since: number; events: number; lost: number; pendingLost: number }
 
-const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1 };
+const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 };
 
 export class Tracer {
   private readonly slots: (Client | undefined)[] = new Array<Client | undefined>(MAX_TRACE_CLIENTS).fill(undefined);
@@ -105,8 +104,7 @@ export class Tracer {
   private install(dataplane: TraceDataplane): void {
     let last = -1;
     this.slots.forEach((c, i) => { if (c) last = i; });
-    const nothing: TraceFilter = { vip: 0, port: -1, proto: 0, client: 0, clientMask: 0, server: 0, verdicts: 0, reason: -1, sample: 1, text: '' };
-    dataplane.setTrace(encodeTraceFilters(this.slots.slice(0, last + 1).map((c) => c?.filter ?? nothing)));
+    dataplane.setTrace(encodeTraceFilters(this.slots.slice(0, last + 1).map((c) => c?.filter ?? NO_TRACE_FILTER)));
   }
 
   private poll(): void {
@@ -133,10 +131,10 @@ export class Tracer {
       const shown = Math.min(total, TRACE_EVENTS_PER_POLL);
       const records = clients.some((c) => c) ? decodeTraceRecords(drained.records.slice(0, shown * TRACE_RECORD_BYTES), this.deps.dropReasons, serviceName) : [];
       // Beyond the bound, or for a client that does not keep up: counted as lost by the traces whose
-      // filter took the record (offset 34: matched), never decoded.
+      // filter took the record, never decoded.
       const view = new DataView(drained.records);
       for (let k = 0; k < total; k++) {
-        const matched = view.getUint8(k * TRACE_RECORD_BYTES + 34);
+        const matched = view.getUint8(k * TRACE_RECORD_BYTES + TRACE_MATCHED_OFFSET);
         this.slots.forEach((c, i) => { if (c && matched & (1 << i) && (k >= shown || !clients[i])) c.pendingLost++; });
       }
       for (const { matched, raw, event } of records) {
@@ -163,24 +161,31 @@ export class Tracer {
     });
   }
 
-  private serviceNames(): (vip: number, port: number, proto: number) => string | undefined {
+  private serviceNames(): (vip: string, port: number, proto: number) => string | undefined {
     const byKey = new Map<string, string>();
-    // A v6 VIP as the fast path records it: its four words folded by XOR (native/packet/bytes.h fold_ipv6).
-    const vipKey = (vip: string) => (vip.includes(':') ? ipv6ToWords(vip).reduce((a, w) => (a ^ w) >>> 0, 0) : ipv4ToInt(vip));
+    // Records print v6 addresses in canonical form; the config keeps them so, made sure here.
+    const vipKey = (vip: string) => canonicalIPv6(vip) ?? vip;
     for (const s of this.deps.services()) byKey.set(`${vipKey(s.vip)}:${s.port}:${PROTO_NUMBERS[s.protocol] ?? 0}`, s.name);
     return (vip, port, proto) => byKey.get(`${vip}:${port}:${proto}`);
   }
 }
 
 /** The same test as the fast path's trace_matches(), on a decoded record. */
-export interface RawTraceFields { src: number; dst: number; dport: number; proto: number; action: number; reason: number; server: number }
-export function rawMatches(f: TraceFilter, r: RawTraceFields): boolean {
+export function rawMatches(f: TraceFilter, r: RawTraceRecord): boolean {
   if (!(f.verdicts & (1 << r.action))) return false;
+  if (f.family !== 0 && (f.family === 6) !== r.v6) return false;
   if (f.reason >= 0 && r.reason !== f.reason) return false;
   if (f.vip && r.dst !== f.vip) return false;
   if (f.port >= 0 && r.dport !== f.port) return false;
   if (f.proto && r.proto !== f.proto) return false;
   if (((r.src & f.clientMask) >>> 0) !== f.client) return false;
   if (f.server && r.server !== f.server) return false;
+  if (f.family === 6) {
+    const any = (w: readonly number[]) => w.every((x) => x === 0);
+    const same = (a: readonly number[], b: readonly number[]) => a.every((x, i) => x === b[i]);
+    if (!any(f.vip6) && !same(r.dst6, f.vip6)) return false;
+    if (!f.client6.every((c, i) => ((r.src6[i]! & f.client6Mask[i]!) >>> 0) === c)) return false;
+    if (!any(f.server6) && !same(r.server6, f.server6)) return false;
+  }
   return true;
 }

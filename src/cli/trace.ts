@@ -27,13 +27,13 @@ export function registerTrace(program: Command): void {
   withSocketOptions(program.command('trace'))
     .description('show the fast path\'s decisions live: time, worker, tuple, verdict, server and why (until Ctrl-C or --count)')
     .option('--service <name>', 'frames to this service\'s VIP, port and protocol')
-    .option('--vip <addr[:port]>', 'frames to this VIP (and port)')
-    .option('--client <addr[/len]>', 'frames from this client address or prefix')
-    .option('--server <addr>', 'frames forwarded to this real server')
+    .option('--vip <addr[:port]>', 'frames to this VIP (and port); IPv6: 2001:db8::100 or [2001:db8::100]:80')
+    .option('--client <addr[/len]>', 'frames from this client address or prefix (IPv4 or IPv6)')
+    .option('--server <addr>', 'frames forwarded to this real server (IPv4 or IPv6)')
     .option('--drops', 'only dropped frames (with their reason)')
     .option('--reason <reason>', 'only frames dropped for this reason (no_service, no_server, fragment, truncated_ip, ... see las stats)')
     .option('--verdict <verdict>', `only this verdict: ${TRACE_VERDICTS.join(', ')}`)
-    .option('--protocol <proto>', 'tcp, udp or icmp')
+    .option('--protocol <proto>', 'tcp, udp, icmp or icmpv6')
     .option('--sample <n>', 'show 1 in n matching decisions (per worker); default every one', wholeNumber(MAX_TRACE_SAMPLE))
     .option('-n, --count <n>', 'stop after n decisions', wholeNumber(Number.MAX_SAFE_INTEGER))
     .option('--json', 'one JSON object per line')
@@ -44,12 +44,15 @@ export function registerTrace(program: Command): void {
         'sudo las trace --client 198.51.100.0/24 --drops  # drops, with the reason',
         'sudo las trace --vip 10.0.0.100:80 --count 20    # 20 decisions, one port',
         'sudo las trace --service web --server 10.0.0.11  # what goes to a server',
+        'sudo las trace --vip [2001:db8::100]:80 --client 2001:db8:7::/48  # IPv6',
         'sudo las trace --reason no_service --sample 100  # 1 in 100 such drops',
         'sudo las trace --json -n 1000 | jq -r .reason | sort | uniq -c',
         '',
         'Output (the kernel\'s receive time, UTC; worker; tuple; verdict; server; why):',
         '  10:31:02.123456 w0 tcp 198.51.100.7:40112 > 10.0.0.100:80',
         '    forward 10.0.0.11 new flow [web]     (printed on one line)',
+        '  10:31:02.123500 w0 tcp [2001:db8:7::9]:40112 > [2001:db8::100]:80',
+        '    forward 2001:db8::11 new flow [web6]',
         '  10:31:02.124020 w1 tcp 198.51.100.7:40113 > 10.0.0.100:81 drop no_service',
         'Why a frame went: "new flow" (the scheduler chose), "flow table" (its',
         'entry), "icmp error" (to the server of the quoted flow). A trace costs',

@@ -204,8 +204,15 @@ void Worker::process_frames(tpacket_block_desc* block, const Snapshot& snap, uin
   c.batches.add(1);
 }
 
-// A standby forwards nothing and answers no ARP: each frame is counted, as standby_arp (an ARP
-// frame for a VIP, which the socket filter let in) or standby (VIP traffic), and left alone.
+// A standby forwards nothing and answers no ARP or NDP: each frame is counted, as standby_arp (an
+// ARP frame or a Neighbor Solicitation for a VIP, which the socket filter let in) or standby (VIP
+// traffic), and left alone.
+static bool neighbour_request(const ParsedFrame& p, const uint8_t* frame) {
+  if (p.kind == FrameKind::Arp) return true;
+  return p.kind == FrameKind::Ipv6 && p.proto == kProtoIcmpv6 && p.l4_offset < p.ip_end &&
+         frame[p.l4_offset] == ndp::kNeighborSolicit;
+}
+
 void Worker::ignore_block(tpacket_block_desc* block) {
   WorkerCounters& c = state_.counters;
   const uint32_t n = block->hdr.bh1.num_pkts;
@@ -213,8 +220,9 @@ void Worker::ignore_block(tpacket_block_desc* block) {
   for (uint32_t k = 0; k < n; ++k) {
     c.rx_packets.add(1);
     c.rx_bytes.add(pkt->tp_len);
-    ParsedFrame p = parse_frame(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_mac, pkt->tp_snaplen);
-    c.drop(p.kind == FrameKind::Arp ? DropReason::StandbyArp : DropReason::Standby);
+    const uint8_t* frame = reinterpret_cast<uint8_t*>(pkt) + pkt->tp_mac;
+    ParsedFrame p = parse_frame(frame, pkt->tp_snaplen);
+    c.drop(neighbour_request(p, frame) ? DropReason::StandbyArp : DropReason::Standby);
     pkt = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<uint8_t*>(pkt) + pkt->tp_next_offset);
   }
   c.batches.add(1);

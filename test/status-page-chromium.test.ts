@@ -3,6 +3,7 @@
 // the rates move, and every counter the page shows lies between two `las stats --json` read before
 // and after it; states and weights are those of `las status --json`, also after a drain; each checked
 // server shows its last health checks, and one that stops answering shows as down. The screenshot is kept in a directory the test prints.
+// The lab is dual stack: the v6 service's VIP shows as [addr]:port and its v6 servers have their rows.
 import assert from 'node:assert/strict';
 import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -107,7 +108,7 @@ test('status page in Chromium: live rates, counters within two las stats reads, 
 }, async () => {
   const out = await mkdtemp(join(tmpdir(), 'las-status-page-'));
   console.log(`# status page screenshot: ${out}/status-page.png`);
-  await withDrLab({ servers: 3, startDaemon: false }, async (lab) => {
+  await withDrLab({ servers: 3, startDaemon: false, ipv6: true }, async (lab) => {
     await startWith(lab, { healthCheck: { type: 'tcp', interval: 0.5, timeout: 0.4 } });
     const browser = await chromiumInNs(lab.segment.dispatcher.ns, lab.dir);
     // Traffic until the checks are done: batches of real HTTP requests, bounded in count and time.
@@ -146,8 +147,17 @@ test('status page in Chromium: live rates, counters within two las stats reads, 
       const okChecks = await page.$$eval('[data-service="web"] .checks .ok', (nodes) => nodes.map((n) => n.getAttribute('title') ?? ''));
       assert.ok(okChecks.every((t) => / ok in [\d.]+ ms: tcp /.test(t)), okChecks.join('\n'));
 
+      // The v6 service: a few requests over IPv6, then its header, rows and counters as for v4.
+      const v6 = await lab.runClient({ ipv6: true, requests: 10, concurrency: 2 });
+      assert.equal(v6.failed, 0, JSON.stringify(v6));
+      const heading = await page.$eval('[data-service="web6"] h2 small', (n) => n.textContent ?? '');
+      assert.ok(heading.startsWith(`[${lab.vip6!}]:80/tcp · `), heading);
+      const rows6 = await page.$$eval('[data-service="web6"] [data-server]', (nodes) => nodes.map((n) => n.getAttribute('data-server')));
+      assert.deepEqual(rows6, lab.segment.servers.map((r) => r.address6!));
+
       const shown = await consistentRead(lab, page);
       assert.ok(BigInt(shown['web packets']!) > 0n);
+      assert.ok(BigInt(shown['web6 packets']!) > 0n, 'the v6 requests show on the page');
 
       // A drain reaches the page: state and weight as `las status` says.
       const drained = lab.segment.servers[0]!.address;

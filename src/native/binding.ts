@@ -86,7 +86,7 @@ export interface NativeDataplane {
   setTrace(filters: Uint32Array): void;
   /** What the workers' trace rings hold (36-byte records, src/control/trace-records.ts); lost per worker. */
   drainTrace(maxPerWorker?: number): { records: ArrayBuffer; lost: number[] };
-  /** HA role: false = standby (VIP frames and ARP counted as standby/standby_arp, nothing sent). */
+  /** HA role: false = standby (VIP frames, and ARP or NS for a VIP, counted as standby/standby_arp; nothing sent). */
   setActive(active: boolean): void;
   /** One gratuitous ARP for every VIP now. */
   announce(): void;

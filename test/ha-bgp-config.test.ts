@@ -36,7 +36,7 @@ describe('ha.bgp config', () => {
     assert.equal(ok(base()).ha.bgp, undefined);
     const ha = ok(base({ mode: 'bgp', bgp: BGP })).ha;
     assert.equal(ha.mode, 'bgp');
-    assert.deepEqual(ha.bgp, { speaker: 'bird', speakerPath: 'bird', controlPath: 'birdc', holdTime: 9, ...BGP });
+    assert.deepEqual(ha.bgp, { speaker: 'bird', speakerPath: 'bird', controlPath: 'birdc', holdTime: 9, listenPort: 1179, ...BGP });
   });
 
   it('errors name the field and say what to write', () => {
@@ -48,6 +48,23 @@ describe('ha.bgp config', () => {
     assert.deepEqual(bad.map((e) => e.path).sort(), ['ha.bgp.holdTime', 'ha.bgp.localAsn', 'ha.bgp.peers', 'ha.bgp.speaker', 'ha.mode']);
     assert.match(bad.find((e) => e.path === 'ha.bgp.peers')!.message, /is empty; list the routers/);
     assert.match(errors(base({ mode: 'bgp', bgp: { ...BGP, peers: [{ address: '10.84.0.1' }] } }))[0]!.message, /router's AS number/);
+  });
+
+  it('an IPv6 VIP is refused in bgp mode, naming the service\'s vip and why; accepted without ha', () => {
+    const v6 = { name: 'web6', vip: '2001:db8:86::100', port: 80, servers: [{ address: '2001:db8:84::11', mac: '02:00:00:00:00:11' }] };
+    const withV6 = (ha?: unknown) => ({ ...base(ha), services: [...base().services, v6] });
+    assert.equal(ok(withV6()).services.length, 3);
+    const refused = errors(withV6({ mode: 'bgp', bgp: BGP }));
+    assert.deepEqual(refused.map((e) => e.path), ['services[2].vip']);
+    assert.match(refused[0]!.message, /"2001:db8:86::100" is IPv6, but ha.mode "bgp" announces IPv4 VIPs only .*give this service an IPv4 VIP, or run IPv6 services with ha.mode "vrrp" or "none"/);
+    assert.equal(ok(withV6({ mode: 'vrrp' })).services.length, 3);
+  });
+
+  it('BIRD listens on 1179 unless told: no CAP_NET_BIND_SERVICE needed; a bad port is named', () => {
+    assert.equal(ok(base({ mode: 'bgp', bgp: { ...BGP, listenPort: 179 } })).ha.bgp?.listenPort, 179);
+    const bad = errors(base({ mode: 'bgp', bgp: { ...BGP, listenPort: 0 } }));
+    assert.deepEqual(bad.map((e) => e.path), ['ha.bgp.listenPort']);
+    assert.match(bad[0]!.message, /CAP_NET_BIND_SERVICE/);
   });
 
   it('a change of ha.mode or ha.bgp needs a restart', () => {

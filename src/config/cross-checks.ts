@@ -9,6 +9,7 @@ import { canonicalIPv6, hostPort } from './addresses.js';
 import { BPF_MAX_INSNS, fanoutProgramLength, MAX_RX_BLOCK_COUNT, MAX_RX_RING_FRAMES, MAX_VIPS, MAX_WORKERS, RX_NOMINAL_FRAME, type FanoutService } from './limits.js';
 import { describeUnsafe, findUnsafe, printable } from './printable.js';
 import { describe } from './quote.js';
+import { bgpV6VipErrors } from './ha-bgp.js';
 
 type Raw = Record<string, unknown>;
 const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -38,6 +39,8 @@ export function crossCheck(raw: unknown): ConfigError[] {
   if (isRecord(raw.ha) && raw.ha.mode === 'bgp' && raw.ha.bgp === undefined) {
     add('ha.bgp', 'missing; "mode": "bgp" announces the VIPs by BGP and needs e.g. "bgp": { "localAddress": "10.81.0.2", "localAsn": 65001, "peers": [{ "address": "10.81.0.1", "asn": 65000 }] }');
   }
+
+  bgpV6VipErrors(raw, add);
 
   if (!Array.isArray(raw.services)) return errors;
   if (isInt(workers, 2, MAX_WORKERS)) fanoutSize(raw.services, workers, add);

@@ -21,7 +21,7 @@ export const KEYS = {
   sorryServer: ['address', 'mac'],
   server: ['address', 'mac', 'weight', 'healthCheck'],
   healthCheck: ['type', 'port', 'path', 'expectStatus', 'command', 'interval', 'timeout', 'rise', 'fall', 'flapWindow', 'flapThreshold'],
-  haBgp: ['speaker', 'speakerPath', 'controlPath', 'localAddress', 'localAsn', 'peers', 'holdTime'],
+  haBgp: ['speaker', 'speakerPath', 'controlPath', 'localAddress', 'localAsn', 'peers', 'holdTime', 'listenPort'],
   haBgpPeer: ['address', 'asn'],
 } as const;
 export type ObjectKind = keyof typeof KEYS;

@@ -4,6 +4,8 @@
 // its TCP sessions close and every router withdraws this dispatcher's routes at once. A dead
 // machine is left to the BGP hold timer. A change of the set rewrites one include file and runs
 // `birdc configure` (BIRD reconfigures the static protocol in place: the sessions stay up).
+// BIRD opens its sessions itself (to the peer's port 179, from an ephemeral port) and listens only on
+// ha.bgp.listenPort, 1179 by default: so it needs no capability at all (docs/hardening.md).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +27,7 @@ function birdConfig(bgp: BgpConfig, routesFile: string): string {
   const keepalive = Math.max(1, Math.floor(bgp.holdTime / 3));
   const peers = bgp.peers.map((peer, i) => `
 protocol bgp ${PROTOCOL(i)} {
-  local ${bgp.localAddress} as ${bgp.localAsn};
+  local ${bgp.localAddress} port ${bgp.listenPort} as ${bgp.localAsn};   # connects out to the peer's 179
   neighbor ${peer.address} as ${peer.asn};
   hold time ${bgp.holdTime}; keepalive time ${keepalive};
   connect delay time 1; connect retry time 2; error wait time 1, 10;

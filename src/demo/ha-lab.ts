@@ -25,6 +25,7 @@ export interface BgpLabOptions {
   /** Extra `ha.bgp` keys (or a replacement `ha`) per dispatcher index. */
   ha?: (index: number, lab: BgpEcmp) => Record<string, unknown>;
   start?: boolean;                     // start every daemon (default true)
+  daemonPrefix?: string[];             // a command each daemon runs under (setpriv as a non-root user)
 }
 
 export interface Dispatcher {
@@ -95,7 +96,7 @@ export async function withBgpLab<T>(opts: BgpLabOptions, fn: (lab: BgpLab) => Pr
           return d;
         },
         async start() {
-          daemons[i] = await startDaemon({ ns: host.ns, configPath, adminSocket });
+          daemons[i] = await startDaemon({ ns: host.ns, configPath, adminSocket, ...(opts.daemonPrefix ? { prefix: opts.daemonPrefix } : {}) });
           return daemons[i]!;
         },
         async newFlows() {

@@ -65,7 +65,9 @@ export class BirdSpeaker {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await this.writeRoutes(set);
     await writeFile(this.configFile, birdConfig(this.bgp, this.routesFile));
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', this.bgp.speakerPath, '-f', '-c', this.configFile, '-s', this.controlSocket],
+    // Above 1023 BIRD needs no capability: it gets none of the daemon's (CAP_NET_ADMIN, ambient).
+    const dropCaps = this.bgp.listenPort >= 1024 ? ['--inh-caps=-all', '--ambient-caps=-all'] : [];
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', ...dropCaps, '--', this.bgp.speakerPath, '-f', '-c', this.configFile, '-s', this.controlSocket],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     let stderr = '';

@@ -45,12 +45,13 @@ describe('example Prometheus alerting rules', () => {
 
   it('name only metrics a running daemon exports', { timeout: 90_000, skip: needsRoot('network namespaces') }, async () => {
     await withDrLab({ servers: 2, startDaemon: false }, async (lab) => {
-      await startWith(lab, { healthCheck: { type: 'tcp', interval: 0.5, timeout: 0.4 } });
+      // ha.mode "vrrp": las_ha_active, which the HA rules read, exists only there; the rest is the same.
+      await startWith(lab, { healthCheck: { type: 'tcp', interval: 0.5, timeout: 0.4 } }, { ha: { mode: 'vrrp' } });
       // Histogram buckets appear once a check has been timed; per-worker counters once the fast path runs.
       let names = new Set<string>();
       await waitFor('a check-duration sample and the per-worker counters', async () => {
         names = new Set(samples(await scrape(lab)).map((s) => s.name));
-        return names.has('las_health_check_duration_seconds_bucket') && names.has('las_ring_drops_total');
+        return names.has('las_health_check_duration_seconds_bucket') && names.has('las_ring_drops_total') && names.has('las_ha_active');
       }, 20_000, () => [...names].filter((n) => n.startsWith('las_')));
       const used = rules.flatMap((r) => metricNames(r.expr).map((name) => ({ alert: r.alert, name })));
       assert.ok(used.length >= rules.length - 1, 'rules without LAS metrics');

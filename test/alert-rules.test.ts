@@ -53,10 +53,31 @@ describe('example Prometheus alerting rules', () => {
         names = new Set(samples(await scrape(lab)).map((s) => s.name));
         return names.has('las_health_check_duration_seconds_bucket') && names.has('las_ring_drops_total') && names.has('las_ha_active');
       }, 20_000, () => [...names].filter((n) => n.startsWith('las_')));
-      const used = rules.flatMap((r) => metricNames(r.expr).map((name) => ({ alert: r.alert, name })));
-      assert.ok(used.length >= rules.length - 1, 'rules without LAS metrics');
+      const all = rules.flatMap((r) => metricNames(r.expr).map((name) => ({ alert: r.alert, name })));
+      assert.ok(all.length >= rules.length - 1, 'rules without LAS metrics');
+      const used = all.filter((u) => !u.name.startsWith('las_bgp_'));   // bgp mode's: the next test
       const missing = used.filter((u) => !names.has(u.name));
       assert.deepEqual(missing, [], `metrics the rules use but /metrics lacks; exported: ${[...names].filter((n) => n.startsWith('las_')).join(' ')}`);
+    });
+  });
+
+  it('name only las_bgp_* metrics a daemon in ha.mode "bgp" exports', { timeout: 120_000, skip: needsRoot('network namespaces and BIRD') }, async () => {
+    await ensureCommand('bird', 'bird2');
+    const used = rules.flatMap((r) => metricNames(r.expr).filter((n) => n.startsWith('las_bgp_')).map((name) => ({ alert: r.alert, name })));
+    assert.ok(used.length >= 3, `rules on las_bgp_*: ${JSON.stringify(used)}`);
+    await withDrLab({ servers: 2, startDaemon: false }, async (lab) => {
+      // A peer where no BGP speaker runs (the client): the session stays down, and is exported as 0.
+      const ha = { mode: 'bgp', bgp: { localAddress: lab.segment.dispatcher.address, localAsn: 65001, peers: [{ address: lab.segment.client.address, asn: 65000 }] } };
+      await startWith(lab, {}, { ha });
+      let values = new Map<string, number>();
+      await waitFor('the BGP gauges, the peer polled once', async () => {
+        values = new Map(samples(await scrape(lab)).filter((s) => s.name.startsWith('las_bgp_')).map((s) => [s.name, s.value]));
+        return values.has('las_bgp_peer_established');
+      }, 20_000, () => [...values]);
+      assert.deepEqual(used.filter((u) => !values.has(u.name)), [], `exported: ${JSON.stringify([...values])}`);
+      assert.equal(values.get('las_bgp_speaker_up'), 1);
+      assert.equal(values.get('las_bgp_peer_established'), 0);
+      assert.equal(values.get('las_bgp_drained'), 0);
     });
   });
 

@@ -121,6 +121,7 @@ class Daemon implements DaemonControl {
           reloads: () => this.reloader.counts,
           healthDurations: this.checkDurations,
           ...(config.ha.mode === 'vrrp' ? { haActive: () => this.haRole?.active } : {}),
+          ...(config.ha.mode === 'bgp' ? { bgp: () => this.announcer?.status() } : {}),
         }), {}, (error) => log.error({ err: error }, 'the metrics listener thread failed: no metrics until a restart'), this.statusPage());
       }
       if (config.ingressDrop === 'tc') {

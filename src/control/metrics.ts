@@ -12,6 +12,8 @@ import { SERVER_STATES, serverState, type ServiceStatus } from './status.js';
 import { METRICS_LIMITS, type MainMessage, type MetricsLimits, type RenderWhat, type WorkerMessage } from './metrics-limits.js';
 import { HISTORY_INTERVAL_MS, type RatePoint } from './status-history.js';
 
+import type { AnnouncerStatus } from './ha/bgp-announcer.js';
+import { bgpGauges } from './ha/bgp-metrics.js';
 export { METRICS_LIMITS } from './metrics-limits.js';
 
 export interface MetricsSource {
@@ -26,6 +28,8 @@ export interface MetricsSource {
   buildInfo?: BuildInfo;        // tests only; else this process's
   /** HA role (ha.mode "vrrp"): true while active; absent: not exported. */
   haActive?: () => boolean | undefined;
+  /** ha.mode "bgp": what the announcer says (undefined before it started); absent: not exported. */
+  bgp?: () => AnnouncerStatus | undefined;
 }
 
 
@@ -150,6 +154,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
       if (active !== undefined) set({}, active ? 1 : 0);
     });
   }
+  if (source.bgp) bgpGauges(gauge, source.bgp);
   gauge('las_build_info', 'Always 1; the labels say which LAS, Node and addon this daemon runs', Object.keys(info), (set) => set({ ...info }, 1));
   return registry;
 }

@@ -11,7 +11,7 @@ import { EXPECTED_METRICS } from './support/control.js';
 const worker: WorkerCounters = {
   rxPackets: 10n, rxBytes: 1000n, txPackets: 9n, txBytes: 900n, txErrors: 0n, arpReplies: 1n, ndpAdverts: 0n, passed: 1n, batches: 3n,
   gsoFrames: 2n, txSyscalls: 3n, wrongWorker: 0n,
-  flowsActive: 4n, flowTableFull: 2n, flowsExpired: 5n, ringPackets: 10n, ringDrops: 7n, drops: { no_server: 3n, oversize: 1n },
+  flowsActive: 4n, flowTableFull: 2n, flowsExpired: 5n, ringPackets: 10n, ringDrops: 7n, secondChance: 0n, drops: { no_server: 3n, oversize: 1n },
 };
 const stats: DataplaneStats = {
   workers: [worker],

@@ -54,7 +54,8 @@ class DataplaneWrap : public Napi::ObjectWrap<DataplaneWrap> {
   }
   Napi::Value SetSnapshot(const Napi::CallbackInfo& info) {
     std::vector<ServiceSpec> services = snapshot_from_js(info.Env(), info[0]);
-    guarded(info.Env(), [&] { dp_->publish(std::move(services)); });
+    uint32_t second_chance_ms = second_chance_from_js(info.Env(), info[0]);
+    guarded(info.Env(), [&] { dp_->publish(std::move(services), second_chance_ms); });
     return info.Env().Undefined();
   }
   Napi::Value SetFilter(const Napi::CallbackInfo& info) {

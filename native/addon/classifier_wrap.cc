@@ -38,14 +38,21 @@ class ClassifierWrap : public Napi::ObjectWrap<ClassifierWrap> {
   }
 
  private:
-  void install(std::vector<ServiceSpec> services) {
-    snap_.reset(new Snapshot(std::move(services), 1, ++generation_));
+  // now_ms: the flow clock of the swap, where a second-chance window (secondChanceMs) starts.
+  void install(std::vector<ServiceSpec> services, uint32_t second_chance_ms = 0, uint32_t now_ms = 0) {
+    std::unique_ptr<Snapshot> next(new Snapshot(std::move(services), 1, ++generation_));
+    if (snap_) next->keep_previous(*snap_, now_ms, second_chance_ms);
+    snap_ = std::move(next);
     state_->adopt(*snap_);
   }
 
+  // setSnapshot(snapshot, nowMs?)
   Napi::Value SetSnapshot(const Napi::CallbackInfo& info) {
-    install(snapshot_from_js(info.Env(), info[0]));
-    return info.Env().Undefined();
+    Napi::Env env = info.Env();
+    std::vector<ServiceSpec> services = snapshot_from_js(env, info[0]);
+    uint32_t now = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+    install(std::move(services), second_chance_from_js(env, info[0]), now);
+    return env.Undefined();
   }
 
   Napi::Value Classify(const Napi::CallbackInfo& info) {

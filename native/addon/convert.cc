@@ -204,6 +204,13 @@ std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& valu
   return out;
 }
 
+uint32_t second_chance_from_js(Napi::Env env, const Napi::Value& value) {
+  Napi::Value v = value.As<Napi::Object>().Get("secondChanceMs");
+  if (v.IsUndefined()) return 0;
+  // At most 24 days: the window is compared as a signed difference of the 32-bit flow clock.
+  return uint_field(env, value.As<Napi::Object>(), "secondChanceMs", "snapshot", (1u << 31) - 1);
+}
+
 DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value) {
   if (!value.IsObject()) throw Napi::TypeError::New(env, "options must be an object");
   Napi::Object o = value.As<Napi::Object>();

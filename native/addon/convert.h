@@ -26,6 +26,8 @@ Mac parse_mac(Napi::Env env, const std::string& text, const std::string& field);
 std::string format_mac(const Mac& mac);
 
 std::vector<ServiceSpec> snapshot_from_js(Napi::Env env, const Napi::Value& value);
+// The snapshot's optional secondChanceMs (ha.secondChance.window in ms), 0 when absent.
+uint32_t second_chance_from_js(Napi::Env env, const Napi::Value& value);
 DataplaneConfig options_from_js(Napi::Env env, const Napi::Value& value);
 std::vector<sock_filter> filter_from_js(Napi::Env env, const Napi::Value& value, const std::string& field);
 Napi::Object stats_to_js(Napi::Env env, const DataplaneStats& stats);

@@ -307,6 +307,16 @@ Decision decide_flow(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerS
         server = stateless_server(svc, key, server);
       }
     }
+    // Second chance: a TCP packet other than a SYN with no live entry belongs to a connection placed
+    // before the service's servers changed, on another dispatcher (its route moved here) or by this
+    // one (its entry expired); the table before the change names its server. A SYN takes the new one.
+    if (p.proto == kProtoTcp && (p.tcp_flags & kTcpSyn) == 0 && svc.previous_active(now_ms)) {
+      int previous = svc.previous_choice(key, now_ms);
+      if (previous >= 0 && previous != server) {
+        server = previous;
+        w.counters.second_chance.add(1);
+      }
+    }
     if (e) {
       e->server_addr = svc.spec.servers[server].addr;
       e->created_ms = now_ms;

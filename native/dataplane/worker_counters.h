@@ -24,7 +24,8 @@ namespace las {
   X(flows_expired, "flowsExpired")                                                                    \
   X(flow_table_full, "flowTableFull")                                                                 \
   X(ring_packets, "ringPackets")                                                                      \
-  X(ring_drops, "ringDrops")
+  X(ring_drops, "ringDrops")                                                                          \
+  X(second_chance, "secondChance") /* packets sent by the previous table (ha.secondChance) */
 
 constexpr const char* kWorkerCounterNames[] = {
 #define LAS_NAME(field, name) name,

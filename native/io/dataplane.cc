@@ -293,10 +293,11 @@ void Dataplane::solicited_groups(const std::vector<std::array<uint8_t, 16>>& vip
   }
 }
 
-void Dataplane::publish(std::vector<ServiceSpec> services) {
+void Dataplane::publish(std::vector<ServiceSpec> services, uint32_t second_chance_ms) {
   std::lock_guard<std::mutex> lock(control_);
   // The expensive part (Maglev tables) is built here, off the fast path.
   std::unique_ptr<Snapshot> next(new Snapshot(std::move(services), cfg_.workers, next_generation_++));
+  next->keep_previous(*owned_current_, monotonic_ms(), second_chance_ms);
   // The fanout follows the new services' flow keys from here on (a frame between the two swaps may
   // meet a worker that does not own it: counted as wrong_worker, forwarded all the same).
   if (running_.load() && cfg_.workers > 1) workers_[0]->set_fanout_program(fanout_program(*next));

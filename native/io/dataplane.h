@@ -107,7 +107,9 @@ class Dataplane {
 
   void start();  // opens every socket first, so a bad interface or missing privilege throws here
   void stop();
-  void publish(std::vector<ServiceSpec> services);
+  // second_chance_ms: how long each service whose placement changes keeps its previous table
+  // (Snapshot::keep_previous); 0 = off.
+  void publish(std::vector<ServiceSpec> services, uint32_t second_chance_ms = 0);
   void set_filter(std::vector<sock_filter> filter);
   // The HA role: a standby keeps sockets, filter, tables and workers but forwards nothing and answers
   // no ARP. The I/O threads read it once per block (relaxed), so a change takes effect between blocks.

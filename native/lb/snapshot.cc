@@ -144,6 +144,53 @@ int Snapshot::fragment_service(uint8_t family, uint32_t vip, const uint8_t* vip6
   return found;
 }
 
+int Service::previous_choice(const FlowKeyFields& key, uint32_t now_ms) const {
+  if (!previous_active(now_ms)) return -1;
+  int64_t pos = scheduler_of(spec.scheduler).position(*this, key, 0);
+  if (pos < 0 || static_cast<size_t>(pos) >= previous.size()) return -1;
+  uint16_t s = previous[pos];
+  if (s == kNoServer || static_cast<int>(s) == sorry_index) return -1;
+  if (!spec.servers[s].up && spec.reschedule_when_down) return -1;
+  return s;
+}
+
+// A table of `from`'s server indexes as indexes of `to`'s servers (same addresses), kNoServer for
+// a server `to` no longer has.
+static std::vector<uint16_t> translate(const std::vector<uint16_t>& table, const Service& from, const Service& to) {
+  std::vector<int> map(from.spec.servers.size());
+  for (size_t i = 0; i < map.size(); ++i) map[i] = to.server_index(from.spec.servers[i].addr);
+  std::vector<uint16_t> out(table.size());
+  for (size_t i = 0; i < table.size(); ++i) {
+    uint16_t s = table[i];
+    out[i] = s < map.size() && map[s] >= 0 ? static_cast<uint16_t>(map[s]) : kNoServer;
+  }
+  return out;
+}
+
+void Snapshot::keep_previous(const Snapshot& before, uint32_t now_ms, uint32_t window_ms) {
+  if (window_ms == 0) return;
+  for (Service& svc : services) {
+    if (!scheduler_of(svc.spec.scheduler).stateless) continue;
+    int bi = before.lookup(svc.spec.vip, svc.spec.port, svc.spec.proto);
+    if (bi < 0) continue;
+    const Service& old = before.services[bi];
+    // Another key or table size hashes flows to other slots: the old table says nothing about them.
+    if (old.spec.scheduler != svc.spec.scheduler || old.spec.flow_key != svc.spec.flow_key || old.table.size() != svc.table.size())
+      continue;
+    std::vector<uint16_t> was = translate(old.table, old, svc);
+    if (was != svc.table) {
+      svc.previous = std::move(was);
+      svc.previous_from_ms = now_ms;
+    } else if (old.previous_active(now_ms)) {
+      svc.previous = translate(old.previous, old, svc);
+      svc.previous_from_ms = old.previous_from_ms;
+    } else {
+      continue;
+    }
+    svc.previous_window_ms = window_ms;
+  }
+}
+
 bool Snapshot::is_vip(uint32_t vip) const { return std::binary_search(vips.begin(), vips.end(), vip); }
 
 }  // namespace las

@@ -82,7 +82,23 @@ struct Service {
   std::vector<uint16_t> addr_index;
   uint32_t addr_mask = 0;
 
+  // Second chance (ha.secondChance, stateless schedulers only): the table as it was before the
+  // last change of this service's placement, its slots translated to this snapshot's server
+  // indexes (kNoServer: that server left). Kept for previous_window_ms from previous_from_ms (the
+  // flow clock); empty when off or unchanged. Built off the fast path, read-only after.
+  std::vector<uint16_t> previous;
+  uint32_t previous_from_ms = 0;
+  uint32_t previous_window_ms = 0;
+
   int server_index(uint32_t addr) const;
+  bool previous_active(uint32_t now_ms) const {
+    // Signed difference: the flow clock wraps; a worker whose clock was read just before the
+    // snapshot was made is inside the window too.
+    return !previous.empty() && static_cast<int32_t>(now_ms - previous_from_ms) < static_cast<int32_t>(previous_window_ms);
+  }
+  // The server the previous table gives this flow, if it may still take the flow's packets (up, or
+  // down under the "keep" policy; a drained server keeps its connections); -1 otherwise.
+  int previous_choice(const FlowKeyFields& key, uint32_t now_ms) const;
   // A server that may take new flows: up and weighted, and not the sorry server.
   bool eligible(int i) const { return i != sorry_index && spec.servers[i].up && spec.servers[i].weight > 0; }
 };
@@ -94,6 +110,10 @@ class Snapshot {
   // Service for (vip, port, proto): an exact port first, then a port-0 (all ports) service. -1: none.
   int find_service(uint32_t vip, uint16_t port, uint8_t proto) const;
   bool is_vip(uint32_t vip) const;
+  // Second chance: for each service whose placement differs from `before`'s, keep `before`'s table
+  // for window_ms from now_ms; a service whose placement did not change keeps a window still
+  // running in `before`. Called by whoever publishes, before the swap. window_ms 0: off.
+  void keep_previous(const Snapshot& before, uint32_t now_ms, uint32_t window_ms);
   // For a fragment that carries no ports: the VIP's all-ports service, else its only `addresses`
   // service for the protocol (whose flow key needs no ports). -1 when neither exists.
   int find_fragment_service(uint32_t vip, uint8_t proto) const;

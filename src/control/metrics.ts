@@ -129,6 +129,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   counter('las_flows_expired_total', 'Flows removed by aging and the idle sweep', ['worker'], perWorker((w) => w.flowsExpired));
   counter('las_ring_packets_total', 'Frames the kernel offered to the RX ring', ['worker'], perWorker((w) => w.ringPackets));
   counter('las_ring_drops_total', 'Frames the kernel dropped because the RX ring was full', ['worker'], perWorker((w) => w.ringDrops));
+  counter('las_second_chance_total', 'TCP packets without SYN and without an entry sent by the previous Maglev table (ha.secondChance)', ['worker'], perWorker((w) => w.secondChance));
   counter('las_drops_total', 'Frames dropped, by reason', ['worker', 'reason'], (set) =>
     current().stats?.workers.forEach((w, i) => {
       for (const [reason, n] of Object.entries(w.drops)) set({ worker: String(i), reason }, num(n));

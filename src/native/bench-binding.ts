@@ -21,7 +21,8 @@ export interface ClassifierOptions {
 
 /** The same packet logic as the I/O threads, without sockets: for golden-frame tests and the simulator. */
 export interface NativeClassifier {
-  setSnapshot(snapshot: NativeSnapshot): void;
+  /** nowMs: the flow clock of the swap, where a second-chance window (snapshot.secondChanceMs) starts. */
+  setSnapshot(snapshot: NativeSnapshot, nowMs?: number): void;
   /** nowMs: the clock the flow table ages with. */
   classify(frame: Buffer, nowMs: number): Verdict;
   /** The worker (0..workers-1) that owns the frame's flow, as the fanout program picks it; -1: not a flow frame. */

@@ -30,6 +30,9 @@ export interface NativeService {
 /** Everything the fast path needs to decide; swapped atomically between batches. */
 export interface NativeSnapshot {
   services: NativeService[];
+  // ha.secondChance.window in ms: a service whose placement changes keeps its previous table this
+  // long, for TCP packets without SYN and without an entry; absent or 0 = off.
+  secondChanceMs?: number;
 }
 
 export interface DataplaneOptions {

@@ -33,12 +33,13 @@ export type TxMode = (typeof TX_MODES)[number];
  * A worker's counters, as bigints, beside txErrors (tx_error + tx_ring_full drops) and drops by reason.
  * passed: frames not for a VIP, left to the kernel (not drops).
  * gsoFrames: super-frames received with their segmentation left to the kernel. txSyscalls: transmit
- * syscalls (txPackets / txSyscalls = frames per syscall). wrongWorker: frames the fanout handed a
+ * syscalls (txPackets / txSyscalls = frames per syscall). secondChance: packets sent by the previous
+ * Maglev table (ha.secondChance). wrongWorker: frames the fanout handed a
  * worker that does not own their flow (expected 0). ringPackets, ringDrops: PACKET_STATISTICS, summed.
  */
 export const WORKER_COUNTERS = [
   'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'arpReplies', 'ndpAdverts', 'passed', 'batches', 'gsoFrames', 'txSyscalls', 'wrongWorker',
-  'flowsActive', 'flowsExpired', 'flowTableFull', 'ringPackets', 'ringDrops',
+  'flowsActive', 'flowsExpired', 'flowTableFull', 'ringPackets', 'ringDrops', 'secondChance',
 ] as const;
 export type WorkerCounterName = (typeof WORKER_COUNTERS)[number];
 

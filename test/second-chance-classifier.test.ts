@@ -1,0 +1,124 @@
+// Second chance (ha.secondChance) on golden frames, through the socket-free Classifier: after a
+// service's servers change, a TCP packet without SYN and without an entry goes to the server the
+// previous Maglev table gives it (the connection some dispatcher placed before the change), a SYN
+// or a UDP datagram to the current table's, and only within the window. The expected servers come
+// from the addon's own table builder (maglevTable) and the hash re-implemented in maglev-sim.ts,
+// never from the Classifier.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadAddon, type NativeServer, type NativeService, type NativeSnapshot } from '../src/native/binding.js';
+import type { ClassifierOptions, NativeClassifier, Verdict } from '../src/native/bench-binding.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN, tcpFrame, udpFrame } from './support/frames.js';
+import { createClassifier, maglevPredictor, type SimPacket } from './support/maglev-sim.js';
+
+const addon = loadAddon();
+const VIP = '10.0.0.10';
+const OPTIONS: ClassifierOptions = { ingressMac: '02:00:00:00:00:01', egressMac: '02:00:00:00:00:02', flowCapacity: 4096, flowIdleTimeoutMs: 600_000 };
+const MACS = { dst: OPTIONS.ingressMac, src: '02:00:00:00:00:c1' };
+const WINDOW_MS = 60_000;
+const server = (n: number): NativeServer => ({ address: `10.0.1.${n}`, mac: `02:00:00:00:01:0${n}`, weight: 1 });
+const service = (servers: NativeServer[], protocol: 'tcp' | 'udp' = 'tcp'): NativeService => ({
+  vip: VIP, port: 80, protocol, flowKey: '5tuple', scheduler: 'maglev', maglevTableSize: 251, servers,
+});
+const snapshot = (servers: NativeServer[], secondChanceMs = WINDOW_MS): NativeSnapshot => ({
+  secondChanceMs, services: [service(servers), service(servers, 'udp')],
+});
+const THREE = [server(1), server(2), server(3)];
+const FOUR = [...THREE, server(4)];
+
+const packet = (i: number, protocol: 'tcp' | 'udp' = 'tcp'): SimPacket => ({
+  src: `192.0.2.${1 + (i % 200)}`, dst: VIP, sport: 20_000 + i, dport: 80, protocol,
+});
+const before = maglevPredictor(addon.maglevTable, service(THREE));
+const after = maglevPredictor(addon.maglevTable, service(FOUR));
+const moved = (protocol: 'tcp' | 'udp' = 'tcp') => Array.from({ length: 2000 }, (_, i) => packet(i, protocol)).filter((p) => before(p) !== after(p));
+const stayed = () => Array.from({ length: 2000 }, (_, i) => packet(i)).filter((p) => before(p) === after(p));
+
+function frame(p: SimPacket, flags: number): Buffer {
+  const ip = { src: p.src, dst: p.dst };
+  return p.protocol === 'tcp'
+    ? tcpFrame(MACS, ip, { sport: p.sport, dport: p.dport, flags, payload: Buffer.from('x') })
+    : udpFrame(MACS, ip, { sport: p.sport, dport: p.dport, payload: Buffer.from('x') });
+}
+function serverOf(v: Verdict): number {
+  assert.equal(v.action, 'forward', JSON.stringify(v));
+  return v.action === 'forward' ? v.server : -1;
+}
+/** A classifier that ran THREE and swapped to `next` at flow clock 10 000. */
+function changed(next: NativeSnapshot = snapshot(FOUR)): NativeClassifier {
+  const c = createClassifier(OPTIONS, snapshot(THREE));
+  c.setSnapshot(next, 10_000);
+  return c;
+}
+
+test('the server change moves a share of the flows (else the tests below prove nothing)', () => {
+  assert.ok(moved().length > 100, `${moved().length} of 2000 flows moved`);
+  assert.ok(stayed().length > 100);
+});
+
+test('a TCP packet without SYN and without an entry goes to the previous choice, and keeps it', () => {
+  const c = changed();
+  const flows = moved();
+  for (const p of flows) {
+    assert.equal(serverOf(c.classify(frame(p, TCP_ACK | TCP_PSH), 10_001)), before(p), `${p.src}:${p.sport}`);
+    // The entry made there holds the flow, also after the window.
+    assert.equal(serverOf(c.classify(frame(p, TCP_ACK), 10_000 + WINDOW_MS + 5)), before(p));
+  }
+  assert.equal(c.counters().secondChance, BigInt(flows.length));
+  assert.equal(c.flowCount(), flows.length);
+});
+
+test('a SYN takes the current table; so does a flow the change did not move (not counted)', () => {
+  const c = changed();
+  for (const p of moved()) assert.equal(serverOf(c.classify(frame(p, TCP_SYN), 10_001)), after(p));
+  for (const p of stayed()) assert.equal(serverOf(c.classify(frame(p, TCP_ACK), 10_001)), after(p));
+  assert.equal(c.counters().secondChance, 0n);
+});
+
+test('UDP takes the current table: no connection start to tell old from new', () => {
+  const c = changed();
+  for (const p of moved('udp')) assert.equal(serverOf(c.classify(frame(p, 0), 10_001)), after(p));
+  assert.equal(c.counters().secondChance, 0n);
+});
+
+test('past the window, or with the window 0, a packet without an entry takes the current table', () => {
+  const late = changed();
+  const off = changed(snapshot(FOUR, 0));
+  for (const p of moved()) {
+    assert.equal(serverOf(late.classify(frame(p, TCP_ACK), 10_000 + WINDOW_MS)), after(p));
+    assert.equal(serverOf(off.classify(frame(p, TCP_ACK), 10_001)), after(p));
+  }
+  assert.equal(late.counters().secondChance + off.counters().secondChance, 0n);
+});
+
+test('a republish that leaves the placement alone keeps the running window, not a new one', () => {
+  const c = changed();
+  c.setSnapshot(snapshot(FOUR), 40_000);
+  const flows = moved();
+  const half = Math.floor(flows.length / 2);
+  for (const p of flows.slice(0, half)) assert.equal(serverOf(c.classify(frame(p, TCP_ACK), 40_001)), before(p));
+  // The window still ends 60 s after the change at 10 000, not after the republish.
+  for (const p of flows.slice(half)) assert.equal(serverOf(c.classify(frame(p, TCP_ACK), 10_000 + WINDOW_MS)), after(p));
+});
+
+test('a previous choice that left or is down is not used', () => {
+  // Server 2 removed at the change: its flows have no previous server to go back to.
+  const withoutTwo = [server(1), server(3), server(4)];
+  const c = changed(snapshot(withoutTwo));
+  const nowPick = maglevPredictor(addon.maglevTable, service(withoutTwo));
+  const wasTwo = Array.from({ length: 2000 }, (_, i) => packet(i)).filter((p) => before(p) === 1);
+  assert.ok(wasTwo.length > 100);
+  for (const p of wasTwo) assert.equal(serverOf(c.classify(frame(p, TCP_ACK), 10_001)), nowPick(p));
+
+  // Server 2 down by its health check (reschedule policy): same.
+  const down = FOUR.map((s, i) => (i === 1 ? { ...s, up: false } : s));
+  const d = changed(snapshot(down));
+  const downPick = maglevPredictor(addon.maglevTable, service(down.map((s) => ({ ...s, weight: s.up === false ? 0 : s.weight }))));
+  for (const p of wasTwo) assert.equal(serverOf(d.classify(frame(p, TCP_ACK), 10_001)), downPick(p));
+
+  // Drained (weight 0, up): it keeps its connections, so the previous table still sends them there.
+  const drained = FOUR.map((s, i) => (i === 1 ? { ...s, weight: 0 } : s));
+  const e = changed(snapshot(drained));
+  for (const p of wasTwo) assert.equal(serverOf(e.classify(frame(p, TCP_ACK), 10_001)), 1);
+  for (const p of wasTwo) assert.notEqual(serverOf(e.classify(frame({ ...p, sport: p.sport + 30_000 }, TCP_SYN), 10_001)), 1);
+});

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { DEFAULTS } from './defaults.js';
 import { resolveVrrp } from './ha-vrrp.js';
 import { resolveBgp } from './ha-bgp.js';
+import { resolveSecondChance } from './ha-second-chance.js';
 import type { ParsedConfig } from './shapes.js';
 import type { FlowTimeouts, HealthCheckConfig, LasConfig, ServerConfig, ServiceConfig } from './types.js';
 
@@ -98,7 +99,10 @@ export function resolve(d: ParsedConfig): LasConfig {
     drainOnRemove: d.drainOnRemove ?? DEFAULTS.drainOnRemove,
     drainTimeout: d.drainTimeout ?? DEFAULTS.drainTimeout,
     logLevel: d.logLevel ?? DEFAULTS.logLevel,
-    ha: { mode: d.ha?.mode ?? DEFAULTS.haMode, vrrp: resolveVrrp(d.ha?.vrrp), ...(d.ha?.bgp ? { bgp: resolveBgp(d.ha.bgp) } : {}) },
+    ha: {
+      mode: d.ha?.mode ?? DEFAULTS.haMode, vrrp: resolveVrrp(d.ha?.vrrp), ...(d.ha?.bgp ? { bgp: resolveBgp(d.ha.bgp) } : {}),
+      secondChance: resolveSecondChance(d.ha?.secondChance),
+    },
     services,
   };
 }

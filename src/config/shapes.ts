@@ -15,6 +15,7 @@ import {
   MAX_CPU, MAX_FLOW_CAPACITY, MAX_RETIRE_TIMEOUT_MS, MAX_RX_BLOCK_COUNT, MAX_SERVERS, MAX_SERVICES, MAX_WEIGHT, MAX_WORKERS, MIN_FLOW_CAPACITY,
 } from './limits.js';
 import { SCHEDULER_CHOICES } from '../native/contract.js';
+import { secondChanceChecks } from './ha-second-chance.js';
 import { HA_MODES, vrrpSchema } from './ha-vrrp.js';
 import { bgpShape } from './ha-bgp.js';
 import { FLOW_KEYS, HEALTH_CHECK_TYPES, INGRESS_DROP_MODES, LOG_LEVELS, ON_SERVER_DOWN, PROTOCOLS, SCHEDULERS, TX_MODES } from './values.js';
@@ -216,6 +217,8 @@ export const configSchema = strictObject(
         mode: leaf(oneOf(HA_MODES, '"none" (the default) is one dispatcher; "vrrp" an active/standby pair whose role keepalived sets with "las role"; "bgp" active/active behind a router\'s ECMP, the VIPs announced by BGP', 'mode')).optional(),
         vrrp: vrrpSchema(strictObject, leaf).optional(),
         bgp: bgpShape(leaf, strictObject, listOf).optional(),
+        secondChance: strictObject('haSecondChance', { window: leaf(secondChanceChecks.window).optional() },
+          'an object', 'write e.g. "secondChance": { "window": 60 } or leave it out').optional(),
       },
       'an object',
       'write e.g. "ha": { "mode": "vrrp" } or leave it out (one dispatcher)',

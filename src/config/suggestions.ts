@@ -3,6 +3,7 @@
 import { foreignKeyHint } from './foreign-names.js';
 import { describe } from './quote.js';
 import { FLOW_TIMEOUT_KEYS } from './values.js';
+import { SECOND_CHANCE_KEYS } from './ha-second-chance.js';
 
 // Known keys per object, also used to sort errors into document order and to spot a key that
 // is valid one level up or down ("weight" on a service).
@@ -11,8 +12,9 @@ export const KEYS = {
     '$schema', 'interface', 'egressInterface', 'workers', 'cpus', 'txMode', 'ingressDrop', 'gratuitousArp', 'flowTable', 'flowTimeouts', 'ring',
     'neighbourRefresh', 'adminSocket', 'adminSocketMode', 'adminSocketGroup', 'metrics', 'drainOnRemove', 'drainTimeout', 'logLevel', 'ha', 'services',
   ],
-  ha: ['mode', 'vrrp', 'bgp'],
+  ha: ['mode', 'vrrp', 'bgp', 'secondChance'],
   haVrrp: ['startAs', 'garpMasterRepeat', 'garpMasterDelay'],
+  haSecondChance: SECOND_CHANCE_KEYS,
   flowTable: ['capacity', 'idleTimeout', 'persistDirectory'],
   flowTimeouts: FLOW_TIMEOUT_KEYS,
   ring: ['blockSize', 'blockCount', 'frameSize', 'retireTimeoutMs'],
@@ -34,6 +36,7 @@ const WHERE: Record<ObjectKind, string> = {
   metrics: 'inside "metrics"',
   ha: 'inside "ha"',
   haVrrp: 'inside "ha.vrrp"',
+  haSecondChance: 'inside "ha.secondChance"',
   service: 'in a service',
   sorryServer: 'inside "sorryServer"',
   server: 'in a server entry',

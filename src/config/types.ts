@@ -1,6 +1,7 @@
 // The resolved configuration: every default filled in. The schema (schema.ts) produces this.
 import type { FlowKey, Protocol, Scheduler } from '../native/binding.js';
 import type { BgpConfig } from './ha-bgp.js';
+import type { SecondChanceConfig } from './ha-second-chance.js';
 import type { HEALTH_CHECK_TYPES, INGRESS_DROP_MODES, LOG_LEVELS, ON_SERVER_DOWN, TX_MODES } from './values.js';
 
 export type TxModeSetting = (typeof TX_MODES)[number];
@@ -85,7 +86,7 @@ export interface LasConfig {
   drainOnRemove: boolean;         // default true
   drainTimeout: number;           // seconds, default 300
   logLevel: LogLevel;             // default "info"
-  ha: { mode: HaMode; vrrp: VrrpConfig; bgp?: BgpConfig }; // default mode "none"; vrrp: ha-vrrp.ts; bgp (mode "bgp"): ha-bgp.ts
+  ha: { mode: HaMode; vrrp: VrrpConfig; bgp?: BgpConfig; secondChance: SecondChanceConfig }; // default mode "none"; vrrp: ha-vrrp.ts; bgp (mode "bgp"): ha-bgp.ts; secondChance (any mode): ha-second-chance.ts
   services: ServiceConfig[];
 }
 

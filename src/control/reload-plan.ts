@@ -48,6 +48,8 @@ export function planReload(prev: LasConfig, next: LasConfig): ReloadPlan {
   if (!same(prev.ha.bgp, next.ha.bgp)) plan.restartKeys.push('ha.bgp');
   if (prev.ha.vrrp.startAs !== next.ha.vrrp.startAs) plan.notApplied.push('ha.vrrp.startAs');
   if (prev.ha.vrrp.garpMasterRepeat !== next.ha.vrrp.garpMasterRepeat || prev.ha.vrrp.garpMasterDelay !== next.ha.vrrp.garpMasterDelay) plan.settingsChanged.push('ha.vrrp');
+  // Live: the next snapshot keeps previous tables for the new window.
+  if (!same(prev.ha.secondChance, next.ha.secondChance)) plan.settingsChanged.push('ha.secondChance');
   // Every name pushed above is listed in RESTART_ONLY_KEYS / KEPT_UNTIL_RESTART_KEYS (a test checks).
 
   const byName = new Map(prev.services.map((s) => [s.name, s]));

@@ -199,6 +199,7 @@ export class ServerState {
   snapshot(macs: ReadonlyMap<string, string>): NativeSnapshot {
     const macOf = (r: { address: string; mac?: string }) => (r.mac ?? macs.get(r.address) ?? UNRESOLVED_MAC).toLowerCase();
     return {
+      secondChanceMs: this.config.ha.secondChance.window * 1000,
       services: this.services.map(({ config: s, servers }): NativeService => ({
         vip: s.vip,
         port: s.port,

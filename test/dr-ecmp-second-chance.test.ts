@@ -47,6 +47,8 @@ interface Outcome {
   secondChance: number;      // survivors' secondChance counters
   newToAdded: number;        // new HTTP requests answered by the added server
   httpFailed: number;
+  explained: number;         // (connection, survivor without its entry) pairs asked with `las explain`
+  explainedPrevious: number; // of those, answered "second chance to the server it was placed on"
 }
 
 /** Reads JSON lines from a child until one has `key` (bounded). */
@@ -136,6 +138,21 @@ async function scenario(window: number): Promise<Outcome> {
       ]);
       for (const r of reloads.slice(2)) assert.ok(isObject(r) && (r.serversAdded as string[]).length === 2 && (r.noArpAnswer as string[]).length === 0, `reload: ${JSON.stringify(r)}`);
 
+      // Before any packet: `las explain` on each survivor that has no entry for a connection about to break.
+      const maglevMovedSet = new Set(held.filter((c) => three(packet(c)) !== four(packet(c))));
+      let explained = 0;
+      let explainedPrevious = 0;
+      for (const survivor of [1, 2]) {
+        const ask = held.filter((c) => maglevMovedSet.has(c) && before.get(id(c))![0] !== survivor);
+        const tuples = ask.map((c) => ({ protocol: 'tcp', client: c.source, clientPort: c.localPort, vip: layout.vip, port: ECHO_PORT }));
+        const answer = await adminRequest(sockets[survivor]!, 'explain', { tuples }, 30_000) as { explanations: { secondChance: { server: { address: string } | null } | null; why: string }[] };
+        for (const [k, x] of answer.explanations.entries()) {
+          explained++;
+          const was = layout.servers[three(packet(ask[k]!))]!.address;
+          if (x.secondChance?.server?.address === was && x.why.includes('second chance')) explainedPrevious++;
+        }
+      }
+
       hold.stdin!.write('probe\n');
       const probed = await nextLine<ProbeResult[]>(hold, 'probe', 60_000);
       const after = await flowOwners([1, 2].map((index) => ({ index, socket: sockets[index]! })));
@@ -159,6 +176,8 @@ async function scenario(window: number): Promise<Outcome> {
         secondChance,
         newToAdded: http.byServer[layout.servers[3]!.name] ?? 0,
         httpFailed: http.failed,
+        explained,
+        explainedPrevious,
       };
     } finally {
       hold?.stdin?.end();
@@ -171,7 +190,7 @@ async function scenario(window: number): Promise<Outcome> {
 const report = (label: string, o: Outcome) =>
   `${label}: ${o.total} connections; Maglev moved ${o.maglevMoved} (${(100 * o.maglevMoved / o.total).toFixed(1)} %); ` +
   `changed dispatcher ${o.changedDispatcher}; predicted broken (both) ${o.predicted.length} (${(100 * o.predicted.length / o.total).toFixed(1)} %); ` +
-  `broken ${o.broken.length}; secondChance ${o.secondChance}; new requests to the added server ${o.newToAdded}/200`;
+  `broken ${o.broken.length}; secondChance ${o.secondChance}; las explain named the previous server for ${o.explainedPrevious} of ${o.explained}; new requests to the added server ${o.newToAdded}/200`;
 
 test('ECMP, a dispatcher dies as a server is added, no second chance: exactly the connections Maglev predicts break', { timeout: 300_000, skip: needsRoot('network namespaces') }, async (t) => {
   const o = await scenario(0);
@@ -181,6 +200,8 @@ test('ECMP, a dispatcher dies as a server is added, no second chance: exactly th
   assert.deepEqual(o.broken.map((b) => b.split(' ')[0]).sort(), o.predicted, 'broken connections = changed dispatcher and Maglev choice moved');
   assert.ok(o.broken.every((b) => b.endsWith(' reset')), o.broken.join(', '));
   assert.equal(o.secondChance, 0);
+  assert.ok(o.explained > 0);
+  assert.equal(o.explainedPrevious, 0, 'las explain names a second chance while it is off');
   assert.equal(o.httpFailed, 0);
 });
 
@@ -191,6 +212,8 @@ test('ECMP, a dispatcher dies as a server is added, with second chance: 0 pre-ex
   assert.deepEqual(o.broken, []);
   // Each of those connections' first packet on a survivor went by the previous table, once.
   assert.equal(o.secondChance, o.predicted.length);
+  assert.ok(o.explained > 0);
+  assert.equal(o.explainedPrevious, o.explained, 'las explain names the previous server of every connection the change moved');
   assert.equal(o.httpFailed, 0);
   assert.ok(o.newToAdded > 0, 'no new connection reached the added server');
 });

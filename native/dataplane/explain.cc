@@ -137,6 +137,12 @@ Explanation explain_flow(const ExplainTuple& t, const Snapshot& snap, WorkerStat
   if (!x.from_entry) {
     x.server = x.new_server;
     if (x.server.index < 0) x.reason = DropReason::NoServer;
+    int previous = t.proto == kProtoTcp ? svc.previous_choice(pr.key, now_ms) : -1;
+    if (previous >= 0 && previous != x.new_server.index) {
+      x.second_chance = view(svc, previous);
+      int32_t elapsed = static_cast<int32_t>(now_ms - svc.previous_from_ms);
+      x.second_chance_left_ms = svc.previous_window_ms - static_cast<uint32_t>(elapsed > 0 ? elapsed : 0);
+    }
   }
   return x;
 }

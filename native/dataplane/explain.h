@@ -55,6 +55,10 @@ struct Explanation {
   // The server the next packet of this flow goes to (the entry's, or the new-flow choice).
   ServerView server;
   bool from_entry = false;
+  // Second chance: where a TCP packet without SYN and without a live entry goes instead (the
+  // service's previous table), and for how much longer; index -1 when it goes where a new flow does.
+  ServerView second_chance;
+  uint32_t second_chance_left_ms = 0;
 };
 
 // w is the worker's state: its shard, its cursors and load (read, never changed). now_ms: the

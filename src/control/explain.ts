@@ -27,6 +27,8 @@ export interface Explained {
   entry: { server: string; state: FlowState; ageMs: number; idleMs: number; live: boolean; used: boolean; note: string | null } | null;
   server: ServerAnswer | null;
   newFlow: { server: ServerAnswer | null; scheduler: string; position: number | null; tableSize: number; load: number; totalWeight: number; sorry: boolean } | null;
+  /** ha.secondChance: a TCP packet without SYN (a connection placed before the servers changed) goes here instead. */
+  secondChance: { server: ServerAnswer | null; leftMs: number } | null;
   why: string;
   generation: number;
 }
@@ -105,7 +107,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** The operator's answer for one tuple; `services` names the snapshot's services (same order). */
 export function describe(tuple: ExplainTuple, a: NativeExplanation, services: readonly ServiceConfig[], mode: Explained['mode']): Explained {
-  const base = { tuple, mode, generation: a.generation, service: null, key: null, worker: null, entry: null, server: null, newFlow: null };
+  const base = { tuple, mode, generation: a.generation, service: null, key: null, worker: null, entry: null, server: null, newFlow: null, secondChance: null };
   if (!a.isVip) return { ...base, verdict: 'not-vip', why: `${tuple.vip} is not a VIP of this dispatcher: the fast path leaves the frame to the kernel` };
   if (a.service === null || a.service === undefined) {
     const here = services.filter((s) => s.vip === tuple.vip).map((s) => `${s.name} ${s.protocol}/${s.port === 0 ? '*' : s.port}`);
@@ -125,7 +127,11 @@ export function describe(tuple: ExplainTuple, a: NativeExplanation, services: re
     entry = { server: e.serverAddress, state: flowState(tuple.protocol === 'tcp' ? 6 : 17, e.tcpFlagsSeen), ageMs: e.ageMs, idleMs: e.idleMs, live: e.live, used: a.fromEntry === true, note };
   }
   const server = serverAnswer(a.server);
-  const common = { ...base, service, key: a.key ?? null, worker: a.worker ?? 0, entry, server, newFlow };
+  const secondChance = a.secondChance ? { server: serverAnswer(a.secondChance.server), leftMs: a.secondChance.leftMs } : null;
+  const common = { ...base, service, key: a.key ?? null, worker: a.worker ?? 0, entry, server, newFlow, secondChance };
+  // Said after the new-flow reason: a SYN takes the current table, a mid-connection packet the previous one.
+  const previous = secondChance?.server
+    ? `; a TCP packet without SYN goes to ${secondChance.server.address} by the previous table (second chance, ${seconds(secondChance.leftMs)} left)` : '';
   if (a.fromEntry && server && entry) {
     const status = server.up ? (server.weight === 0 ? ', drained: keeps its flows' : '') : ', down (onServerDown "keep")';
     const other = newFlow.server && newFlow.server.address !== server.address ? `; a new flow would now go to ${newFlow.server.address}` : '';
@@ -133,9 +139,9 @@ export function describe(tuple: ExplainTuple, a: NativeExplanation, services: re
   }
   const lead = entry ? `the entry to ${entry.server} is not used (${entry.note}); ` : 'not in the flow table; ';
   if (!server) {
-    return { ...common, verdict: 'no-server', why: `${lead}no server can take new flows (down, drained or weight 0) and no sorry server: dropped, counted as no_server` };
+    return { ...common, verdict: 'no-server', why: `${lead}no server can take new flows (down, drained or weight 0) and no sorry server: dropped, counted as no_server${previous}` };
   }
-  if (n.sorry) return { ...common, verdict: 'sorry', why: `${lead}no server can take new flows (down, drained or weight 0): the sorry server ${server.address}` };
+  if (n.sorry) return { ...common, verdict: 'sorry', why: `${lead}no server can take new flows (down, drained or weight 0): the sorry server ${server.address}${previous}` };
   const share = `weight ${server.weight} of ${n.totalWeight} (${pct(server.weight, n.totalWeight)})`;
   const how: Record<string, string> = {
     maglev: `Maglev slot ${n.position} of ${n.tableSize} -> ${server.address}, ${share}`,
@@ -144,7 +150,7 @@ export function describe(tuple: ExplainTuple, a: NativeExplanation, services: re
     rr: `rr position ${n.position} of ${n.tableSize} in worker ${common.worker}'s sequence (moves on with each new flow there) -> ${server.address}`,
     wlc: `wlc: fewest live flows per weight on worker ${common.worker}: ${server.address} has ${n.load}, ${share}`,
   };
-  return { ...common, verdict: 'new-flow', why: `${lead}a new flow goes by ${how[service.scheduler] ?? `${service.scheduler} -> ${server.address}`}` };
+  return { ...common, verdict: 'new-flow', why: `${lead}a new flow goes by ${how[service.scheduler] ?? `${service.scheduler} -> ${server.address}`}${previous}` };
 }
 
 /** The human form: a few aligned lines, the reason last. */
@@ -162,6 +168,7 @@ export function formatExplained(x: Explained): string {
   const s = x.server;
   const state = !s ? '' : s.sorry ? ' (sorry server)' : !s.up ? ` (weight ${s.weight}, down)` : s.weight === 0 ? ' (drained)' : ` (weight ${s.weight})`;
   lines.push(['server', s ? `${s.address}${state}` : '-']);
+  if (x.secondChance?.server) lines.push(['second chance', `${x.secondChance.server.address} for a TCP packet without SYN, ${seconds(x.secondChance.leftMs)} left (ha.secondChance)`]);
   lines.push(['why', x.why]);
   const width = Math.max(...lines.map(([k]) => k.length));
   return `${lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`;

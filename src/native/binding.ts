@@ -112,6 +112,8 @@ export interface NativeExplanation {
   newFlow?: { server: ExplainServer | null; sorry: boolean; position: number | null; tableSize: number; load: number; totalWeight: number };
   server?: ExplainServer | null;
   fromEntry?: boolean;
+  /** Where a TCP packet without SYN and without an entry goes instead (ha.secondChance), and for how long. */
+  secondChance?: { server: ExplainServer | null; leftMs: number } | null;
 }
 
 export interface Addon extends NativeContract {

@@ -25,6 +25,8 @@ export interface MicroResults {
   v6?: { classify: ClassifyMicro; classifyHot: ClassifyMicro; rateRatio: number; rateRatioHot: number };
   flowTable: Array<FlowTableBenchResult & { entries: number; operations: number; slots: number; entryBytes: number; fullSweepMs: number; calls: CallStats }>;
   maglev: Array<{ servers: number; size: number; repetitions: number; buildNs: number; buildMs: number; tableBytes: number; calls: CallStats }>;
+  /** ha.secondChance: TCP packets without SYN and without an entry after 10 -> 11 servers, with the previous table kept and without it. */
+  secondChance: Array<{ flows: number; rounds: number; offNs: number; onNs: number; ratio: number; byPrevious: number; frames: number; previousBytes: number; calls: CallStats }>;
   rssBytes: number;
 }
 
@@ -125,6 +127,14 @@ export async function runMicro(addon: BenchAddon, entryBytes: number, flowCapaci
     maglev.push({ servers, size, repetitions, buildNs: r.value.buildNs, buildMs: r.value.buildNs / 1e6, tableBytes: size * 2 + servers * 16, calls: r.calls });
   }
 
+  const secondChance: MicroResults['secondChance'] = [];
+  for (const flows of quick ? [1024, 100_000] : [1024, 1_000_000]) {
+    progress(`micro: second chance, ${flows.toLocaleString('en-US')} flows without an entry`);
+    const rounds = flows > 10_000 ? (quick ? 1 : 5) : (quick ? 50 : 500);
+    const r = measure(`second chance ${flows}`, () => addon.microbenchSecondChance({ servers: 10, tableSize: 65_537, flows, rounds }), (x) => x.onNs / x.offNs, heavy);
+    secondChance.push({ flows, rounds, ...r.value, ratio: r.value.onNs / r.value.offNs, calls: r.calls });
+  }
+
   return {
     quick,
     classify: cold,
@@ -132,6 +142,7 @@ export async function runMicro(addon: BenchAddon, entryBytes: number, flowCapaci
     v6: { classify: cold6, classifyHot: hot6, rateRatio: cold.nsPerFrame / cold6.nsPerFrame, rateRatioHot: hot.nsPerFrame / hot6.nsPerFrame },
     flowTable,
     maglev,
+    secondChance,
     rssBytes: process.memoryUsage().rss,
   };
 }

@@ -466,6 +466,10 @@ export function renderSummary(r: BenchResults): string {
         rows.push([`aging sweep over the full ${e}-entry table`, `${f.sweepNsPerSlot.toFixed(2)} ns/slot = ${f.fullSweepMs.toFixed(1)} ms per sweep`, mem, '']);
       }
       for (const g of m.maglev) rows.push([`Maglev build, ${g.servers} servers, M = ${g.size}`, `${g.buildMs.toFixed(3)} ms`, `${(g.tableBytes / 1024).toFixed(0)} KiB`, calls(g.calls)]);
+      for (const s of m.secondChance ?? []) {
+        rows.push([`TCP without SYN and without an entry, ${s.flows.toLocaleString('en-US')} flows, second chance off / on (${s.byPrevious} of ${s.frames} by the previous table)`,
+          `${s.offNs.toFixed(1)} / ${s.onNs.toFixed(1)} ns/frame (x${s.ratio.toFixed(2)})`, `${(s.previousBytes / 1024).toFixed(0)} KiB per changed service`, calls(s.calls)]);
+      }
       out.push(table(['benchmark', 'time per operation', 'memory', 'per call (benchmark.js)'], rows), '');
     }
   }

@@ -296,6 +296,23 @@ Napi::Value MicrobenchMaglev(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value MicrobenchSecondChance(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = options_object(env, info[0], "microbenchSecondChance");
+  auto servers = static_cast<uint32_t>(int_option(env, o, "servers", kRequired, 1, 65533));
+  auto size = static_cast<uint32_t>(int_option(env, o, "tableSize", kRequired, 2, 4294967295.0));
+  auto flows = static_cast<uint32_t>(int_option(env, o, "flows", kRequired, 1, 1 << 24));
+  auto rounds = static_cast<uint32_t>(int_option(env, o, "rounds", kRequired, 1, 1 << 20));
+  bench::SecondChanceBenchResult r = guarded(env, [&] { return bench::bench_second_chance(servers, size, flows, rounds); });
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("offNs", r.off_ns);
+  out.Set("onNs", r.on_ns);
+  out.Set("frames", static_cast<double>(r.frames));
+  out.Set("byPrevious", static_cast<double>(r.by_previous));
+  out.Set("previousBytes", static_cast<double>(r.previous_bytes));
+  return out;
+}
+
 }  // namespace
 
 void register_bench_bindings(Napi::Env env, Napi::Object exports) {
@@ -305,6 +322,7 @@ void register_bench_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("microbenchClassify", Napi::Function::New<MicrobenchClassify>(env, "microbenchClassify"));
   exports.Set("microbenchFlowTable", Napi::Function::New<MicrobenchFlowTable>(env, "microbenchFlowTable"));
   exports.Set("microbenchMaglev", Napi::Function::New<MicrobenchMaglev>(env, "microbenchMaglev"));
+  exports.Set("microbenchSecondChance", Napi::Function::New<MicrobenchSecondChance>(env, "microbenchSecondChance"));
 }
 
 }  // namespace las

@@ -30,6 +30,21 @@ struct FlowTableBenchResult {
 
 FlowTableBenchResult bench_flow_table(uint32_t entries, uint32_t operations);
 
+struct SecondChanceBenchResult {
+  double off_ns;            // per frame, second chance off (no previous table)
+  double on_ns;             // per frame, the same frames with the previous table in its window
+  uint64_t frames;          // frames timed per variant
+  uint64_t by_previous;     // of the "on" frames, sent by the previous table (its choice differed)
+  uint64_t previous_bytes;  // the previous table kept by the service (second chance's memory)
+};
+
+// The path second chance adds to: TCP packets without SYN of `flows` flows that have no entry (as
+// when their ECMP route moved to this dispatcher) on a service that went from `servers` to
+// servers + 1 servers. Each round classifies every frame once with the previous table kept and
+// once without it (interleaved, so both see the same machine), and removes the entries it made
+// outside the timed part, so every timed frame takes the no-entry path.
+SecondChanceBenchResult bench_second_chance(uint32_t servers, uint32_t table_size, uint32_t flows, uint32_t rounds);
+
 // Average nanoseconds per las::build_maglev_table() for `servers` servers of weight 1.
 double bench_maglev(uint32_t servers, uint32_t size, uint32_t repetitions);
 

@@ -157,6 +157,8 @@ export interface FlowTableBenchResult {
 
 export interface MaglevBenchOptions { servers: number; size: number; repetitions: number }
 export interface MaglevBenchResult { buildNs: number }
+export interface SecondChanceBenchOptions { servers: number; tableSize: number; flows: number; rounds: number }
+export interface SecondChanceBenchResult { offNs: number; onNs: number; frames: number; byPrevious: number; previousBytes: number }
 
 export interface BenchAddon {
   Classifier: new (options: ClassifierOptions, snapshot: NativeSnapshot) => NativeClassifier;
@@ -172,6 +174,8 @@ export interface BenchAddon {
   microbenchClassify(options: ClassifyBenchOptions): ClassifyBenchResult;
   microbenchFlowTable(options: FlowTableBenchOptions): FlowTableBenchResult;
   microbenchMaglev(options: MaglevBenchOptions): MaglevBenchResult;
+  /** TCP packets without SYN and without an entry after a server was added: ns/frame with second chance off and on (native/bench/microbench.h). */
+  microbenchSecondChance(options: SecondChanceBenchOptions): SecondChanceBenchResult;
 }
 
 let cached: BenchAddon | undefined;

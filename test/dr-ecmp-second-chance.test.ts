@@ -27,6 +27,7 @@ import { spawnInNs } from '../src/netns/namespace.js';
 import { withStaticEcmp, type StaticEcmp } from '../src/netns/static-ecmp.js';
 import type { HeldEcmpConnection, ProbeResult } from './support/ecmp-hold-child.js';
 import { isObject, num } from './support/json.js';
+import { las } from './support/control.js';
 import { maglevPredictor } from './support/maglev-sim.js';
 import { needsRoot } from './support/needs-root.js';
 
@@ -49,6 +50,8 @@ interface Outcome {
   httpFailed: number;
   explained: number;         // (connection, survivor without its entry) pairs asked with `las explain`
   explainedPrevious: number; // of those, answered "second chance to the server it was placed on"
+  explainText: string;       // `las explain` (text) on d3 for one such connection
+  explainExpect: string;     // the previous server that text must name
 }
 
 /** Reads JSON lines from a child until one has `key` (bounded). */
@@ -142,6 +145,8 @@ async function scenario(window: number): Promise<Outcome> {
       const maglevMovedSet = new Set(held.filter((c) => three(packet(c)) !== four(packet(c))));
       let explained = 0;
       let explainedPrevious = 0;
+      let explainText = '';
+      let explainExpect = '';
       for (const survivor of [1, 2]) {
         const ask = held.filter((c) => maglevMovedSet.has(c) && before.get(id(c))![0] !== survivor);
         const tuples = ask.map((c) => ({ protocol: 'tcp', client: c.source, clientPort: c.localPort, vip: layout.vip, port: ECHO_PORT }));
@@ -150,6 +155,12 @@ async function scenario(window: number): Promise<Outcome> {
           explained++;
           const was = layout.servers[three(packet(ask[k]!))]!.address;
           if (x.secondChance?.server?.address === was && x.why.includes('second chance')) explainedPrevious++;
+        }
+        if (survivor === 2 && ask.length > 0) {
+          const c = ask[0]!;
+          explainExpect = layout.servers[three(packet(c))]!.address;
+          const cli = await las(['explain', '--socket', sockets[2]!, 'tcp', `${c.source}:${c.localPort}`, `${layout.vip}:${ECHO_PORT}`]);
+          explainText = `${cli.stdout}${cli.stderr}`;
         }
       }
 
@@ -178,6 +189,8 @@ async function scenario(window: number): Promise<Outcome> {
         httpFailed: http.failed,
         explained,
         explainedPrevious,
+        explainText,
+        explainExpect,
       };
     } finally {
       hold?.stdin?.end();
@@ -202,6 +215,7 @@ test('ECMP, a dispatcher dies as a server is added, no second chance: exactly th
   assert.equal(o.secondChance, 0);
   assert.ok(o.explained > 0);
   assert.equal(o.explainedPrevious, 0, 'las explain names a second chance while it is off');
+  assert.doesNotMatch(o.explainText, /second chance/);
   assert.equal(o.httpFailed, 0);
 });
 
@@ -214,6 +228,9 @@ test('ECMP, a dispatcher dies as a server is added, with second chance: 0 pre-ex
   assert.equal(o.secondChance, o.predicted.length);
   assert.ok(o.explained > 0);
   assert.equal(o.explainedPrevious, o.explained, 'las explain names the previous server of every connection the change moved');
+  t.diagnostic(o.explainText);
+  const line = new RegExp(`^second chance\\s+${o.explainExpect.replace(/\./g, '\\.')} for a TCP packet without SYN, \\d+\\.\\d s left \\(ha\\.secondChance\\)$`, 'm');
+  assert.match(o.explainText, line);
   assert.equal(o.httpFailed, 0);
   assert.ok(o.newToAdded > 0, 'no new connection reached the added server');
 });

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadAddon, type NativeServer, type NativeService, type NativeSnapshot } from '../src/native/binding.js';
 import type { ClassifierOptions, NativeClassifier, Verdict } from '../src/native/bench-binding.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN, tcpFrame, udpFrame } from './support/frames.js';
+import {
+  ICMP_DEST_UNREACHABLE, ICMP_FRAG_NEEDED, PROTO_ICMP, PROTO_TCP, TCP_ACK, TCP_PSH, TCP_SYN, icmp, ipFrame, ipv4, tcp, tcpFrame, udpFrame,
+} from './support/frames.js';
 import { createClassifier, maglevPredictor, type SimPacket } from './support/maglev-sim.js';
 
 const addon = loadAddon();
@@ -121,4 +123,21 @@ test('a previous choice that left or is down is not used', () => {
   const e = changed(snapshot(drained));
   for (const p of wasTwo) assert.equal(serverOf(e.classify(frame(p, TCP_ACK), 10_001)), 1);
   for (const p of wasTwo) assert.notEqual(serverOf(e.classify(frame({ ...p, sport: p.sport + 30_000 }, TCP_SYN), 10_001)), 1);
+});
+
+test('an ICMP error about a TCP connection without an entry goes to the previous choice too', () => {
+  const c = changed();
+  // "Fragmentation needed" from a router about a packet the server sent from the VIP to the client.
+  const fragNeeded = (p: SimPacket) => {
+    const quoted = ipv4({ src: VIP, dst: p.src, protocol: PROTO_TCP, dontFragment: true },
+      tcp({ src: VIP, dst: p.src, sport: p.dport, dport: p.sport, flags: TCP_ACK, payload: Buffer.alloc(100) }));
+    return ipFrame(MACS, { src: '198.51.100.1', dst: VIP, protocol: PROTO_ICMP },
+      icmp({ type: ICMP_DEST_UNREACHABLE, code: ICMP_FRAG_NEEDED, rest: 1400, payload: quoted.subarray(0, 28) }));
+  };
+  const flows = moved();
+  for (const p of flows) assert.equal(serverOf(c.classify(fragNeeded(p), 10_001)), before(p), `${p.src}:${p.sport}`);
+  assert.equal(c.counters().secondChance, BigInt(flows.length));
+  assert.equal(c.flowCount(), 0, 'an ICMP error makes no entry');
+  const off = changed(snapshot(FOUR, 0));
+  for (const p of flows) assert.equal(serverOf(off.classify(fragNeeded(p), 10_001)), after(p));
 });

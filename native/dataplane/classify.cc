@@ -39,7 +39,7 @@ void rewrite_macs(uint8_t* frame, const ServerSpec& target, const WorkerState& w
 }
 
 // An ICMP error about a packet a server sent from the VIP goes to the server that owns that flow.
-Decision forward_icmp_error(uint8_t* frame, uint32_t len, const Prepared& pr, const Snapshot& snap, WorkerState& w) {
+Decision forward_icmp_error(uint8_t* frame, uint32_t len, const Prepared& pr, const Snapshot& snap, WorkerState& w, uint32_t now_ms) {
   const int si = pr.service;
   const Service& svc = snap.services[si];
   int server = -1;
@@ -51,6 +51,13 @@ Decision forward_icmp_error(uint8_t* frame, uint32_t len, const Prepared& pr, co
   // Without an entry, only a stateless scheduler can still name the owner.
   if (server < 0 && scheduler_of(svc.spec.scheduler).stateless) {
     server = schedule(svc, w, static_cast<uint32_t>(si), pr.key);
+    // A TCP connection without an entry here predates the last server change as a packet without
+    // SYN does (second chance): its owner is the previous table's choice.
+    int previous = pr.key.proto == kProtoTcp ? svc.previous_choice(pr.key, now_ms) : -1;
+    if (previous >= 0 && previous != server) {
+      server = previous;
+      w.counters.second_chance.add(1);
+    }
   }
   if (server < 0) return drop(w, DropReason::IcmpNoFlow);
   rewrite_macs(frame, svc.spec.servers[server], w);
@@ -258,7 +265,7 @@ Decision decide(uint8_t* frame, uint32_t len, const Snapshot& snap, WorkerState&
     return Decision{Action::Pass, DropReason::Count, -1, -1};
   }
   if (pr.reason != DropReason::Count) return drop(w, pr.reason);
-  if (pr.icmp_error) return forward_icmp_error(frame, len, pr, snap, w);
+  if (pr.icmp_error) return forward_icmp_error(frame, len, pr, snap, w, now_ms);
 
   return pr.v6 ? decide_flow(frame, len, snap, w, now_ms, pr, w.flows6, pr.key6)
                : decide_flow(frame, len, snap, w, now_ms, pr, w.flows, pr.key);

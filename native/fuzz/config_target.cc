@@ -6,7 +6,10 @@
 // while one can; round-robin sequences likewise (rr, wrr, and wlc's for flows a full table cannot
 // hold); and for a flow of every service, an ICMP error quoting it and a fragment, the fanout
 // program (run by bpf_interp.h) returns the worker's own hash.
-// The frames are then decided by a worker, as the frame target does.
+// The frames are then decided by a worker, as the frame target does. Then a second snapshot with
+// some servers gone, down or reweighted keeps the first's tables (second chance): each previous
+// table has the service's table size and names only servers of the new snapshot, and TCP packets
+// without SYN of the same flows are decided on it.
 #include <cstring>
 #include <stdexcept>
 
@@ -47,14 +50,14 @@ struct FrameBuilder {
     store_be32(b + at + 16, dst);
     return at + 20;
   }
-  uint32_t flow(uint32_t client, uint32_t vip, uint8_t proto, uint16_t sport, uint16_t dport) {
+  uint32_t flow(uint32_t client, uint32_t vip, uint8_t proto, uint16_t sport, uint16_t dport, uint8_t tcp_flags = kTcpSyn) {
     const uint16_t l4 = proto == kProtoTcp ? 20 : 8;
     uint32_t at = ipv4(ip, client, vip, proto, static_cast<uint16_t>(20 + l4), 0);
     store_be16(b + at, sport);
     store_be16(b + at + 2, dport);
     if (proto == kProtoTcp) {
       b[at + 12] = 0x50;
-      b[at + 13] = kTcpSyn;
+      b[at + 13] = tcp_flags;
     } else {
       store_be16(b + at + 4, 8);
     }
@@ -174,6 +177,51 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::vector<uint32_t> addresses{kUnknownServer};
   for (const Service& svc : snap.services)
+    for (const ServerSpec& r : svc.spec.servers) addresses.push_back(r.addr);
+  empty_flows_and_check_load(w, now, addresses);
+
+  // The server set changes: each server is kept, dropped, taken down or reweighted by one byte.
+  std::vector<ServiceSpec> changed = specs;
+  for (ServiceSpec& sp : changed) {
+    std::vector<ServerSpec> kept;
+    for (ServerSpec r : sp.servers) {
+      const uint8_t how = in.u8();
+      if (how % 4 == 1) continue;
+      if (how % 4 == 2) r.up = !r.up;
+      if (how % 4 == 3) r.weight = how >> 2;
+      kept.push_back(r);
+    }
+    if (!kept.empty()) sp.servers = kept;
+  }
+  Snapshot next(changed, workers, 2);
+  const uint32_t window = 1 + in.u16();
+  next.keep_previous(snap, now, window);
+  for (size_t i = 0; i < next.services.size(); ++i) {
+    const Service& svc = next.services[i];
+    if (svc.previous.empty()) continue;
+    LAS_FUZZ_CHECK(scheduler_of(svc.spec.scheduler).stateless, "service %zu: a previous table for a stateful scheduler", i);
+    LAS_FUZZ_CHECK(svc.previous.size() == svc.table.size(), "service %zu: previous table of %zu slots, table %zu", i,
+                   svc.previous.size(), svc.table.size());
+    for (uint16_t s : svc.previous)
+      LAS_FUZZ_CHECK(s == kNoServer || s < svc.spec.servers.size(), "service %zu: previous slot names server %u of %zu", i, s,
+                     svc.spec.servers.size());
+    LAS_FUZZ_CHECK(svc.previous_active(now) && !svc.previous_active(now + window), "service %zu: window", i);
+  }
+  std::vector<sock_filter> next_prog;
+  try {
+    next_prog = fanout_program(next);
+  } catch (const std::runtime_error&) {
+    return 0;
+  }
+  w.adopt(next);
+  for (const Service& svc : next.services) {
+    const ServiceSpec& sp = svc.spec;
+    if (sp.proto != kProtoTcp) continue;
+    FrameBuilder f(false);
+    check_frame(f.b, f.flow(ip4(192, 0, 2, in.u8()), sp.vip, sp.proto, in.u16(), sp.port ? sp.port : in.u16(), kTcpAck), next, next_prog, w, now);
+  }
+  addresses.assign(1, kUnknownServer);
+  for (const Service& svc : next.services)
     for (const ServerSpec& r : svc.spec.servers) addresses.push_back(r.addr);
   empty_flows_and_check_load(w, now, addresses);
   return 0;

@@ -11,7 +11,7 @@ import { EXPECTED_METRICS } from './support/control.js';
 const worker: WorkerCounters = {
   rxPackets: 10n, rxBytes: 1000n, txPackets: 9n, txBytes: 900n, txErrors: 0n, arpReplies: 1n, ndpAdverts: 0n, passed: 1n, batches: 3n,
   gsoFrames: 2n, txSyscalls: 3n, wrongWorker: 0n,
-  flowsActive: 4n, flowTableFull: 2n, flowsExpired: 5n, ringPackets: 10n, ringDrops: 7n, secondChance: 0n, drops: { no_server: 3n, oversize: 1n },
+  flowsActive: 4n, flowTableFull: 2n, flowsExpired: 5n, ringPackets: 10n, ringDrops: 7n, secondChance: 6n, drops: { no_server: 3n, oversize: 1n },
 };
 const stats: DataplaneStats = {
   workers: [worker],
@@ -69,6 +69,7 @@ describe('metrics registry', () => {
     has('las_flow_table_capacity{worker="0"} 1024');
     has('las_flow_table_full_total{worker="0"} 2');
     has('las_ring_drops_total{worker="0"} 7');
+    has('las_second_chance_total{worker="0"} 6');
     has('las_drops_total{worker="0",reason="no_server"} 3');
     has('las_passed_total{worker="0"} 1');
     has('las_health_checks_total{service="web",server="10.0.0.11",result="failed"} 1');

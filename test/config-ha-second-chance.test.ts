@@ -22,11 +22,12 @@ function errors(input: unknown): string[] {
 
 test('default: one dispatcher (mode none), second chance on for 60 s, passed to the fast path in ms', () => {
   const config = ok(base);
-  assert.deepEqual(config.ha, { mode: 'none', secondChance: { window: 60 } });
+  assert.equal(config.ha.mode, 'none');
+  assert.deepEqual(config.ha.secondChance, { window: 60 });
   assert.equal(ServerState.fromConfig(config).snapshot(new Map([['10.0.0.11', '02:00:00:00:00:11']])).secondChanceMs, 60_000);
   const off = ok({ ...base, ha: { secondChance: { window: 0 } } });
   assert.equal(ServerState.fromConfig(off).snapshot(new Map()).secondChanceMs, 0);
-  assert.deepEqual(ok({ ...base, ha: { mode: 'bgp' } }).ha, { mode: 'bgp', secondChance: { window: 60 } });
+  assert.deepEqual(ok({ ...base, ha: { mode: 'vrrp' } }).ha.secondChance, { window: 60 }, 'any mode');
 });
 
 test('bad values and keys name the field and the fix', () => {

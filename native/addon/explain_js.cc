@@ -82,7 +82,7 @@ Napi::Object explanation_to_js(Napi::Env env, const Explanation& x) {
   o.Set("fromEntry", x.from_entry);
   if (x.second_chance.index >= 0) {
     Napi::Object sc = Napi::Object::New(env);
-    sc.Set("server", server_to_js(env, x.second_chance));
+    sc.Set("server", server_to_js(env, x.second_chance, x.family));
     sc.Set("leftMs", x.second_chance_left_ms);
     o.Set("secondChance", sc);
   } else {

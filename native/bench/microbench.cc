@@ -218,7 +218,13 @@ SecondChanceBenchResult bench_second_chance(uint32_t servers, uint32_t table_siz
     s.flow_key = FlowKeyMode::FiveTuple;
     s.scheduler = SchedulerKind::Maglev;
     s.maglev_size = table_size;
-    for (uint32_t i = 0; i < n; ++i) s.servers.push_back(ServerSpec{0x0a010001u + i, Mac{{0x02, 0, 0, 0, 1, static_cast<uint8_t>(i)}}, 1, true});
+    for (uint32_t i = 0; i < n; ++i) {
+      ServerSpec r{};
+      r.addr = 0x0a010001u + i;
+      r.mac = Mac{{0x02, 0, 0, 0, 1, static_cast<uint8_t>(i)}};
+      r.weight = 1;
+      s.servers.push_back(r);
+    }
     return std::vector<ServiceSpec>{s};
   };
   Snapshot before(spec(servers), 1, 1);

@@ -171,7 +171,7 @@ void Snapshot::keep_previous(const Snapshot& before, uint32_t now_ms, uint32_t w
   if (window_ms == 0) return;
   for (Service& svc : services) {
     if (!scheduler_of(svc.spec.scheduler).stateless) continue;
-    int bi = before.lookup(svc.spec.vip, svc.spec.port, svc.spec.proto);
+    int bi = before.find_exact(svc.spec);  // same family, VIP, port and protocol
     if (bi < 0) continue;
     const Service& old = before.services[bi];
     // Another key or table size hashes flows to other slots: the old table says nothing about them.

@@ -11,6 +11,7 @@ import type { ClassifierOptions, NativeClassifier, Verdict } from '../src/native
 import {
   ICMP_DEST_UNREACHABLE, ICMP_FRAG_NEEDED, PROTO_ICMP, PROTO_TCP, TCP_ACK, TCP_PSH, TCP_SYN, icmp, ipFrame, ipv4, tcp, tcpFrame, udpFrame,
 } from './support/frames.js';
+import { tcp6Frame } from './support/frames6.js';
 import { createClassifier, maglevPredictor, type SimPacket } from './support/maglev-sim.js';
 
 const addon = loadAddon();
@@ -140,4 +141,31 @@ test('an ICMP error about a TCP connection without an entry goes to the previous
   assert.equal(c.flowCount(), 0, 'an ICMP error makes no entry');
   const off = changed(snapshot(FOUR, 0));
   for (const p of flows) assert.equal(serverOf(off.classify(fragNeeded(p), 10_001)), after(p));
+});
+
+test('IPv6: an ACK without an entry after the change goes where a SYN went before it', () => {
+  // The v6 fast path schedules on the same folded key; the reference here is the Classifier's own
+  // choice for a SYN on the old and on the new server set, each on a classifier of its own.
+  const VIP6 = '2001:db8:100::10';
+  const six = (n: number): NativeServer => ({ address: `2001:db8:1::${n}`, mac: `02:00:00:00:01:0${n}`, weight: 1 });
+  const snap6 = (servers: NativeServer[], secondChanceMs = WINDOW_MS): NativeSnapshot => ({
+    secondChanceMs, services: [{ vip: VIP6, port: 80, protocol: 'tcp', flowKey: '5tuple', scheduler: 'maglev', maglevTableSize: 251, servers }],
+  });
+  const three6 = [six(1), six(2), six(3)];
+  const four6 = [...three6, six(4)];
+  const oldSet = createClassifier(OPTIONS, snap6(three6));
+  const newSet = createClassifier(OPTIONS, snap6(four6));
+  const c = createClassifier(OPTIONS, snap6(three6));
+  c.setSnapshot(snap6(four6), 10_000);
+  let moved6 = 0;
+  for (let i = 0; i < 2000; i++) {
+    const client = `2001:db8:c::${(i % 200).toString(16)}`;
+    const frame = (flags: number) => tcp6Frame(MACS, client, VIP6, 20_000 + i, 80, flags);
+    const was = serverOf(oldSet.classify(frame(TCP_SYN), 10_001));
+    const now = serverOf(newSet.classify(frame(TCP_SYN), 10_001));
+    if (was !== now) moved6++;
+    assert.equal(serverOf(c.classify(frame(TCP_ACK), 10_001)), was, `${client} ${20_000 + i}`);
+  }
+  assert.ok(moved6 > 100, `${moved6} of 2000 v6 flows moved`);
+  assert.equal(c.counters().secondChance, BigInt(moved6));
 });

@@ -20,20 +20,20 @@ function errors(input: unknown): string[] {
   return r.errors.map((e) => `${e.path}: ${e.message}`);
 }
 
-test('default: one dispatcher (mode none), second chance on for 60 s, passed to the fast path in ms', () => {
+test('default: one dispatcher (mode none), second chance off; a window is passed to the fast path in ms', () => {
   const config = ok(base);
   assert.equal(config.ha.mode, 'none');
-  assert.deepEqual(config.ha.secondChance, { window: 60 });
-  assert.equal(ServerState.fromConfig(config).snapshot(new Map([['10.0.0.11', '02:00:00:00:00:11']])).secondChanceMs, 60_000);
-  const off = ok({ ...base, ha: { secondChance: { window: 0 } } });
-  assert.equal(ServerState.fromConfig(off).snapshot(new Map()).secondChanceMs, 0);
-  assert.deepEqual(ok({ ...base, ha: { mode: 'vrrp' } }).ha.secondChance, { window: 60 }, 'any mode');
+  assert.deepEqual(config.ha.secondChance, { window: 0 });
+  assert.equal(ServerState.fromConfig(config).snapshot(new Map()).secondChanceMs, 0);
+  const on = ok({ ...base, ha: { secondChance: { window: 60 } } });
+  assert.equal(ServerState.fromConfig(on).snapshot(new Map([['10.0.0.11', '02:00:00:00:00:11']])).secondChanceMs, 60_000);
+  assert.deepEqual(ok({ ...base, ha: { mode: 'vrrp', secondChance: { window: 30 } } }).ha.secondChance, { window: 30 }, 'any mode');
 });
 
 test('bad values and keys name the field and the fix', () => {
   for (const window of [-1, 1.5, 86_401, '60', true]) {
     const [first] = errors({ ...base, ha: { secondChance: { window } } });
-    assert.match(first!, /^ha\.secondChance\.window: .*not an integer from 0 to 86400.*0 turns second chance off/, first);
+    assert.match(first!, /^ha\.secondChance\.window: .*not an integer from 0 to 86400.*0 \(the default\) is off/, first);
   }
   assert.match(errors({ ...base, ha: { secondChance: { windwo: 5 } } })[0]!, /^ha\.secondChance\.windwo: unknown key "windwo": did you mean "window"\?/);
   assert.match(errors({ ...base, ha: { secondchance: {} } })[0]!, /^ha\.secondchance: unknown key "secondchance": did you mean "secondChance"\?/);

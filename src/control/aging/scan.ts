@@ -23,34 +23,53 @@ export interface ExpiryScan {
   commands: Uint32Array; // COMMAND_WORDS per expired flow
 }
 
+/** Where the expiry scan reads an entry: the v4 layout here, the v6 one in scan6.ts. */
+export interface EntryShape {
+  bytes: number;
+  layout: { used: number; proto: number; tcpFlagsSeen: number; lastSeenMs: number; sport: number; src: number };
+  addressWords: number; // 1 (v4) or 4 (v6); the destination follows the source in both layouts
+}
+
+const V4_SHAPE: EntryShape = { bytes: ENTRY_BYTES, layout: L, addressWords: 1 };
+
 /**
  * Examines up to `budget` slots from `start` (wrapping) and returns expiry commands for flows idle
  * longer than their state allows, at most `maxCommands` of them (the rest are found next time).
+ * A command is [source, destination, sport << 16 | dport, proto, lastSeenMs], each address in
+ * `shape.addressWords` words.
  */
-export function scanForExpiry(view: TableView, start: number, budget: number, nowMs: number, t: TimeoutsMs, maxCommands: number): ExpiryScan {
-  const words = new Uint32Array(view.buffer, 0, view.slots * WORDS);
-  const bytes = new Uint8Array(view.buffer, 0, view.slots * ENTRY_BYTES);
+export function scanEntries(shape: EntryShape, view: TableView, start: number, budget: number, nowMs: number, t: TimeoutsMs, maxCommands: number): ExpiryScan {
+  const { layout, addressWords } = shape;
+  const entryWords = shape.bytes / 4;
+  const commandWords = 2 * addressWords + 3;
+  const words = new Uint32Array(view.buffer, 0, view.slots * entryWords);
+  const bytes = new Uint8Array(view.buffer, 0, view.slots * shape.bytes);
   const out: number[] = [];
   let slot = start % view.slots;
   let scanned = 0;
   let live = 0;
   const limit = Math.min(budget, view.slots);
-  while (scanned < limit && out.length < maxCommands * COMMAND_WORDS) {
-    const b = slot * ENTRY_BYTES;
-    if (bytes[b + L.used]) {
+  while (scanned < limit && out.length < maxCommands * commandWords) {
+    const b = slot * shape.bytes;
+    if (bytes[b + layout.used]) {
       live++;
-      const w = slot * WORDS;
-      const proto = bytes[b + L.proto]!;
-      const lastSeen = words[w + L.lastSeenMs / 4]!;
-      if (idleMs(nowMs, lastSeen) > timeoutFor(flowState(proto, bytes[b + L.tcpFlagsSeen]!), t)) {
-        const ports = words[w + L.sport / 4]!; // sport in the low half, dport in the high half (little-endian)
-        out.push(words[w + L.src / 4]!, words[w + L.dst / 4]!, (((ports & 0xffff) << 16) | (ports >>> 16)) >>> 0, proto, lastSeen);
+      const w = slot * entryWords;
+      const proto = bytes[b + layout.proto]!;
+      const lastSeen = words[w + layout.lastSeenMs / 4]!;
+      if (idleMs(nowMs, lastSeen) > timeoutFor(flowState(proto, bytes[b + layout.tcpFlagsSeen]!), t)) {
+        const ports = words[w + layout.sport / 4]!; // sport in the low half, dport in the high half (little-endian)
+        for (let i = 0; i < 2 * addressWords; i++) out.push(words[w + layout.src / 4 + i]!);
+        out.push((((ports & 0xffff) << 16) | (ports >>> 16)) >>> 0, proto, lastSeen);
       }
     }
     scanned++;
     slot = slot + 1 === view.slots ? 0 : slot + 1;
   }
   return { next: slot, scanned, live, commands: Uint32Array.from(out) };
+}
+
+export function scanForExpiry(view: TableView, start: number, budget: number, nowMs: number, t: TimeoutsMs, maxCommands: number): ExpiryScan {
+  return scanEntries(V4_SHAPE, view, start, budget, nowMs, t, maxCommands);
 }
 
 export interface FlowFilter {

@@ -7,7 +7,7 @@ import { FLOW_ENTRY6_BYTES, FLOW_ENTRY6_LAYOUT as L } from '../../native/contrac
 import { canonicalIPv6 } from '../../config/addresses.js';
 import { flowState, idleMs, timeoutFor, PROTO_TCP, PROTO_UDP, type TimeoutsMs } from './policy.js';
 import { isActive, type ConnectionCount } from './connections.js';
-import type { ExpiryScan, FlowRecord, FlowListing, TableView } from './scan.js';
+import { scanEntries, type EntryShape, type ExpiryScan, type FlowRecord, type FlowListing, type TableView } from './scan.js';
 
 export const ENTRY6_BYTES = FLOW_ENTRY6_BYTES;
 const WORDS = ENTRY6_BYTES / 4;
@@ -32,32 +32,11 @@ const hex = (bytes: Uint8Array, at: number) =>
   Array.from({ length: 8 }, (_, i) => ((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!).toString(16)).join(':');
 const text = (bytes: Uint8Array, at: number) => canonicalIPv6(hex(bytes, at))!;
 
+const V6_SHAPE: EntryShape = { bytes: ENTRY6_BYTES, layout: L, addressWords: 4 };
+
 /** As scanForExpiry (scan.ts), for a v6 table: COMMAND6_WORDS per expired flow. */
 export function scanForExpiry6(view: TableView, start: number, budget: number, nowMs: number, t: TimeoutsMs, maxCommands: number): ExpiryScan {
-  const words = new Uint32Array(view.buffer, 0, view.slots * WORDS);
-  const bytes = new Uint8Array(view.buffer, 0, view.slots * ENTRY6_BYTES);
-  const out: number[] = [];
-  let slot = start % view.slots;
-  let scanned = 0;
-  let live = 0;
-  const limit = Math.min(budget, view.slots);
-  while (scanned < limit && out.length < maxCommands * COMMAND6_WORDS) {
-    const b = slot * ENTRY6_BYTES;
-    if (bytes[b + L.used]) {
-      live++;
-      const w = slot * WORDS;
-      const proto = bytes[b + L.proto]!;
-      const lastSeen = words[w + L.lastSeenMs / 4]!;
-      if (idleMs(nowMs, lastSeen) > timeoutFor(flowState(proto, bytes[b + L.tcpFlagsSeen]!), t)) {
-        const ports = words[w + L.sport / 4]!; // sport in the low half, dport in the high half (little-endian)
-        for (let i = 0; i < 8; i++) out.push(words[w + L.src / 4 + i]!); // src then dst: adjacent in the entry
-        out.push((((ports & 0xffff) << 16) | (ports >>> 16)) >>> 0, proto, lastSeen);
-      }
-    }
-    scanned++;
-    slot = slot + 1 === view.slots ? 0 : slot + 1;
-  }
-  return { next: slot, scanned, live, commands: Uint32Array.from(out) };
+  return scanEntries(V6_SHAPE, view, start, budget, nowMs, t, maxCommands);
 }
 
 interface Entry6 {

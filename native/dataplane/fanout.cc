@@ -81,6 +81,18 @@ void skip_ipv4_header(Asm& a, uint32_t off) {
   a.op(BPF_MISC | BPF_TAX);
 }
 // A = A ^ (A >> n)
+// A with the quoted header's first word (VIP port << 16 | client port): stores the flow's ports
+// the other way round (client port << 16 | VIP port), as the client's own packets carry them.
+void store_quoted_ports(Asm& a) {
+  a.op(BPF_ST, kTmp);
+  a.op(BPF_ALU | BPF_RSH | BPF_K, 16);
+  a.op(BPF_MISC | BPF_TAX);
+  a.op(BPF_LD | BPF_MEM, kTmp);
+  a.op(BPF_ALU | BPF_LSH | BPF_K, 16);
+  a.op(BPF_ALU | BPF_OR | BPF_X);
+  a.op(BPF_ST, kPorts);
+}
+
 void xor_shift(Asm& a, uint32_t n) {
   a.op(BPF_ST, kTmp);
   a.op(BPF_ALU | BPF_RSH | BPF_K, n);
@@ -250,14 +262,8 @@ std::vector<sock_filter> fanout_program(const Snapshot& snap) {
   load_ind(a, BPF_B, kIcmpHeaderLen + 9);
   a.op(BPF_ST, kProto);
   skip_ipv4_header(a, kIcmpHeaderLen);
-  load_ind(a, BPF_W, kIcmpHeaderLen);  // VIP port << 16 | client port: swap the halves
-  a.op(BPF_ST, kTmp);
-  a.op(BPF_ALU | BPF_RSH | BPF_K, 16);
-  a.op(BPF_MISC | BPF_TAX);
-  a.op(BPF_LD | BPF_MEM, kTmp);
-  a.op(BPF_ALU | BPF_LSH | BPF_K, 16);
-  a.op(BPF_ALU | BPF_OR | BPF_X);
-  a.op(BPF_ST, kPorts);
+  load_ind(a, BPF_W, kIcmpHeaderLen);
+  store_quoted_ports(a);
   if (has_v6) a.ja(select);  // over the v6 part
 
   // IPv6 (X: its header's offset). Addresses folded to 32 bits (fold_ipv6, as the classifier keys
@@ -309,14 +315,8 @@ std::vector<sock_filter> fanout_program(const Snapshot& snap) {
     // A quoted later fragment names no flow (dropped): any worker.
     walk_ipv6_chain_bpf(a, inner_upper, by_addresses, by_addresses, 0xfff8);
     a.bind(inner_upper);
-    load_ind(a, BPF_W, 0);  // VIP port << 16 | client port: swap the halves
-    a.op(BPF_ST, kTmp);
-    a.op(BPF_ALU | BPF_RSH | BPF_K, 16);
-    a.op(BPF_MISC | BPF_TAX);
-    a.op(BPF_LD | BPF_MEM, kTmp);
-    a.op(BPF_ALU | BPF_LSH | BPF_K, 16);
-    a.op(BPF_ALU | BPF_OR | BPF_X);
-    a.op(BPF_ST, kPorts);
+    load_ind(a, BPF_W, 0);
+    store_quoted_ports(a);
   }
 
   // The flow key the service uses, found as Snapshot::find_service does: exact port, then port 0.

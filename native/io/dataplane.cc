@@ -121,7 +121,8 @@ const FlowTable6* Dataplane::flow_table6(uint32_t worker) {
   return worker < workers_.size() ? &workers_[worker]->state().flows6 : nullptr;
 }
 
-uint32_t Dataplane::expire6(uint32_t worker, const ExpireCommand6* cmds, uint32_t n) {
+template <typename Command, typename Queue>
+uint32_t Dataplane::enqueue_expiries(uint32_t worker, const Command* cmds, uint32_t n, Queue& (Worker::*queue)()) {
   std::lock_guard<std::mutex> lock(expire_mutex_);
   Worker* w;
   {
@@ -130,21 +131,16 @@ uint32_t Dataplane::expire6(uint32_t worker, const ExpireCommand6* cmds, uint32_
     w = workers_[worker].get();
   }
   uint32_t accepted = 0;
-  while (accepted < n && w->expiries6().push(cmds[accepted])) ++accepted;
+  while (accepted < n && (w->*queue)().push(cmds[accepted])) ++accepted;
   return accepted;
 }
 
+uint32_t Dataplane::expire6(uint32_t worker, const ExpireCommand6* cmds, uint32_t n) {
+  return enqueue_expiries(worker, cmds, n, &Worker::expiries6);
+}
+
 uint32_t Dataplane::expire(uint32_t worker, const ExpireCommand* cmds, uint32_t n) {
-  std::lock_guard<std::mutex> lock(expire_mutex_);
-  Worker* w;
-  {
-    std::lock_guard<std::mutex> control(control_);
-    if (worker >= workers_.size()) return 0;
-    w = workers_[worker].get();
-  }
-  uint32_t accepted = 0;
-  while (accepted < n && w->expiries().push(cmds[accepted])) ++accepted;
-  return accepted;
+  return enqueue_expiries(worker, cmds, n, &Worker::expiries);
 }
 
 std::vector<Explanation> Dataplane::explain(const std::vector<ExplainTuple>& tuples, uint32_t timeout_ms) {

@@ -153,6 +153,8 @@ class Dataplane {
   bool running() const { return running_.load(std::memory_order_relaxed); }
 
  private:
+  template <typename Command, typename Queue>
+  uint32_t enqueue_expiries(uint32_t worker, const Command* cmds, uint32_t n, Queue& (Worker::*queue)());
   void reclaim();  // frees retired snapshots that no worker uses any more
   void announce(const std::vector<uint32_t>& vips);
   // Unsolicited Neighbor Advertisements for v6 VIPs, and the ingress interface's membership of their

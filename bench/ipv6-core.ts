@@ -1,4 +1,4 @@
-// IPv6 fast-path costs beside v4, for docs/hardening.md#ipv6-native-core:
+// IPv6 fast-path costs beside v4, for docs/ipv6.md#ipv6-native-core:
 //   node dist/bench/ipv6-core.js rss v4|v6   RSS growth of a Classifier whose v4 or v6 table holds 1 Mi flows
 //   node dist/bench/ipv6-core.js classify    ns per frame, 60-byte v4 UDP vs 74-byte v6 UDP (1024 flows each,
 //                                            alternating rounds in one process, median of 7)

@@ -38,7 +38,7 @@ test('ECMP spreads flows over all dispatchers; kill -9 of one is withdrawn and b
     // connections), so only "every dispatcher placed flows" is asserted below.
     for (const [i, n] of web.entries()) assert.ok(n > 0, `dispatcher d${i + 1} got no flow: ${web.join(', ')}`);
     if (sum(web) > 300) {
-      // More flows than connections: seen once (docs/hardening.md, "301 new flows"). Print what tells
+      // More flows than connections: seen once (docs/ha.md, "301 new flows"). Print what tells
       // the two possible causes apart: a server state change on a dispatcher, or a route change at the router.
       for (const [i, d] of dispatchers.entries()) {
         const lines = d.daemon().output().stdout.split('\n').filter((l) => /down|no ARP answer|is back|BGP/i.test(l));

@@ -29,7 +29,7 @@ export const BGP_DEFAULTS = { speaker: 'bird', speakerPath: 'bird', controlPath:
 const ASN_FIX = 'an AS number 1..4294967295, e.g. 65001 (private ASNs: 64512-65534)';
 const asn = integer(1, 4_294_967_295, ASN_FIX);
 const holdTime = integer(3, 65_535, 'seconds without a keepalive before a peer drops the session (BGP: 0 or 3..65535); 9 is the default');
-const listenPort = integer(1, 65_535, 'the TCP port BIRD listens on for a router that connects in; 1179 (the default) needs no privilege, 179 needs CAP_NET_BIND_SERVICE (see docs/hardening.md)');
+const listenPort = integer(1, 65_535, 'the TCP port BIRD listens on for a router that connects in; 1179 (the default) needs no privilege, 179 needs CAP_NET_BIND_SERVICE (see docs/ha.md)');
 
 /** shapes.ts's helpers, handed in (their types only are imported: no import cycle at run time). */
 export function bgpShape(leaf: typeof Leaf, strictObject: typeof StrictObject, listOf: typeof ListOf) {

@@ -5,7 +5,7 @@
 // machine is left to the BGP hold timer. A change of the set rewrites one include file and runs
 // `birdc configure` (BIRD reconfigures the static protocol in place: the sessions stay up).
 // BIRD opens its sessions itself (to the peer's port 179, from an ephemeral port) and listens only on
-// ha.bgp.listenPort, 1179 by default: so it needs no capability at all (docs/hardening.md).
+// ha.bgp.listenPort, 1179 by default: so it needs no capability at all (docs/ha.md).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

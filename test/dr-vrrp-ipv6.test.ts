@@ -13,12 +13,13 @@ import { needsRoot } from './support/needs-root.js';
 
 const WRONG_MAC = '02:00:00:00:0e:99';
 
-async function counters(lab: DrLab): Promise<{ ndpAdverts: number; txPackets: number; standby: number }> {
+// standbyArp: the ARP requests and Neighbor Solicitations for the VIPs a standby ignores.
+async function counters(lab: DrLab): Promise<{ ndpAdverts: number; txPackets: number; standbyArp: number }> {
   const stats = await lab.stats();
   assert.ok(isObject(stats) && Array.isArray(stats.workers), JSON.stringify(stats));
   const workers = (stats.workers as unknown[]).filter(isObject);
   const sum = (get: (w: Record<string, unknown>) => unknown) => workers.reduce((n, w) => n + num(get(w)), 0);
-  return { ndpAdverts: sum((w) => w.ndpAdverts), txPackets: sum((w) => w.txPackets), standby: sum((w) => (isObject(w.drops) ? w.drops.standby : 0)) };
+  return { ndpAdverts: sum((w) => w.ndpAdverts), txPackets: sum((w) => w.txPackets), standbyArp: sum((w) => (isObject(w.drops) ? w.drops.standby_arp : 0)) };
 }
 
 /** The client's neighbour entry for `address`: its MAC and state, or undefined. */
@@ -36,11 +37,11 @@ test('vrrp with a v6 VIP: a standby answers no NS and forwards nothing; active s
     const ifname = lab.segment.client.ifname;
     assert.match(await lasOk(lab, ['role', 'show']), /^role standby/);
 
-    // Standby: the client's solicitation for the v6 VIP goes unanswered; the frames are counted as standby.
+    // Standby: the client's solicitation for the v6 VIP goes unanswered and is counted as standby_arp.
     await lab.exec('client', 'ip', ['-6', 'neigh', 'flush', 'dev', ifname]);
     const unanswered = await lab.runClient({ ipv6: true, requests: 1, timeoutMs: 1500 });
     assert.equal(unanswered.ok, 0, 'a v6 request reached a server through a standby');
-    await waitFor('the standby counts the NS it ignores', async () => (await counters(lab)).standby > 0, 10_000, () => counters(lab));
+    await waitFor('the standby counts the NS it ignores', async () => (await counters(lab)).standbyArp > 0, 10_000, () => counters(lab));
     const standby1 = await counters(lab);
     assert.equal(standby1.ndpAdverts, 0);
     assert.equal(standby1.txPackets, 0);
@@ -67,11 +68,11 @@ test('vrrp with a v6 VIP: a standby answers no NS and forwards nothing; active s
     const switched = await counters(lab);
     await lab.exec('client', 'ip', ['-6', 'neigh', 'flush', 'dev', ifname]);
     assert.equal((await lab.runClient({ ipv6: true, requests: 1, timeoutMs: 1500 })).ok, 0, 'a v6 request reached a server through a standby');
-    await waitFor('the standby counts the NS', async () => (await counters(lab)).standby > switched.standby, 10_000, () => counters(lab));
+    await waitFor('the standby counts the NS', async () => (await counters(lab)).standbyArp > switched.standbyArp, 10_000, () => counters(lab));
     const before = await counters(lab);
     await lab.exec('client', 'ip', ['-6', 'neigh', 'flush', 'dev', ifname]);
     assert.equal((await lab.runClient({ ipv6: true, requests: 1, timeoutMs: 1500 })).ok, 0, 'a v6 request reached a server through a standby');
-    await waitFor('the standby counts the next NS too', async () => (await counters(lab)).standby > before.standby, 10_000, () => counters(lab));
+    await waitFor('the standby counts the next NS too', async () => (await counters(lab)).standbyArp > before.standbyArp, 10_000, () => counters(lab));
     const after = await counters(lab);
     assert.equal(after.ndpAdverts, before.ndpAdverts, 'the standby answered a solicitation');
     assert.equal(after.txPackets, before.txPackets, 'the standby transmitted');
